@@ -1,0 +1,33 @@
+"""What every box-office source hands to the panel: weekly rows, film rows, market context."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import pandas as pd
+
+from .schema import WIDE_RELEASE_THEATERS
+from .weekly import daily_to_weekly, film_summary, market_from_daily
+
+
+@dataclass
+class BoxOfficeData:
+    weekly: pd.DataFrame  # schema.WEEKLY_COLUMNS
+    films: pd.DataFrame  # schema.FILM_COLUMNS, plus optional metadata columns from a user's file
+    market: pd.DataFrame  # schema.MARKET_COLUMNS; empty when the source has no whole chart
+    source: str  # "bundled", "user_file:<path>" or "live_chart"
+    rejected: dict[str, str] = field(default_factory=dict)  # film_id -> why it was left out
+
+    def film_weeks(self, film_id: str) -> pd.DataFrame:
+        return self.weekly[self.weekly["film_id"] == film_id].reset_index(drop=True)
+
+    def film(self, film_id: str) -> pd.Series:
+        return self.films.set_index("film_id").loc[film_id]
+
+
+def from_daily(daily: pd.DataFrame, source: str, release_dates: pd.Series | None = None) -> BoxOfficeData:
+    """Build the weekly, film and market tables from daily chart rows (``schema.DAILY_COLUMNS``)."""
+    weekly = daily_to_weekly(daily, release_dates)
+    films = film_summary(daily, weekly, release_dates)
+    market = market_from_daily(daily, films, WIDE_RELEASE_THEATERS)
+    return BoxOfficeData(weekly=weekly, films=films, market=market, source=source)

@@ -1,0 +1,96 @@
+"""Daily chart rows -> weekly rows per film, and the per-film summary the catalog is built from.
+
+Week k of a run holds days 7(k-1)+1 .. 7k counted from opening day, so a film that opens on a
+Friday gets Friday-Thursday weeks. A film falls off the daily chart late in its run: a missing day
+is missing, never zero. A week with fewer than 7 days is marked partial, and a film's usable run
+stops at its first partial week (later weeks are kept, flagged, for analysis only).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from .schema import FILM_COLUMNS, WEEKLY_COLUMNS
+
+
+def opening_dates(daily: pd.DataFrame) -> pd.Series:
+    """Opening day per film: from ``day_of_run`` where the chart reports it, else the first date seen.
+
+    The chart's day number is the most reliable anchor (a film seen first on day 9 opened 8 days
+    earlier); the most common implied date wins, which ignores the odd mistyped day number.
+    """
+    dates = pd.to_datetime(daily["date"])
+    day = pd.to_numeric(daily.get("day_of_run"), errors="coerce") if "day_of_run" in daily else None
+    first_seen = dates.groupby(daily["film_id"]).min()
+    if day is None or day.isna().all():
+        return first_seen.rename("release_date")
+    implied = (dates - pd.to_timedelta(day - 1, unit="D")).dropna()
+    mode = implied.groupby(daily.loc[implied.index, "film_id"]).agg(lambda s: s.mode().iloc[0])
+    return mode.reindex(first_seen.index).fillna(first_seen).rename("release_date")
+
+
+def daily_to_weekly(daily: pd.DataFrame, release_dates: pd.Series | None = None) -> pd.DataFrame:
+    """Aggregate daily rows (``film_id, date, gross, theaters``) into the weekly table.
+
+    ``release_dates`` (film_id -> opening day) overrides the dates inferred from the chart.
+    Days before the opening date (previews) are ignored: they belong to no week of the run.
+    """
+    if daily.empty:
+        return pd.DataFrame(columns=WEEKLY_COLUMNS)
+    opening = opening_dates(daily) if release_dates is None else pd.to_datetime(release_dates)
+    day = daily[["film_id", "date", "gross", "theaters"]].copy()
+    day["date"] = pd.to_datetime(day["date"])
+    day_index = (day["date"] - day["film_id"].map(opening)).dt.days
+    day = day[day_index >= 0]
+    day["week"] = (day_index[day_index >= 0] // 7 + 1).astype(int)
+    grouped = day.groupby(["film_id", "week"], sort=True)
+    weekly = grouped.agg(
+        gross=("gross", "sum"),
+        days_present=("date", "nunique"),
+        theaters_max=("theaters", "max"),
+        theaters_mean=("theaters", "mean"),
+    ).reset_index()
+    weekly = _fill_missing_weeks(weekly)
+    weekly["week_start"] = weekly["film_id"].map(opening) + pd.to_timedelta(7 * (weekly["week"] - 1), unit="D")
+    weekly["full_week"] = weekly["days_present"] == 7
+    weekly["cum_gross"] = weekly.groupby("film_id")["gross"].cumsum()
+    weekly["usable"] = weekly.groupby("film_id")["full_week"].cummin()
+    weekly["gross"] = weekly["gross"].astype(float)
+    return weekly[WEEKLY_COLUMNS]
+
+
+def _fill_missing_weeks(weekly: pd.DataFrame) -> pd.DataFrame:
+    """Insert weeks with no chart day at all (0 days present, gross NaN) so weeks stay contiguous."""
+    full_index = pd.MultiIndex.from_tuples(
+        [(film, w) for film, last in weekly.groupby("film_id")["week"].max().items() for w in range(1, last + 1)],
+        names=["film_id", "week"],
+    )
+    filled = weekly.set_index(["film_id", "week"]).reindex(full_index).reset_index()
+    filled["days_present"] = filled["days_present"].fillna(0).astype(int)
+    return filled
+
+
+def film_summary(daily: pd.DataFrame, weekly: pd.DataFrame, release_dates: pd.Series | None = None) -> pd.DataFrame:
+    """One row per film: title, opening date, distributor, opening theaters, usable weeks, gross."""
+    opening = opening_dates(daily) if release_dates is None else pd.to_datetime(release_dates)
+    ordered = daily.sort_values(["film_id", "date"])
+    last = ordered.groupby("film_id").last()
+    films = pd.DataFrame({"film_id": opening.index, "release_date": opening.values})
+    films["title"] = films["film_id"].map(last["title"]) if "title" in last else films["film_id"]
+    distributor = last["distributor"] if "distributor" in last else pd.Series(dtype=object)
+    films["distributor"] = films["film_id"].map(distributor.replace("-", np.nan))
+    week_one = weekly[weekly["week"] == 1].set_index("film_id")
+    films["opening_theaters"] = films["film_id"].map(week_one["theaters_max"])
+    films["usable_weeks"] = films["film_id"].map(weekly.groupby("film_id")["usable"].sum()).fillna(0).astype(int)
+    films["total_gross"] = films["film_id"].map(weekly.groupby("film_id")["gross"].sum())
+    return films[FILM_COLUMNS].sort_values(["release_date", "film_id"]).reset_index(drop=True)
+
+
+def market_from_daily(daily: pd.DataFrame, films: pd.DataFrame, wide_theaters: int) -> pd.DataFrame:
+    """Market context per calendar day: total gross on the chart and wide openings that day."""
+    chart = daily.assign(date=pd.to_datetime(daily["date"])).groupby("date")["gross"].sum()
+    wide = films[films["opening_theaters"] >= wide_theaters].groupby("release_date").size()
+    market = pd.DataFrame({"chart_gross": chart.astype(float)})
+    market["wide_openings"] = wide.reindex(market.index).fillna(0).astype(int)
+    return market.rename_axis("date").reset_index()

@@ -1,0 +1,40 @@
+"""Errors a user can cause, each naming where the problem is and what to do about it."""
+
+from __future__ import annotations
+
+
+class CineSeqError(Exception):
+    """Base class: the message is written for the person who has to fix the input."""
+
+
+class InputFileError(CineSeqError):
+    """A problem with a whole input file (unreadable, empty, missing columns)."""
+
+    def __init__(self, path, problem: str, fix: str):
+        self.path, self.problem, self.fix = str(path), problem, fix
+        super().__init__(f"{self.path}: {problem}. {fix}")
+
+
+class FilmDataError(CineSeqError):
+    """A problem with one film's data: fails that film's partition, not the others."""
+
+    def __init__(self, film_id: str, problem: str, fix: str = "", *, source: str = "",
+                 row: int | None = None, column: str | None = None):
+        self.film_id, self.problem, self.fix = film_id, problem, fix
+        self.source, self.row, self.column = source, row, column
+        where = [f"film {film_id!r}"]
+        if source:
+            where.insert(0, source)
+        if row is not None:
+            where.append(f"row {row}")
+        if column:
+            where.append(f"column {column!r}")
+        super().__init__(f"{', '.join(where)}: {problem}." + (f" {fix}" if fix else ""))
+
+
+class SourceUnavailableError(CineSeqError):
+    """A live source could not be reached or refused the request."""
+
+    def __init__(self, source: str, what: str, reason: str, offline_hint: str):
+        self.source = source
+        super().__init__(f"{source} is unavailable for {what}: {reason}. {offline_hint}")
