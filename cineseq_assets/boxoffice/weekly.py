@@ -20,6 +20,7 @@ def opening_dates(daily: pd.DataFrame) -> pd.Series:
     The chart's day number is the most reliable anchor (a film seen first on day 9 opened 8 days
     earlier); the most common implied date wins, which ignores the odd mistyped day number.
     """
+    daily = daily.reset_index(drop=True)  # rows are matched by position below
     dates = pd.to_datetime(daily["date"])
     day = pd.to_numeric(daily.get("day_of_run"), errors="coerce") if "day_of_run" in daily else None
     first_seen = dates.groupby(daily["film_id"]).min()

@@ -1,0 +1,85 @@
+"""Box-office assets: live chart ingest, the film catalog, the weekly panel per film, the pooled panel."""
+
+
+import dagster as dg
+import pandas as pd
+
+from ..partitions import chart_days, film_backfill_policy, films_partitions, materialize_films
+from ..storage import read_partitions
+from .bundled import build_report
+from .catalog import catalog_table, match_rate_table
+from .features import MarketCalendar
+from .panel import film_panel, film_row, pooled_panel
+from .resources import BoxOfficeMojo, BoxOfficeSource, BuzzSource, MetadataSource
+
+GROUP = "boxoffice"
+
+
+@dg.asset(group_name=GROUP, partitions_def=chart_days, output_required=False, kinds={"parquet"})
+def mojo_daily_chart(context: dg.AssetExecutionContext, mojo: BoxOfficeMojo):
+    """One day of the live Box Office Mojo domestic chart, parsed into daily rows.
+
+    A date without a chart (theaters closed in March 2020, say) materializes nothing and says so.
+    """
+    chart = mojo.fetch(pd.Timestamp(context.partition_key).date())
+    if chart.status == "no_chart":
+        context.log.warning(chart.note)
+        return
+    yield dg.Output(chart.rows, metadata={"source": "live Box Office Mojo", "films": len(chart.rows)})
+
+
+@dg.asset(group_name=GROUP, deps=[mojo_daily_chart], kinds={"parquet"})
+def film_catalog(context: dg.AssetExecutionContext, box_office: BoxOfficeSource) -> dg.Output[pd.DataFrame]:
+    """Every film the source can build a panel for: the default catalog, the showcase flagged.
+
+    Films whose data fail validation are listed in the metadata with the reason and left out, so
+    a backfill of every registered film never trips on them.
+    """
+    data = box_office.load()
+    catalog = catalog_table(data)
+    metadata = {
+        "source": data.source,
+        "films": len(catalog),
+        "showcase_films": int(catalog["showcase"].sum()),
+        "rejected_films": dg.MetadataValue.json(data.rejected),
+    }
+    if data.source == "bundled":
+        metadata["join_match_rates"] = dg.MetadataValue.md(match_rate_table(build_report()["joins"]))
+    context.log.info(f"{len(catalog)} films from {data.source}; {len(data.rejected)} rejected")
+    return dg.Output(catalog, metadata=metadata)
+
+
+@dg.asset(
+    group_name=GROUP,
+    partitions_def=films_partitions,
+    backfill_policy=film_backfill_policy,
+    deps=[film_catalog],
+    kinds={"parquet"},
+)
+def weekly_panel(
+    context: dg.AssetExecutionContext, box_office: BoxOfficeSource, metadata: MetadataSource, buzz: BuzzSource
+) -> dg.Output[pd.DataFrame]:
+    """One row per usable week of the film: log1p target, calendar, market, metadata and buzz features."""
+    data = box_office.load()
+    market = MarketCalendar(data.market) if len(data.market) else None
+
+    def compute(film_id: str) -> pd.DataFrame:
+        film = film_row(data, film_id)
+        extra = metadata.for_film(film) | buzz.youtube_for(film)
+        return film_panel(data, film_id, market, trends=buzz.trends_for(film), metadata=extra)
+
+    panel = materialize_films(context, compute)
+    return dg.Output(panel, metadata={
+        "source": f"box office: {data.source}; metadata: {metadata.kind}; buzz: {buzz.kind}",
+        "films": panel["film_id"].nunique(),
+    })
+
+
+@dg.asset(group_name=GROUP, ins={"weekly_panel": dg.AssetIn(partition_mapping=dg.AllPartitionMapping())}, kinds={"parquet"})
+def panel(context: dg.AssetExecutionContext, weekly_panel: pd.DataFrame) -> dg.Output[pd.DataFrame]:
+    """Every film's weekly panel in one table for training, with the schema version."""
+    pooled = pooled_panel([weekly_panel])
+    return dg.Output(pooled, metadata={
+        "films": pooled["film_id"].nunique(),
+        "schema_version": pooled["schema_version"].iloc[0] if len(pooled) else "",
+    })

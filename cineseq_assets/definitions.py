@@ -1,0 +1,45 @@
+"""The one Definitions object of the CineSeq code location."""
+
+from __future__ import annotations
+
+import os
+
+import dagster as dg
+
+from .boxoffice import assets as boxoffice_assets
+from .boxoffice import checks as boxoffice_checks
+from .boxoffice.resources import BoxOfficeMojo, BoxOfficeSource, BuzzSource, MetadataSource
+from .decay import assets as decay_assets
+from .io_manager import ParquetIOManager
+from .jobs import register_films_job
+from .sensors import film_registration_sensor
+from .settings import storage_dir
+
+
+def default_resources() -> dict:
+    """Sources default to the bundled data; environment variables switch to a user's file or live APIs."""
+    metadata_kind = os.environ.get("CINESEQ_METADATA_SOURCE", "bundled")
+    buzz_kind = os.environ.get("CINESEQ_BUZZ_SOURCE", "bundled")
+    return {
+        "io_manager": ParquetIOManager(base_dir=str(storage_dir())),
+        "box_office": BoxOfficeSource(
+            kind=os.environ.get("CINESEQ_BOX_OFFICE_SOURCE", "bundled"),
+            user_file=os.environ.get("CINESEQ_USER_FILE"),
+        ),
+        "metadata": MetadataSource(kind=metadata_kind, tmdb_api_key=dg.EnvVar("TMDB_API_KEY") if metadata_kind != "bundled" else None),
+        "buzz": BuzzSource(kind=buzz_kind, youtube_api_key=dg.EnvVar("YOUTUBE_API_KEY") if buzz_kind != "bundled" else None),
+        "mojo": BoxOfficeMojo(),
+    }
+
+
+def build_definitions() -> dg.Definitions:
+    return dg.Definitions(
+        assets=dg.load_assets_from_modules([boxoffice_assets, decay_assets]),
+        asset_checks=dg.load_asset_checks_from_modules([boxoffice_checks]),
+        jobs=[register_films_job],
+        sensors=[film_registration_sensor],
+        resources=default_resources(),
+    )
+
+
+defs = build_definitions()

@@ -1,0 +1,74 @@
+"""Materializing the default graph from Python (what ``cineseq run`` does), on the project instance.
+
+Order: the catalog; its films registered as partitions; the per-film assets in runs of contiguous
+partition ranges (the catalog lists the showcase first, so it is one range); the aggregates with
+their checks. Every run is an ordinary Dagster run, visible in the UI afterwards.
+"""
+
+from typing import Callable
+
+import dagster as dg
+
+from .definitions import defs
+from .jobs import register_new_films
+from .partitions import FILMS_PER_RUN, films_partitions
+from .storage import read_asset
+
+PER_FILM_ASSETS = ["weekly_panel", "decay_fit"]
+AGGREGATE_ASSETS = ["panel", "decay_diagnostics"]
+QUIET = {"loggers": {"console": {"config": {"log_level": "INFO"}}}}
+
+
+def select_films(spec: str, catalog) -> list[str]:
+    """``all``, ``showcase`` or comma-separated ids (unknown ids are an error naming them)."""
+    if spec == "all":
+        return list(catalog["film_id"])
+    if spec == "showcase":
+        return list(catalog.loc[catalog["showcase"], "film_id"])
+    wanted = [film.strip() for film in spec.split(",") if film.strip()]
+    unknown = sorted(set(wanted) - set(catalog["film_id"]))
+    if unknown:
+        raise SystemExit(f"not in the catalog: {', '.join(unknown)}. List the films with `cineseq films`.")
+    return wanted
+
+
+def contiguous_ranges(selected: list[str], order: list[str], max_size: int) -> list[tuple[str, str]]:
+    """Split the selected keys into (first, last) ranges of consecutive keys in partition order."""
+    position = {key: i for i, key in enumerate(order)}
+    ranges, current = [], []
+    for key in sorted(selected, key=position.__getitem__):
+        if current and (position[key] != position[current[-1]] + 1 or len(current) == max_size):
+            ranges.append((current[0], current[-1]))
+            current = []
+        current.append(key)
+    if current:
+        ranges.append((current[0], current[-1]))
+    return ranges
+
+
+def _materialize(selection: list[str], instance: dg.DagsterInstance, tags: dict | None = None) -> bool:
+    job = defs.resolve_implicit_global_asset_job_def()
+    result = job.execute_in_process(
+        instance=instance, asset_selection=[dg.AssetKey(name) for name in selection], tags=tags or {},
+        run_config=QUIET, raise_on_error=False,
+    )
+    return result.success
+
+
+def run_default_graph(films: str = "all", log: Callable[[str], None] = print) -> bool:
+    instance = dg.DagsterInstance.get()
+    log("1/4 film_catalog")
+    if not _materialize(["film_catalog"], instance):
+        return False
+    catalog = read_asset("film_catalog")
+    new = register_new_films(instance)
+    selected = select_films(films, catalog)
+    log(f"2/4 registered {len(new)} new film partitions; {len(selected)} films selected")
+    order = instance.get_dynamic_partitions(films_partitions.name)
+    ok = True
+    for first, last in contiguous_ranges(selected, order, FILMS_PER_RUN):
+        log(f"3/4 weekly_panel + decay_fit for films {first} .. {last}")
+        tags = {"dagster/asset_partition_range_start": first, "dagster/asset_partition_range_end": last}
+        ok = _materialize(PER_FILM_ASSETS, instance, tags) and ok
+    log("4/4 panel + decay_diagnostics (and their checks)")
+    return _materialize(AGGREGATE_ASSETS, instance) and ok

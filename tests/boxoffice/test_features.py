@@ -1,0 +1,100 @@
+"""The panel's features: values on real films, and truncation invariance for every feature function."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from cineseq_assets.boxoffice.bundled import bundled_trends, load_bundled
+from cineseq_assets.boxoffice.calendar import holiday_flags, weeks_since_holiday
+from cineseq_assets.boxoffice.features import FEATURES, FilmContext, MarketCalendar, trends_summary
+from cineseq_assets.boxoffice.panel import film_panel, film_row, truncation_mismatches
+from cineseq_assets.errors import FilmDataError
+
+INCEPTION = "rl2908456449"
+ENDGAME = "rl3059975681"
+GRAND_BUDAPEST = "rl475497985"  # platform release
+STAR_IS_BORN = "rl2164360705"  # opens the week of the Columbus day weekend (no flagged holiday)
+
+
+@pytest.fixture(scope="module")
+def data():
+    return load_bundled()
+
+
+@pytest.fixture(scope="module")
+def market(data):
+    return MarketCalendar(data.market)
+
+
+def _films_with_trends(data, count):
+    return list(data.films.loc[data.films["trends_match"], "film_id"].head(count))
+
+
+def _context(data, market, film_id):
+    return FilmContext(film=film_row(data, film_id), market=market, trends=bundled_trends().get(film_id))
+
+
+SAMPLE = [INCEPTION, ENDGAME, GRAND_BUDAPEST, "rl1180009985"]  # the last one has Google Trends buzz
+
+
+@pytest.mark.parametrize("feature", FEATURES, ids=lambda f: f.__name__)
+@pytest.mark.parametrize("film_id", SAMPLE)
+def test_every_feature_is_truncation_invariant(data, market, feature, film_id):
+    weeks = data.film_weeks(film_id)
+    assert truncation_mismatches(weeks, _context(data, market, film_id), feature) == []
+
+
+def test_the_invariance_check_catches_a_leaky_feature(data, market):
+    def next_week_gross(weeks, ctx):  # a feature that peeks at week t+1
+        return pd.DataFrame({"leak": weeks["gross"].shift(-1)})
+
+    problems = truncation_mismatches(data.film_weeks(INCEPTION), _context(data, market, INCEPTION), next_week_gross)
+    assert len(problems) == 24  # every week but the last usable one changes once the future is cut
+
+
+def test_the_invariance_check_catches_a_market_peek(data, market):
+    def this_week_market(weeks, ctx):  # the chart of week t itself is not known before week t starts
+        day = ctx.market.day_numbers(weeks["week_start"])
+        return pd.DataFrame({"leak": ctx.market.window_sum("chart_gross", day + 1)})
+
+    assert truncation_mismatches(data.film_weeks(INCEPTION), _context(data, market, INCEPTION), this_week_market)
+
+
+def test_inception_panel_values(data, market):
+    panel = film_panel(data, INCEPTION, market)
+    assert len(panel) == 25 and panel["week"].tolist() == list(range(1, 26))
+    assert panel.loc[0, "log_gross"] == pytest.approx(np.log1p(100_158_412))
+    assert panel.loc[1, "retention"] == pytest.approx(65_670_084 / 100_158_412, rel=1e-4)
+    assert np.isnan(panel.loc[0, "retention"])
+    assert panel.loc[0, "release_width"] == "wide"
+    # Week 8 of Inception (Sep 3-9, 2010) holds Labor Day (Sep 6); week 4 sees it 4 weeks ahead.
+    assert panel.loc[7, "holiday_labor_day_w0"] == 1 and panel.loc[3, "holiday_labor_day_w4"] == 1
+    assert panel.loc[7, "weeks_since_holiday"] == 0
+    assert panel["market_prev_week_days"].iloc[1:].eq(7).all()
+    # The chart of the week before Inception opened (Jul 9-15, 2010) is the sum of those days.
+    chart = data.market.set_index("date")["chart_gross"]
+    assert panel.loc[0, "market_prev_week_gross"] == pytest.approx(chart["2010-07-09":"2010-07-15"].sum())
+
+
+def test_holiday_flags_and_weeks_since():
+    starts = pd.Series(pd.to_datetime(["2019-11-22", "2019-12-20", "2019-07-05", "2019-08-16"]))
+    flags = holiday_flags(starts)
+    assert flags.loc[0, "holiday_thanksgiving_w0"] == 1 and flags.loc[0, "holiday_thanksgiving_w1"] == 0  # Nov 28
+    assert flags.loc[1, "holiday_christmas_new_year_w0"] == 1
+    assert flags.loc[2, "holiday_july_4_w0"] == 0  # Jul 4, 2019 fell the day before
+    assert weeks_since_holiday(starts).tolist() == [0, 0, 1, 7]
+
+
+def test_trends_are_rescaled_with_past_data_only():
+    dates = pd.date_range("2015-01-04", periods=10, freq="7D")
+    series = pd.DataFrame({"date": dates, "interest": [10, 20, 40, 20, 10, 50, 25, 25, 25, 25]})
+    release = pd.Timestamp("2015-02-15")  # after the first 6 weeks
+    before = trends_summary(series.head(6), release)
+    with_future = trends_summary(series.assign(interest=series["interest"].where(series["date"] < release, 100)), release)
+    assert before == with_future  # a post-release spike to 100 changes nothing
+    assert before["buzz_trends_last4"] == pytest.approx(100 * np.mean([40, 20, 10, 50]) / 50)
+
+
+def test_film_errors_name_the_film(data, market):
+    with pytest.raises(FilmDataError, match="'rl000'.*not in the box-office source"):
+        film_panel(data, "rl000", market)
