@@ -12,8 +12,15 @@ import time
 
 from .settings import dagster_home
 
+# Telemetry off, and an event log that records thousands of per-film events quickly
+# (see dagster_storage.py).
 DAGSTER_YAML = """telemetry:
   enabled: false
+event_log_storage:
+  module: cineseq_assets.dagster_storage
+  class: PooledSqliteEventLogStorage
+  config:
+    base_dir: {home}/history/event_log
 """
 
 
@@ -23,7 +30,7 @@ def prepare_dagster_home() -> None:
     home.mkdir(parents=True, exist_ok=True)
     config = home / "dagster.yaml"
     if not config.exists():
-        config.write_text(DAGSTER_YAML)
+        config.write_text(DAGSTER_YAML.format(home=home))
     os.environ["DAGSTER_HOME"] = str(home)
 
 

@@ -10,6 +10,7 @@ from .boxoffice import assets as boxoffice_assets
 from .boxoffice import checks as boxoffice_checks
 from .boxoffice.resources import BoxOfficeMojo, BoxOfficeSource, BuzzSource, MetadataSource
 from .decay import assets as decay_assets
+from .decay import checks as decay_checks
 from .io_manager import ParquetIOManager
 from .jobs import register_films_job
 from .sensors import film_registration_sensor
@@ -35,7 +36,7 @@ def default_resources() -> dict:
 def build_definitions() -> dg.Definitions:
     return dg.Definitions(
         assets=dg.load_assets_from_modules([boxoffice_assets, decay_assets]),
-        asset_checks=dg.load_asset_checks_from_modules([boxoffice_checks]),
+        asset_checks=dg.load_asset_checks_from_modules([boxoffice_checks, decay_checks]),
         jobs=[register_films_job],
         sensors=[film_registration_sensor],
         resources=default_resources(),

@@ -21,10 +21,10 @@ from .storage import asset_path, write_parquet_atomic
 films_partitions = dg.DynamicPartitionsDefinition(name="films")
 chart_days = dg.DailyPartitionsDefinition(start_date="2000-01-01", end_offset=0)
 
-# A backfill of every film runs as chunks of this many films: a handful of runs for the catalog,
-# each small enough that one failure costs little.
+# A backfill of a film range runs as one run (Dagster's CLI also needs this for --partition-range).
+# `cineseq run` splits the catalog itself into runs of at most FILMS_PER_RUN films, two at a time.
+film_backfill_policy = dg.BackfillPolicy.single_run()
 FILMS_PER_RUN = 1000
-film_backfill_policy = dg.BackfillPolicy.multi_run(max_partitions_per_run=FILMS_PER_RUN)
 
 PROGRESS_EVERY = 250
 

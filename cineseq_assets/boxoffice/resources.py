@@ -45,7 +45,11 @@ class BoxOfficeSource(dg.ConfigurableResource):
 
             if not self.user_file:
                 raise dg.Failure("box_office.kind is user_file but box_office.user_file is empty: set it to your CSV or Parquet file.")
-            return load_user_file(self.user_file)
+            data = load_user_file(self.user_file)
+            # A user's few films are not the market: the whole chart comes from the bundled data
+            # (2000-2024); weeks outside it get no market context.
+            data.market = load_bundled().market
+            return data
         daily = read_partitions("mojo_daily_chart")
         if daily.empty:
             raise dg.Failure("box_office.kind is live_chart but no mojo_daily_chart partition is materialized: "

@@ -1,0 +1,30 @@
+"""The command lines: `cineseq films`, and a partition-range backfill with Dagster's own CLI."""
+
+import os
+import subprocess
+import sys
+
+import dagster as dg
+
+from cineseq_assets import storage
+from cineseq_assets.partitions import films_partitions
+
+INCEPTION, GRAND_BUDAPEST, ENDGAME = "rl2908456449", "rl475497985", "rl3059975681"
+
+
+def test_films_lists_the_showcase():
+    out = subprocess.run([sys.executable, "-m", "cineseq_assets.cli", "films", "--showcase"], capture_output=True, text=True, check=True).stdout
+    assert "Inception" in out and "Avengers: Endgame" in out
+    assert out.strip().endswith("31 films")
+
+
+def test_dagster_cli_partition_range_backfill_is_one_run(instance, isolated_project):
+    instance.add_dynamic_partitions(films_partitions.name, [INCEPTION, GRAND_BUDAPEST, ENDGAME])
+    command = [sys.executable, "-m", "dagster", "asset", "materialize", "-m", "cineseq_assets.definitions",
+               "--select", "weekly_panel,decay_fit", "--partition-range", f"{INCEPTION}...{ENDGAME}"]
+    done = subprocess.run(command, capture_output=True, text=True, env=os.environ.copy())
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert instance.get_materialized_partitions(dg.AssetKey("decay_fit")) == {INCEPTION, GRAND_BUDAPEST, ENDGAME}
+    assert len(instance.get_run_records()) == 1  # the whole range in one run
+    fits = storage.read_asset("decay_fit", INCEPTION)
+    assert set(fits["window"]) == {"run", "weeks_1_8"}

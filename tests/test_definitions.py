@@ -1,0 +1,40 @@
+"""The code location loads, and its graph is what the README describes."""
+
+import dagster as dg
+
+from cineseq_assets.definitions import defs
+from cineseq_assets.partitions import films_partitions
+
+
+def test_definitions_load_with_every_asset_and_check():
+    keys = {key.to_user_string() for key in defs.resolve_all_asset_keys()}
+    assert keys == {"mojo_daily_chart", "film_catalog", "weekly_panel", "decay_fit", "panel", "decay_diagnostics"}
+    checks = {key.name for key in defs.resolve_asset_graph().asset_check_keys}
+    assert {"panel_schema", "panel_gross_non_negative", "panel_unique_film_week", "panel_weeks_contiguous",
+            "panel_cumulative_consistent", "panel_truncation_invariance"} <= checks
+    assert {"decay_fit_sanity"} <= checks
+
+
+def test_per_film_assets_are_partitioned_by_film_with_a_backfill_policy():
+    graph = defs.resolve_asset_graph()
+    for name in ("weekly_panel", "decay_fit"):
+        node = graph.get(dg.AssetKey(name))
+        assert node.partitions_def == films_partitions
+        assert node.backfill_policy == dg.BackfillPolicy.single_run()  # a backfill of every film is one run
+    for name in ("panel", "decay_diagnostics", "film_catalog"):
+        assert graph.get(dg.AssetKey(name)).partitions_def is None
+
+
+def test_lineage_runs_from_catalog_to_diagnostics():
+    graph = defs.resolve_asset_graph()
+    parents = lambda name: {k.to_user_string() for k in graph.get(dg.AssetKey(name)).parent_keys}  # noqa: E731
+    assert parents("weekly_panel") == {"film_catalog"}
+    assert parents("decay_fit") == {"weekly_panel"}
+    assert parents("panel") == {"weekly_panel"}
+    assert parents("decay_diagnostics") == {"decay_fit", "panel", "film_catalog"}
+    assert parents("film_catalog") == {"mojo_daily_chart"}
+
+
+def test_registration_job_and_sensor_exist():
+    assert defs.resolve_job_def("register_films_job")
+    assert defs.resolve_sensor_def("film_registration_sensor")
