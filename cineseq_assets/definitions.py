@@ -36,7 +36,7 @@ def default_resources() -> dict:
 def build_definitions() -> dg.Definitions:
     return dg.Definitions(
         assets=dg.load_assets_from_modules([boxoffice_assets, decay_assets]),
-        asset_checks=dg.load_asset_checks_from_modules([boxoffice_checks, decay_checks]),
+        asset_checks=[*boxoffice_checks.CHECKS, *decay_checks.CHECKS],
         jobs=[register_films_job],
         sensors=[film_registration_sensor],
         resources=default_resources(),

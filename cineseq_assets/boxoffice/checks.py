@@ -23,29 +23,25 @@ def _result(offending: pd.DataFrame | list, what: str) -> dg.AssetCheckResult:
     )
 
 
-@dg.asset_check(asset=panel, description="Required columns with the right types.")
-def panel_schema(panel: pd.DataFrame) -> dg.AssetCheckResult:
-    return _result(quality.schema_problems(panel), "schema problems")
+# (check name, what it guarantees, the rule returning offending rows, how to count them)
+PANEL_RULES = [
+    ("panel_schema", "Required columns with the right types.", quality.schema_problems, "schema problems"),
+    ("panel_gross_non_negative", "Weekly gross is never negative or missing.", quality.negative_gross,
+     "rows with negative or missing gross"),
+    ("panel_unique_film_week", "One row per (film, week).", quality.duplicate_film_weeks, "duplicated (film, week) rows"),
+    ("panel_weeks_contiguous", "Each film's weeks are 1..n with no gap.", quality.non_contiguous_films,
+     "films with gaps in their weeks"),
+    ("panel_cumulative_consistent", "Cumulative gross equals the running sum of weekly gross.",
+     quality.cumulative_mismatches, "rows whose cumulative gross is off"),
+]
 
 
-@dg.asset_check(asset=panel, description="Weekly gross is never negative or missing.")
-def panel_gross_non_negative(panel: pd.DataFrame) -> dg.AssetCheckResult:
-    return _result(quality.negative_gross(panel), "rows with negative or missing gross")
+def _rule_check(name: str, description: str, rule, what: str) -> dg.AssetChecksDefinition:
+    @dg.asset_check(asset=panel, name=name, description=description)
+    def check(panel: pd.DataFrame) -> dg.AssetCheckResult:
+        return _result(rule(panel), what)
 
-
-@dg.asset_check(asset=panel, description="One row per (film, week).")
-def panel_unique_film_week(panel: pd.DataFrame) -> dg.AssetCheckResult:
-    return _result(quality.duplicate_film_weeks(panel), "duplicated (film, week) rows")
-
-
-@dg.asset_check(asset=panel, description="Each film's weeks are 1..n with no gap.")
-def panel_weeks_contiguous(panel: pd.DataFrame) -> dg.AssetCheckResult:
-    return _result(quality.non_contiguous_films(panel), "films with gaps in their weeks")
-
-
-@dg.asset_check(asset=panel, description="Cumulative gross equals the running sum of weekly gross.")
-def panel_cumulative_consistent(panel: pd.DataFrame) -> dg.AssetCheckResult:
-    return _result(quality.cumulative_mismatches(panel), "rows whose cumulative gross is off")
+    return check
 
 
 @dg.asset_check(asset=panel, description=f"Leakage: rows of {TRUNCATION_SAMPLE} sampled films are identical when recomputed "
@@ -64,3 +60,6 @@ def panel_truncation_invariance(panel: pd.DataFrame, box_office: BoxOfficeSource
     result = _result(problems, "weeks differ when recomputed from truncated data")
     return dg.AssetCheckResult(passed=result.passed, metadata={**result.metadata, "films_checked": dg.MetadataValue.json(list(sample))},
                                description=result.description)
+
+
+CHECKS = [*(_rule_check(*rule) for rule in PANEL_RULES), panel_truncation_invariance]

@@ -26,3 +26,6 @@ def decay_fit_sanity(decay_fit: pd.DataFrame) -> dg.AssetCheckResult:
         metadata={"bad_fits": len(problems), "median_decay_rate": median_rate,
                   "sample": dg.MetadataValue.json(problems.head(10).to_dict("records"))},
     )
+
+
+CHECKS = [decay_fit_sanity]
