@@ -4,12 +4,15 @@ import os
 import subprocess
 import sys
 
+from pathlib import Path
+
 import dagster as dg
 
 from cineseq_assets import storage
 from cineseq_assets.partitions import films_partitions
 
 INCEPTION, GRAND_BUDAPEST, ENDGAME = "rl2908456449", "rl475497985", "rl3059975681"
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def test_films_lists_the_showcase():
@@ -28,3 +31,10 @@ def test_dagster_cli_partition_range_backfill_is_one_run(instance, isolated_proj
     assert len(instance.get_run_records()) == 1  # the whole range in one run
     fits = storage.read_asset("decay_fit", INCEPTION)
     assert set(fits["window"]) == {"run", "weeks_1_8"}
+
+
+def test_dg_cli_lists_the_definitions():
+    done = subprocess.run(["dg", "list", "defs", "--json"], capture_output=True, text=True, cwd=ROOT,
+                          env={**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"})
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "weekly_panel" in done.stdout and "decay_diagnostics" in done.stdout
