@@ -2,10 +2,13 @@
 
     cineseq films [--showcase] [--search TEXT]     list the film catalog
     cineseq run [--films all|showcase|ID,ID...]     materialize the default asset graph, with progress
+    cineseq trailer VIDEO [--out FILE.parquet] [--json]   one trailer's emotion embedding, without Dagster
+    cineseq models [fetch NAME...|--all]            third-party model files: status, or obtain them
 """
 
 import argparse
 import warnings
+from pathlib import Path
 import os
 import sys
 import time
@@ -60,6 +63,57 @@ def cmd_run(args: argparse.Namespace) -> int:
     return 0 if ok else 1
 
 
+def cmd_trailer(args: argparse.Namespace) -> int:
+    import json
+
+    import pandas as pd
+
+    from .errors import CineSeqError
+    from .storage import write_parquet_atomic
+    from .trailers.pipeline import TrailerAnalyzer, TrailerConfig
+
+    config = TrailerConfig(sample_rate=args.rate, detector=args.detector, emotion_model=args.emotion_model)
+    try:
+        analysis = TrailerAnalyzer(config).analyze(args.video)
+    except CineSeqError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    if args.out:
+        row = {"video": str(args.video), **analysis.embedding, "detector": args.detector,
+               "emotion_model": analysis.summary["emotion_model"], "schema_version": analysis.summary["schema_version"]}
+        write_parquet_atomic(pd.DataFrame([row]), Path(args.out))
+    summary = {key: value for key, value in analysis.summary.items() if key != "config"}
+    if args.json:
+        print(json.dumps(summary))
+    else:
+        for key in ("duration_s", "resolution", "frames_sampled", "frames_with_faces", "faces_found", "shots",
+                    "has_audio", "audio_silent", "detector", "emotion_model", "processing_s", "realtime_factor"):
+            print(f"{key:>18}: {summary[key]}")
+        if args.out:
+            print(f"{'embedding':>18}: {args.out} ({len(analysis.embedding)} columns)")
+    return 0
+
+
+def cmd_models(args: argparse.Namespace) -> int:
+    from . import models
+
+    if args.action == "fetch":
+        names = list(models.REGISTRY) if args.all else args.names
+        if not names:
+            print("name the models to fetch (see `cineseq models`), or pass --all", file=sys.stderr)
+            return 2
+        failed = 0
+        for name in names:
+            try:
+                print(f"{name}: {models.fetch(name)}")
+            except models.CineSeqError as error:
+                failed += 1
+                print(f"{name}: {error}", file=sys.stderr)
+        return 1 if failed else 0
+    print(models.format_status(models.status()))
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     warnings.filterwarnings("ignore", message=".*is currently in beta.*")
     parser = argparse.ArgumentParser(prog="cineseq", description="CineSeq: decay-aware box-office forecasting on Dagster.")
@@ -72,6 +126,19 @@ def main(argv: list[str] | None = None) -> int:
     run = commands.add_parser("run", help="materialize the default asset graph (catalog, panel, decay)")
     run.add_argument("--films", default="all", help="all (default), showcase, or comma-separated film ids")
     run.set_defaults(func=cmd_run)
+    trailer = commands.add_parser("trailer", help="one trailer's emotion embedding (same code as the Dagster asset)")
+    trailer.add_argument("video", type=Path)
+    trailer.add_argument("--out", type=Path, help="write the embedding row to this Parquet file")
+    trailer.add_argument("--json", action="store_true", help="print the summary as JSON")
+    trailer.add_argument("--rate", type=float, default=2.0, help="frames sampled per second (default 2)")
+    trailer.add_argument("--detector", default="scrfd", choices=["scrfd", "yunet"])
+    trailer.add_argument("--emotion-model", default="student", choices=["student", "teacher", "ferplus"])
+    trailer.set_defaults(func=cmd_trailer)
+    model_files = commands.add_parser("models", help="third-party model files: where they are, or fetch them")
+    model_files.add_argument("action", nargs="?", choices=["status", "fetch"], default="status")
+    model_files.add_argument("names", nargs="*", help="models to fetch")
+    model_files.add_argument("--all", action="store_true", help="fetch every model that can be fetched")
+    model_files.set_defaults(func=cmd_models)
     args = parser.parse_args(argv)
     return args.func(args)
 

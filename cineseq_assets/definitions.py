@@ -15,6 +15,7 @@ from .io_manager import ParquetIOManager
 from .jobs import register_films_job
 from .sensors import film_registration_sensor
 from .settings import storage_dir
+from .trailers import assets as trailer_assets
 
 
 def default_resources() -> dict:
@@ -30,12 +31,13 @@ def default_resources() -> dict:
         "metadata": MetadataSource(kind=metadata_kind, tmdb_api_key=dg.EnvVar("TMDB_API_KEY") if metadata_kind != "bundled" else None),
         "buzz": BuzzSource(kind=buzz_kind, youtube_api_key=dg.EnvVar("YOUTUBE_API_KEY") if buzz_kind != "bundled" else None),
         "mojo": BoxOfficeMojo(),
+        "trailers": trailer_assets.default_trailer_source(),
     }
 
 
 def build_definitions() -> dg.Definitions:
     return dg.Definitions(
-        assets=dg.load_assets_from_modules([boxoffice_assets, decay_assets]),
+        assets=dg.load_assets_from_modules([boxoffice_assets, decay_assets, trailer_assets]),
         asset_checks=[*boxoffice_checks.CHECKS, *decay_checks.CHECKS],
         jobs=[register_films_job],
         sensors=[film_registration_sensor],

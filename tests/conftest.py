@@ -8,6 +8,8 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("CINESEQ_SHARED", REPO.parent / "shared"))
+# Third-party model files are read from the shared folder, never downloaded.
+os.environ.setdefault("CINESEQ_MODEL_DIR", str(SHARED / "models"))
 
 
 @pytest.fixture(scope="session")

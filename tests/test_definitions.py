@@ -8,7 +8,8 @@ from cineseq_assets.partitions import films_partitions
 
 def test_definitions_load_with_every_asset_and_check():
     keys = {key.to_user_string() for key in defs.resolve_all_asset_keys()}
-    assert keys == {"mojo_daily_chart", "film_catalog", "weekly_panel", "decay_fit", "panel", "decay_diagnostics"}
+    assert keys == {"mojo_daily_chart", "film_catalog", "weekly_panel", "decay_fit", "panel", "decay_diagnostics",
+                    "trailer_emotion", "trailer_emotion_student"}
     checks = {key.name for key in defs.resolve_asset_graph().asset_check_keys}
     assert {"panel_schema", "panel_gross_non_negative", "panel_unique_film_week", "panel_weeks_contiguous",
             "panel_cumulative_consistent", "panel_truncation_invariance"} <= checks

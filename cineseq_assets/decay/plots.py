@@ -7,19 +7,16 @@ DejaVu fonts that ship with matplotlib.
 
 from __future__ import annotations
 
-import io
-
 import numpy as np
 import pandas as pd
-from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter, MaxNLocator, NullFormatter
 
+from ..plotting import new_figure, to_png
 from .diagnostics import UNKNOWN, release_width
 
 WINDOW_LABELS = {"run": "whole usable run", "weeks_1_8": "weeks 1-8"}
 TOP_GENRES = 12
-DPI = 100
 
 
 def r2_histogram(fits: pd.DataFrame, window: str) -> bytes:
@@ -71,8 +68,7 @@ def half_life_by_genre(fits: pd.DataFrame, films: pd.DataFrame, window: str = "r
 
 def film_fit_plot(weeks: pd.DataFrame, fit_row: pd.Series | dict, title: str) -> bytes:
     """Left: weekly gross (log axis) with the fitted decay line; right: residual ACF with 95% band."""
-    fig = Figure(figsize=(12, 4.5), dpi=DPI, layout="constrained")
-    FigureCanvasAgg(fig)
+    fig = new_figure(12, 4.5)
     gross_ax, acf_ax = fig.subplots(1, 2, width_ratios=[3, 2])
     _draw_gross_and_fit(gross_ax, weeks, fit_row)
     _draw_residual_acf(acf_ax, fit_row)
@@ -173,12 +169,9 @@ def _window_label(window: str) -> str:
 
 
 def _figure(width: float, height: float):
-    fig = Figure(figsize=(width, height), dpi=DPI, layout="constrained")
-    FigureCanvasAgg(fig)
+    fig = new_figure(width, height)
     return fig, fig.add_subplot()
 
 
 def _png(fig: Figure) -> bytes:
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png")
-    return buffer.getvalue()
+    return to_png(fig)

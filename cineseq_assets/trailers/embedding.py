@@ -40,6 +40,8 @@ def _affect_columns(name: str) -> list[str]:
 EMBEDDING_SCHEMA: dict[str, str] = {
     "duration_s": "trailer length in seconds",
     "frames_sampled": "frames sampled from the video",
+    "shots": "shots found by colour-histogram change between sampled frames",
+    "shots_per_minute": "cutting pace",
     "has_faces": "1 when at least one sampled frame has a face (else the visual group is NaN)",
     "face_presence_ratio": "share of sampled frames with at least one face",
     "mean_faces_per_frame": "faces per sampled frame",
@@ -181,12 +183,15 @@ def _lagged_corr(visual: np.ndarray, energy: np.ndarray, lag: int) -> float:
 
 
 def build_embedding(visual: pd.DataFrame, audio: pd.DataFrame | None, *, duration_s: float,
-                    audio_silent: bool = False, tempo_bpm: float = np.nan) -> dict:
-    """The embedding row (``EMBEDDING_COLUMNS``) of one trailer."""
+                    audio_silent: bool = False, tempo_bpm: float = np.nan, shot_starts: list[float] | None = None) -> dict:
+    """The embedding row (``EMBEDDING_COLUMNS``) of one trailer; ``shot_starts`` are the cut times."""
     with_face = visual["n_faces"] > 0
+    shots = len(shot_starts or []) + 1
     row = {
         "duration_s": float(duration_s),
         "frames_sampled": int(len(visual)),
+        "shots": shots,
+        "shots_per_minute": 60.0 * shots / duration_s if duration_s > 0 else np.nan,
         "has_faces": int(with_face.any()),
         "face_presence_ratio": float(with_face.mean()) if len(visual) else np.nan,
         "mean_faces_per_frame": float(visual["n_faces"].mean()) if len(visual) else np.nan,

