@@ -4,8 +4,9 @@
 
 Builds (or reuses) the crop dataset from every video and image in shared/media and the poster and
 trailer-frame collections in shared/data/images, trains the speed-first student (and, for comparison,
-the fidelity-first one) on 2 threads, exports the speed-first one to ONNX where
-load_emotion_model("student") looks for it (--out moves it) and prints one table: crops and
+the fidelity-first one) on 2 threads, exports the speed-first one to ONNX as student_candidate.onnx
+beside the deployed student (the trailer_emotion_student asset decides deployment; --out moves it)
+and prints one table: crops and
 sources per split, epochs, training time, top-1 agreement with the teacher on the held-out test
 sources, valence/arousal mean absolute difference through the circumplex, and faces per second of
 teacher and student in onnxruntime on 2 threads at batch 1 and 32. Targets: agreement >= 85%,
@@ -34,7 +35,7 @@ def _arguments() -> argparse.Namespace:
                         help="comma-separated: speed (the default student, saved for the pipeline), fidelity")
     parser.add_argument("--cache", type=Path, default=ROOT / "storage" / "cache" / "trailer_emotion_crops")
     parser.add_argument("--out", type=Path, default=None,
-                        help="where the speed-first student goes (default: the pipeline's student path)")
+                        help="where the speed-first student goes (default: student_candidate.onnx beside the pipeline's student)")
     parser.add_argument("--quiet", action="store_true", help="no per-epoch log")
     return parser.parse_args()
 
@@ -85,7 +86,9 @@ def main() -> None:
     dataset = build_crop_dataset(discover_sources(args.shared), make_detector(args.detector), args.cache)
     build_seconds = time.perf_counter() - started
     teacher = load_emotion_model("teacher")
-    presets = {"speed": (SPEED_FIRST, args.out or default_student_path()),
+    # Written beside the deployed student, not over it: the trailer_emotion_student asset decides
+    # deployment (its agreement gate); the benchmark only measures.
+    presets = {"speed": (SPEED_FIRST, args.out or default_student_path().with_name("student_candidate.onnx")),
                "fidelity": (FIDELITY_FIRST, Path(tempfile.mkdtemp()) / "student_fidelity.onnx")}
     columns = {}
     for name in args.presets.split(","):

@@ -68,16 +68,20 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as scratch:
         videos = [SHARED / "media" / "bigbuckbunny_5s_720p.mp4",
                   upscale_to_720p(SHARED / "media" / "WolfgangLanger_Pexels.mp4", Path(scratch) / "faces_720p.mp4")]
-        emotion_models = ["teacher"] + (["student"] if default_student_path().exists() else [])
+        students = [p for p in (default_student_path(), default_student_path().with_name("student_candidate.onnx")) if p.exists()]
+        emotion_models = ["teacher"] + (["student"] if students else [])
         print(f"Realtime factor, median of {args.repeat} runs, {os.cpu_count()} cores, 2 frames/s")
-        print(f"| detector | emotion model | {' | '.join(v.name for v in videos)} | time: frames / faces / emotions / audio |")
+        print(f"| detector (size) | emotion model | {' | '.join(v.name for v in videos)} | time: frames / faces / emotions / audio |")
         print("|---|---|" + "---|" * (len(videos) + 1))
-        for detector in ("scrfd", "yunet"):
+        for detector, size in (("scrfd", None), ("scrfd", 320), ("yunet", None), ("yunet", 640)):
             for emotion in emotion_models:
-                analyzer = TrailerAnalyzer(TrailerConfig(detector=detector), emotion_model=load_emotion_model(emotion))
+                config = TrailerConfig(detector=detector, detection_size=size)
+                model = load_emotion_model(emotion, student_path=students[0] if students else None)
+                analyzer = TrailerAnalyzer(config, emotion_model=model)
                 factors, shares = time_analyzer(analyzer, videos, args.repeat)
                 split = " / ".join(f"{shares[s]:.0%}" for s in ("frames", "faces", "emotions", "audio"))
-                print(f"| {detector} | {emotion} | " + " | ".join(f"{factors[v.name]:.1f}x" for v in videos) + f" | {split} |", flush=True)
+                label = f"{detector} ({size or 'default'})"
+                print(f"| {label} | {emotion} | " + " | ".join(f"{factors[v.name]:.1f}x" for v in videos) + f" | {split} |", flush=True)
         if "student" not in emotion_models:
             print("(no trained student: materialize trailer_emotion_student, or run benchmarks/student.py)")
 

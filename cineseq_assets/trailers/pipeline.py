@@ -5,6 +5,8 @@ audio curves; both -> the embedding row. The Dagster asset and ``cineseq trailer
 
 from __future__ import annotations
 
+import queue
+import threading
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -28,6 +30,7 @@ class TrailerConfig:
 
     sample_rate: float = 2.0
     detector: str = "scrfd"  # or "yunet", the lighter OpenCV detector
+    detection_size: int | None = None  # SCRFD input size (640; 480, 320 faster) or YuNet's long side (full frame)
     emotion_model: str = "student"  # falls back to the teacher until a student is trained; or "teacher", "ferplus"
     max_side: int | None = 1280  # frames are downscaled so that their long side is at most this
     audio_hop_s: float = 0.5
@@ -47,7 +50,7 @@ class TrailerAnalyzer:
     def __init__(self, config: TrailerConfig | None = None, detector: FaceDetector | None = None,
                  emotion_model: EmotionModel | None = None):
         self.config = config or TrailerConfig()
-        self.detector = detector or make_detector(self.config.detector)
+        self.detector = detector or make_detector(self.config.detector, **_detector_options(self.config))
         self.emotions = emotion_model or load_emotion_model(self.config.emotion_model)
 
     def analyze(self, path: str | Path) -> TrailerAnalysis:
@@ -56,7 +59,7 @@ class TrailerAnalyzer:
         path = Path(path)
         info = probe(path)
         frames = sample_frames(path, self.config.sample_rate, self.config.max_side)
-        visual, thumbnails = self._visual_timeline(frames)
+        visual, thumbnails = self._visual_timeline(prefetch(frames))
         shots = shot_boundaries(thumbnails) if len(thumbnails) > 1 else []
         visual_done = time.perf_counter()
         track = load_audio(path)
@@ -116,6 +119,51 @@ class TrailerAnalyzer:
         valence, arousal = affect(mean_probabilities, self.emotions.labels)
         row |= {"valence": float(valence), "arousal": float(arousal)}
         return row | {f"prob_{label}": float(p) for label, p in zip(self.emotions.labels, mean_probabilities)}
+
+
+def _detector_options(config: TrailerConfig) -> dict:
+    if config.detection_size is None:
+        return {}
+    return {"input_size": config.detection_size} if config.detector == "scrfd" else {"max_side": config.detection_size}
+
+
+def prefetch(frames, depth: int = 4):
+    """Decode the next frames in a background thread while the current one is analysed.
+
+    PyAV decodes and onnxruntime infers without holding the GIL, so on two cores decoding and face
+    detection overlap instead of taking turns. Errors raised by the decoder are re-raised here.
+    """
+    buffer: queue.Queue = queue.Queue(maxsize=depth)
+    done, stop = object(), threading.Event()
+
+    def put(item) -> bool:
+        while not stop.is_set():
+            try:
+                buffer.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def produce():
+        try:
+            for frame in frames:
+                if not put(frame):
+                    return  # the consumer stopped early
+        except BaseException as error:  # handed to the consumer, which raises it in its own thread
+            put(error)
+        put(done)
+
+    worker = threading.Thread(target=produce, daemon=True, name="trailer-frames")
+    worker.start()
+    try:
+        while (item := buffer.get()) is not done:
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stop.set()
+        worker.join()
 
 
 def _audio_timeline(features) -> pd.DataFrame | None:

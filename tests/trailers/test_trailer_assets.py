@@ -82,13 +82,19 @@ def test_student_trains_through_dagster_and_trailer_emotion_then_uses_it(instanc
     job = build_definitions().resolve_implicit_global_asset_job_def()
     quick = {"ops": {"trailer_emotion_student": {"config": {
         "epochs": 1, "max_film_sources": 40, "max_train_crops": 400, "time_budget_s": 20}}}}
+    gated = job.execute_in_process(instance=instance, asset_selection=[dg.AssetKey("trailer_emotion_student")],
+                                   run_config=quick, raise_on_error=False)
+    assert gated.success  # a one-epoch student is far below the 85% agreement gate: kept, not deployed
+    assert not storage.asset_path("trailer_emotion_student", "student").with_suffix(".onnx").exists()
+    quick["ops"]["trailer_emotion_student"]["config"]["deploy_below_gate"] = True
     result = job.execute_in_process(instance=instance, asset_selection=[dg.AssetKey("trailer_emotion_student")],
                                     run_config=quick, raise_on_error=False)
     assert result.success
     meta = instance.get_latest_materialization_event(dg.AssetKey("trailer_emotion_student")).asset_materialization.metadata
     assert 0 <= meta["test_agreement"].value <= 1 and meta["test_sources"].value > 0
     student_dir = storage.asset_path("trailer_emotion_student", "x").parent
-    assert {p.name for p in student_dir.iterdir()} == {"student.onnx", "weights.parquet"}
+    assert {p.name for p in student_dir.iterdir()} == {"student.onnx", "student_weights.parquet",
+                                                     "student_candidate.onnx", "student_candidate_weights.parquet"}
 
     monkeypatch.setenv("CINESEQ_TRAILER_MANIFEST", str(_manifest(tmp_path, [(INCEPTION, shared_dir / "media" / "single_face.mp4")])))
     instance.add_dynamic_partitions(films_partitions.name, [INCEPTION])
