@@ -17,11 +17,10 @@ def film_row(data: BoxOfficeData, film_id: str, metadata: dict | None = None) ->
     """The film's row, with metadata from a metadata source laid over it (non-missing values win)."""
     if data.rejected.get(film_id):
         raise FilmDataError(film_id, data.rejected[film_id], source=data.source)
-    films = data.films.set_index("film_id", drop=False)
-    if film_id not in films.index:
+    if film_id not in data.films_by_id().index:
         raise FilmDataError(film_id, "is not in the box-office source", source=data.source,
                             fix="Check the id with `cineseq films`, or add the film to your file.")
-    row = films.loc[film_id].copy()
+    row = data.film(film_id).copy()
     for key, value in (metadata or {}).items():
         if value is not None and not (isinstance(value, float) and np.isnan(value)):
             row[key] = value
