@@ -1,0 +1,66 @@
+"""Standardization of the continuous inputs, fitted on training windows only.
+
+Flags (0/1 columns) pass through unchanged; padded encoder steps stay exactly 0 so the mask
+remains the only thing that marks them. The fitted statistics are saved with the model.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .features import CONTINUOUS, FeatureSchema
+from .windows import Windows
+
+
+@dataclass
+class Scalers:
+    mean: dict[str, list[float]]  # block -> per-column mean (0 for flags)
+    std: dict[str, list[float]]  # block -> per-column std (1 for flags)
+    deviation_std: float  # spread of log(actual / prior) on training windows: the output unit
+
+    @classmethod
+    def fit(cls, train: Windows, schema: FeatureSchema) -> "Scalers":
+        observed = train.encoder_mask > 0
+        blocks = {
+            "encoder": train.encoder[observed],
+            "decoder": train.decoder.reshape(-1, train.decoder.shape[-1]),
+            "static": _unique_rows(train),
+        }
+        mean, std = {}, {}
+        for block, values in blocks.items():
+            names = getattr(schema, block)
+            continuous = np.array([name in CONTINUOUS[block] for name in names])
+            mean[block] = np.where(continuous, values.mean(axis=0), 0.0).tolist()
+            spread = values.std(axis=0)
+            std[block] = np.where(continuous & (spread > 1e-9), spread, 1.0).tolist()
+        residual = (train.target - train.prior)[train.target_mask > 0]
+        return cls(mean, std, float(max(residual.std(), 1e-3)))
+
+    def transform(self, windows: Windows) -> dict[str, np.ndarray]:
+        """Network inputs (float32) of ``windows``."""
+        def scale(block: str, values: np.ndarray) -> np.ndarray:
+            return (values - np.asarray(self.mean[block])) / np.asarray(self.std[block])
+
+        encoder = scale("encoder", windows.encoder) * windows.encoder_mask[..., None]
+        return {
+            "encoder": encoder.astype(np.float32),
+            "encoder_mask": windows.encoder_mask.astype(np.float32),
+            "decoder": scale("decoder", windows.decoder).astype(np.float32),
+            "static": scale("static", windows.static).astype(np.float32),
+            "prior": windows.prior.astype(np.float32),
+        }
+
+    def to_dict(self) -> dict:
+        return {"mean": self.mean, "std": self.std, "deviation_std": self.deviation_std}
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "Scalers":
+        return cls(data["mean"], data["std"], float(data["deviation_std"]))
+
+
+def _unique_rows(windows: Windows) -> np.ndarray:
+    """One static row per film, so long runs do not weigh more in the statistics."""
+    _, first = np.unique(windows.film_id.astype(str), return_index=True)
+    return windows.static[first]

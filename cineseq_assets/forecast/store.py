@@ -1,0 +1,99 @@
+"""Saving and loading trained forecasters without pickle, and finding the latest one.
+
+A model is a Parquet weights table (cineseq_assets.weights) whose metadata holds everything
+needed to rebuild it: architecture, model and training configs, the feature schema, the
+scalers, the pooled retention, the conformal adjustment and the training metrics. Loading
+builds the architecture from this package's code and fills in the arrays: nothing in the file
+is executed.
+
+Layout under the storage folder::
+
+    forecast_model/<architecture>.parquet   weights + metadata
+    forecast_model/<architecture>.onnx      the same network for onnxruntime
+    forecast_model/serving.json             which architecture serves, chosen on validation films
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import fields
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ..errors import CineSeqError
+from ..storage import write_bytes_atomic
+from ..weights import read_weights, write_weights
+from .decay_prior import PooledRetention, PriorConfig
+from .features import FeatureSchema
+from .models import ModelConfig, build_model
+from .scaling import Scalers
+from .train import TrainConfig, TrainedModel
+
+MODEL_DIR = "forecast_model"
+SERVING_FILE = "serving.json"
+FORMAT_VERSION = 1
+
+
+def model_dir(storage_dir: Path) -> Path:
+    return Path(storage_dir) / MODEL_DIR
+
+
+def save_model(trained: TrainedModel, path: Path, metrics: dict | None = None) -> Path:
+    state = {name: tensor.detach().cpu().numpy() for name, tensor in trained.model.state_dict().items()}
+    config = {"format_version": FORMAT_VERSION, **trained.metadata()}
+    return write_weights(path, state, config, metrics or {})
+
+
+def load_model(path: Path) -> tuple[TrainedModel, dict]:
+    """(model, metrics) from a weights file written by ``save_model``."""
+    path = Path(path)
+    if not path.exists():
+        raise CineSeqError(f"no forecast model at {path}",
+                           fix="Materialize the forecast_model asset (or run `cineseq run --forecast`).")
+    state, meta, metrics = read_weights(path)
+    if meta.get("format_version") != FORMAT_VERSION:
+        raise CineSeqError(f"{path} was written by format {meta.get('format_version')!r}; this version reads {FORMAT_VERSION}",
+                           fix="Materialize forecast_model again with this version.")
+    model_config = ModelConfig(**meta["model_config"])
+    model = build_model(meta["architecture"], model_config)
+    model.load_state_dict({name: torch.from_numpy(np.ascontiguousarray(value)) for name, value in state.items()})
+    model.eval()
+    train_config = _train_config(meta["train_config"])
+    trained = TrainedModel(
+        architecture=meta["architecture"], model=model, model_config=model_config, train_config=train_config,
+        scalers=Scalers.from_dict(meta["scalers"]), pooled=PooledRetention.from_dict(meta["pooled_retention"]),
+        schema=FeatureSchema(**meta["feature_schema"]), history=meta.get("history", []),
+        seconds=float(meta.get("seconds", 0.0)), conformal=list(meta.get("conformal", [0.0] * model_config.horizon)),
+    )
+    return trained, metrics
+
+
+def _train_config(values: dict) -> TrainConfig:
+    known = {f.name for f in fields(TrainConfig)}
+    values = {k: v for k, v in values.items() if k in known}
+    values["prior"] = PriorConfig(**values.get("prior", {}))
+    values["eval_origins"] = tuple(values.get("eval_origins", (2, 8)))
+    return TrainConfig(**values)
+
+
+def write_serving(storage_dir: Path, architecture: str, reason: dict) -> Path:
+    path = model_dir(storage_dir) / SERVING_FILE
+    write_bytes_atomic(path, json.dumps({"architecture": architecture, **reason}, indent=2).encode())
+    return path
+
+
+def latest_model_path(storage_dir: Path) -> Path:
+    """The weights file of the serving model in ``storage_dir`` (the last materialized choice)."""
+    folder = model_dir(storage_dir)
+    serving = folder / SERVING_FILE
+    if not serving.exists():
+        raise CineSeqError(f"no trained forecaster in {folder}",
+                           fix="Materialize forecast_model first: `cineseq run --forecast`, or from the Dagster UI.")
+    architecture = json.loads(serving.read_text())["architecture"]
+    return folder / f"{architecture}.parquet"
+
+
+def load_latest(storage_dir: Path) -> tuple[TrainedModel, dict]:
+    return load_model(latest_model_path(storage_dir))

@@ -1,0 +1,233 @@
+"""Training a Seq2Seq forecaster: data preparation, the loop with early stopping, prediction.
+
+Everything fitted (the pooled retention, the scalers) sees training films only; early stopping
+watches the validation films' WAPE in dollars; the test films are not touched here.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+import pandas as pd
+import torch
+
+from .decay_prior import PooledRetention, PriorConfig
+from .features import FeatureSchema
+from .models import ModelConfig, build_model
+from .models.common import pinball_loss
+from .scaling import Scalers
+from .splits import SplitConfig, assign_splits
+from .windows import Windows, build_windows
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class TrainConfig:
+    architecture: str = "seq2seq_attention"  # or "seq2seq"
+    encoder_length: int = 8
+    hidden: int = 64
+    static_hidden: int = 32
+    attention_hidden: int = 32
+    dropout: float = 0.1
+    decay_residual: bool = True  # False: the direct-modelling ablation
+    prior: PriorConfig = field(default_factory=PriorConfig)
+    gross_weight: float = 0.0  # weight windows by (last week's gross)^this: 0 = all equal, 1 = in dollars
+    epochs: int = 60
+    batch_size: int = 256
+    learning_rate: float = 3e-3
+    weight_decay: float = 1e-5
+    patience: int = 6  # epochs without a better validation WAPE before stopping
+    max_seconds: float = 100.0  # wall-clock budget per model
+    max_train_origin: int = 20  # training windows from origins 1..this
+    eval_origins: tuple[int, int] = (2, 8)
+    seed: int = 0
+    threads: int = 2
+
+
+@dataclass
+class PreparedData:
+    """Windows of each split with the decay prior of the training films, and the fitted scalers."""
+
+    split: pd.Series  # film_id -> split
+    pooled: PooledRetention
+    scalers: Scalers
+    train: Windows  # every training origin
+    validation: Windows  # evaluation origins only
+    test: Windows
+    schema: FeatureSchema = field(default_factory=FeatureSchema)
+
+
+def prepare(panel: pd.DataFrame, config: TrainConfig, split: SplitConfig = SplitConfig(),
+            trailers: pd.DataFrame | None = None) -> PreparedData:
+    films = assign_splits(panel, split)
+    rows = panel["film_id"].map(films)
+    pooled = PooledRetention.fit(panel[rows == "train"])
+    windows = {}
+    for name in ("train", "validation", "test"):
+        part = panel[rows == name]
+        origins = (1, config.max_train_origin) if name == "train" else config.eval_origins
+        built = build_windows(part, config.encoder_length, origins, trailers)
+        windows[name] = built.with_prior(pooled, config.prior)
+    scalers = Scalers.fit(windows["train"], FeatureSchema())
+    return PreparedData(films, pooled, scalers, windows["train"], windows["validation"], windows["test"])
+
+
+def model_config(config: TrainConfig, data: PreparedData) -> ModelConfig:
+    schema = data.schema
+    train = data.train
+    observed = train.target[train.target_mask > 0]
+    return ModelConfig(
+        encoder_features=len(schema.encoder), decoder_features=len(schema.decoder),
+        static_features=len(schema.static), encoder_length=config.encoder_length,
+        hidden=config.hidden, static_hidden=config.static_hidden, attention_hidden=config.attention_hidden,
+        dropout=config.dropout, decay_residual=config.decay_residual,
+        output_scale=data.scalers.deviation_std,
+        target_mean=float(observed.mean()), target_std=float(observed.std()),
+    )
+
+
+def _tensors(data: PreparedData, windows: Windows) -> dict[str, torch.Tensor]:
+    inputs = {k: torch.from_numpy(v) for k, v in data.scalers.transform(windows).items()}
+    inputs["target"] = torch.from_numpy(windows.target.astype(np.float32))
+    inputs["target_mask"] = torch.from_numpy(windows.target_mask.astype(np.float32))
+    return inputs
+
+
+def window_weights(windows: Windows, power: float) -> torch.Tensor:
+    """Loss weights proportional to (last observed gross)^power, mean 1.
+
+    Errors are judged in dollars (WAPE), where a blockbuster's week counts a hundred times more
+    than a small film's; a log-scale loss weighs them equally. The power trades the two.
+    """
+    log_level = windows.last_log_gross
+    weight = np.exp(power * (log_level - log_level.max()))
+    return torch.from_numpy((weight / weight.mean()).astype(np.float32))
+
+
+INPUT_NAMES = ("encoder", "encoder_mask", "decoder", "static", "prior")
+
+
+@dataclass
+class TrainedModel:
+    architecture: str
+    model: torch.nn.Module
+    model_config: ModelConfig
+    train_config: TrainConfig
+    scalers: Scalers
+    pooled: PooledRetention
+    schema: FeatureSchema
+    history: list[dict]
+    seconds: float
+    conformal: list[float] = field(default_factory=lambda: [0.0] * 4)  # per-horizon widening of p10/p90 (log units)
+
+    def predict(self, windows: Windows, batch_size: int = 4096) -> tuple[np.ndarray, np.ndarray | None]:
+        """Quantiles of log1p gross [N, H, 3] and attention weights [N, H, L] (None without attention).
+
+        ``windows`` must carry the decay prior of this model's pooled retention.
+        """
+        self.model.eval()
+        inputs = {k: torch.from_numpy(v) for k, v in self.scalers.transform(windows).items()}
+        quantiles, attention = [], []
+        with torch.no_grad():
+            for start in range(0, len(windows), batch_size):
+                q, a = self.model(*(inputs[name][start: start + batch_size] for name in INPUT_NAMES))
+                quantiles.append(q.numpy())
+                if a is not None:
+                    attention.append(a.numpy())
+        quantiles = np.concatenate(quantiles)
+        widen = np.asarray(self.conformal, dtype=np.float32)
+        quantiles[..., 0] -= widen
+        quantiles[..., 2] += widen
+        return quantiles, (np.concatenate(attention) if attention else None)
+
+    def metadata(self) -> dict:
+        return {
+            "architecture": self.architecture,
+            "model_config": asdict(self.model_config),
+            "train_config": asdict(self.train_config),
+            "scalers": self.scalers.to_dict(),
+            "pooled_retention": self.pooled.to_dict(),
+            "feature_schema": self.schema.to_dict(),
+            "conformal": list(self.conformal),
+            "history": self.history,
+            "seconds": self.seconds,
+        }
+
+
+def dollar_wape(log_quantiles: np.ndarray, windows: Windows) -> float:
+    mask = windows.target_mask > 0
+    actual = np.expm1(windows.target[mask])
+    predicted = np.expm1(log_quantiles[..., 1][mask])
+    return float(np.abs(predicted - actual).sum() / actual.sum())
+
+
+def train_model(data: PreparedData, config: TrainConfig, progress=None) -> TrainedModel:
+    """Train one model; keeps the weights of the epoch with the best validation WAPE."""
+    torch.manual_seed(config.seed)
+    np.random.seed(config.seed)
+    torch.set_num_threads(config.threads)
+    mconfig = model_config(config, data)
+    model = build_model(config.architecture, mconfig)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay)
+    scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(optimizer, factor=0.5, patience=2)
+    train = _tensors(data, data.train)
+    weights = window_weights(data.train, config.gross_weight)
+    generator = torch.Generator().manual_seed(config.seed)
+    trained = TrainedModel(config.architecture, model, mconfig, config, data.scalers, data.pooled, data.schema, [], 0.0)
+    best, best_state, stale, started = np.inf, None, 0, time.perf_counter()
+    for epoch in range(1, config.epochs + 1):
+        model.train()
+        order = torch.randperm(len(data.train), generator=generator)
+        losses = []
+        for start in range(0, len(order), config.batch_size):
+            batch = order[start: start + config.batch_size]
+            quantiles, _ = model(*(train[name][batch] for name in INPUT_NAMES))
+            loss = pinball_loss(quantiles, train["target"][batch], train["target_mask"][batch], weights[batch])
+            optimizer.zero_grad()
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+            optimizer.step()
+            losses.append(loss.item())
+        validation_wape = dollar_wape(trained.predict(data.validation)[0], data.validation)
+        scheduler.step(validation_wape)
+        elapsed = time.perf_counter() - started
+        trained.history.append({"epoch": epoch, "train_loss": float(np.mean(losses)),
+                                "validation_wape": validation_wape, "seconds": elapsed})
+        if progress:
+            progress(trained.history[-1])
+        if validation_wape < best - 1e-5:
+            best, stale = validation_wape, 0
+            best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+        else:
+            stale += 1
+        if stale >= config.patience or elapsed > config.max_seconds:
+            break
+    model.load_state_dict(best_state)
+    model.eval()
+    trained.seconds = time.perf_counter() - started
+    return trained
+
+
+def calibrate_conformal(trained: TrainedModel, validation: Windows, coverage: float = 0.8) -> list[float]:
+    """Split-conformal (CQR) widening of the p10-p90 band per horizon, on validation films.
+
+    The score of a window is how far its actual falls outside the band (negative inside);
+    the band is widened (or narrowed) by the score's finite-sample (1 - alpha) quantile, which
+    gives ``coverage`` on exchangeable new films. Sets and returns ``trained.conformal``.
+    """
+    trained.conformal = [0.0] * validation.target.shape[1]
+    quantiles, _ = trained.predict(validation)
+    widen = []
+    for h in range(validation.target.shape[1]):
+        observed = validation.target_mask[:, h] > 0
+        actual = validation.target[observed, h]
+        scores = np.maximum(quantiles[observed, h, 0] - actual, actual - quantiles[observed, h, 2])
+        n = len(scores)
+        level = min(1.0, np.ceil((n + 1) * coverage) / n) if n else 1.0
+        widen.append(float(np.quantile(scores, level)) if n else 0.0)
+    trained.conformal = widen
+    return widen
