@@ -1,8 +1,11 @@
 """``cineseq``: the project's command line.
 
     cineseq films [--showcase] [--search TEXT]     list the film catalog
-    cineseq run [--films all|showcase|ID,ID...]     materialize the default asset graph, with progress
+    cineseq run [--films all|showcase|ID,ID...] [--no-forecast]
+                                                    materialize the default asset graph, with progress
     cineseq trailer VIDEO [--out FILE.parquet] [--json]   one trailer's emotion embedding, without Dagster
+    cineseq forecast --input FILE --out FILE [--model WEIGHTS.parquet] [--onnx]
+                                                    the next 4 weeks of every film in a daily or weekly file
     cineseq models [fetch NAME...|--all]            third-party model files: status, or obtain them
 """
 
@@ -58,7 +61,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     from .runner import run_default_graph
 
     started = time.perf_counter()
-    ok = run_default_graph(args.films, log=lambda message: print(message, flush=True))
+    ok = run_default_graph(args.films, log=lambda message: print(message, flush=True), forecast=not args.no_forecast)
     print(f"{'done' if ok else 'FAILED'} in {time.perf_counter() - started:.0f} s", flush=True)
     return 0 if ok else 1
 
@@ -94,6 +97,40 @@ def cmd_trailer(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_forecast(args: argparse.Namespace) -> int:
+    import logging
+
+    from .errors import CineSeqError
+    from .forecast.cli_forecast import forecast_file, load_forecaster
+    from .settings import storage_dir
+    from .storage import write_bytes_atomic
+
+    started = time.perf_counter()
+    # Repairs and left-out films are printed below, once each: not again by the loader's logger.
+    logging.getLogger("cineseq.userfile").addHandler(logging.NullHandler())
+    repairs: list[str] = []
+    try:
+        model, served = load_forecaster(args.model, storage_dir(), onnx=args.onnx)
+        forecast, rejected = forecast_file(args.input, model, warnings=repairs)
+    except CineSeqError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    write_bytes_atomic(forecast.to_csv(index=False, float_format="%.0f").encode(), Path(args.out))
+    films = forecast["film_id"].nunique()
+    _forecast_report(repairs, rejected, f"forecast {films} film{'s' * (films != 1)}, rejected {len(rejected)}, "
+                     f"model {served}, {time.perf_counter() - started:.1f} s -> {args.out}")
+    return 0 if films else 1
+
+
+def _forecast_report(repairs: list[str], rejected: dict[str, str], summary: str) -> None:
+    """On stderr: the loader's repairs, the one-line summary, then every film not forecast with its reason."""
+    for repair in repairs:
+        print(f"warning: {repair}", file=sys.stderr)
+    print(summary, file=sys.stderr)
+    for film_id, reason in rejected.items():
+        print(f"rejected {film_id}: {reason}", file=sys.stderr)
+
+
 def cmd_models(args: argparse.Namespace) -> int:
     from . import models
 
@@ -123,8 +160,10 @@ def main(argv: list[str] | None = None) -> int:
     films.add_argument("--search", help="case-insensitive part of a title")
     films.add_argument("--limit", type=int, default=60, help="rows to print (default 60)")
     films.set_defaults(func=cmd_films)
-    run = commands.add_parser("run", help="materialize the default asset graph (catalog, panel, decay)")
+    run = commands.add_parser("run", help="materialize the default asset graph (catalog, panel, decay, forecaster)")
     run.add_argument("--films", default="all", help="all (default), showcase, or comma-separated film ids")
+    run.add_argument("--no-forecast", action="store_true",
+                     help="stop after the panel and decay diagnostics (skip training, forecasts and attributions)")
     run.set_defaults(func=cmd_run)
     trailer = commands.add_parser("trailer", help="one trailer's emotion embedding (same code as the Dagster asset)")
     trailer.add_argument("video", type=Path)
@@ -134,6 +173,16 @@ def main(argv: list[str] | None = None) -> int:
     trailer.add_argument("--detector", default="scrfd", choices=["scrfd", "yunet"])
     trailer.add_argument("--emotion-model", default="student", choices=["student", "teacher", "ferplus"])
     trailer.set_defaults(func=cmd_trailer)
+    forecast = commands.add_parser("forecast", help="forecast the next 4 weeks of every film in a file (docs/user_data.md)")
+    forecast.add_argument("--input", type=Path, required=True, metavar="FILE",
+                          help="daily or weekly box office file (.csv, .csv.gz, .parquet), or Box Office Mojo chart rows")
+    forecast.add_argument("--out", type=Path, required=True, metavar="FILE",
+                          help="CSV to write: film_id, origin_week, horizon, week, p10, p50, p90")
+    forecast.add_argument("--model", type=Path, metavar="WEIGHTS",
+                          help="weights file to use (default: the latest materialized forecast_model)")
+    forecast.add_argument("--onnx", action="store_true",
+                          help="run the network with onnxruntime from the .onnx file beside the weights file")
+    forecast.set_defaults(func=cmd_forecast)
     model_files = commands.add_parser("models", help="third-party model files: where they are, or fetch them")
     model_files.add_argument("action", nargs="?", choices=["status", "fetch"], default="status")
     model_files.add_argument("names", nargs="*", help="models to fetch")

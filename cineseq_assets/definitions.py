@@ -11,6 +11,7 @@ from .boxoffice import checks as boxoffice_checks
 from .boxoffice.resources import BoxOfficeMojo, BoxOfficeSource, BuzzSource, MetadataSource
 from .decay import assets as decay_assets
 from .decay import checks as decay_checks
+from .forecast import assets as forecast_assets
 from .io_manager import ParquetIOManager
 from .jobs import register_films_job
 from .sensors import film_registration_sensor
@@ -37,7 +38,7 @@ def default_resources() -> dict:
 
 def build_definitions() -> dg.Definitions:
     return dg.Definitions(
-        assets=dg.load_assets_from_modules([boxoffice_assets, decay_assets, trailer_assets]),
+        assets=dg.load_assets_from_modules([boxoffice_assets, decay_assets, trailer_assets, forecast_assets]),
         asset_checks=[*boxoffice_checks.CHECKS, *decay_checks.CHECKS],
         jobs=[register_films_job],
         sensors=[film_registration_sensor],

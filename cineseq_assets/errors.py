@@ -38,3 +38,11 @@ class SourceUnavailableError(CineSeqError):
     def __init__(self, source: str, what: str, reason: str, offline_hint: str):
         self.source = source
         super().__init__(f"{source} is unavailable for {what}: {reason}. {offline_hint}")
+
+
+class ModelError(CineSeqError):
+    """A trained model is missing, or its file cannot be used by this version."""
+
+    def __init__(self, path, problem: str, fix: str):
+        self.path, self.problem, self.fix = str(path), problem, fix
+        super().__init__(f"{self.path}: {problem}. {fix}")

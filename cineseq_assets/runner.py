@@ -2,7 +2,8 @@
 
 Order: the catalog; its films registered as partitions; the per-film assets in runs of contiguous
 partition ranges (the catalog lists the showcase first, so it is one range); the aggregates with
-their checks. Every run is an ordinary Dagster run, visible in the UI afterwards.
+their checks; then, unless asked not to, the forecaster: windows, the trained models, every film's
+forecasts and the attributions. Every run is an ordinary Dagster run, visible in the UI afterwards.
 """
 
 import os
@@ -19,6 +20,9 @@ from .storage import read_asset
 
 PER_FILM_ASSETS = ["weekly_panel", "decay_fit"]
 AGGREGATE_ASSETS = ["panel", "decay_diagnostics"]
+MODEL_ASSETS = ["training_windows", "forecast_model"]
+PER_FILM_FORECAST_ASSETS = ["forecasts"]
+AFTER_FORECAST_ASSETS = ["attributions"]
 MAX_WORKERS = 2
 QUIET = {"loggers": {"console": {"config": {"log_level": "INFO"}}}}
 
@@ -59,22 +63,32 @@ def _materialize(selection: list[str], instance: dg.DagsterInstance, tags: dict 
     return result.success
 
 
-def run_default_graph(films: str = "all", log: Callable[[str], None] = print) -> bool:
+def run_default_graph(films: str = "all", log: Callable[[str], None] = print, forecast: bool = True) -> bool:
     instance = dg.DagsterInstance.get()
-    log("1/4 film_catalog")
+    steps = 7 if forecast else 4
+    log(f"1/{steps} film_catalog")
     if not _materialize(["film_catalog"], instance):
         return False
     catalog = read_asset("film_catalog")
     new = register_new_films(instance)
     selected = select_films(films, catalog)
-    log(f"2/4 registered {len(new)} new film partitions; {len(selected)} films selected")
+    log(f"2/{steps} registered {len(new)} new film partitions; {len(selected)} films selected")
     order = instance.get_dynamic_partitions(films_partitions.name)
     workers = max(1, min(os.cpu_count() or 1, MAX_WORKERS))
     ranges = contiguous_ranges(selected, order, _run_size(len(selected), workers))
-    log(f"3/4 weekly_panel + decay_fit: {len(ranges)} run(s), {workers} at a time")
-    ok = _run_film_ranges(ranges, workers, log)
-    log("4/4 panel + decay_diagnostics (and their checks)")
-    return _materialize(AGGREGATE_ASSETS, instance) and ok
+    log(f"3/{steps} weekly_panel + decay_fit: {len(ranges)} run(s), {workers} at a time")
+    ok = _run_film_ranges(ranges, workers, log, PER_FILM_ASSETS)
+    log(f"4/{steps} panel + decay_diagnostics (and their checks)")
+    ok = _materialize(AGGREGATE_ASSETS, instance) and ok
+    if not (forecast and ok):
+        return ok
+    log(f"5/{steps} training_windows + forecast_model (training: a few minutes)")
+    if not _materialize(MODEL_ASSETS, instance):
+        return False
+    log(f"6/{steps} forecasts: {len(ranges)} run(s)")
+    ok = _run_film_ranges(ranges, workers, log, PER_FILM_FORECAST_ASSETS)
+    log(f"7/{steps} attributions (Integrated Gradients)")
+    return _materialize(AFTER_FORECAST_ASSETS, instance) and ok
 
 
 def _run_size(films: int, workers: int) -> int:
@@ -84,19 +98,20 @@ def _run_size(films: int, workers: int) -> int:
     return max(1, -(-films // runs))
 
 
-def _materialize_film_range(film_range: tuple[str, str]) -> bool:
-    """One run of the per-film assets over a partition range (in a worker process)."""
+def _materialize_film_range(film_range: tuple[str, str], assets: list[str]) -> bool:
+    """One run of per-film assets over a partition range (in a worker process)."""
     first, last = film_range
     tags = {"dagster/asset_partition_range_start": first, "dagster/asset_partition_range_end": last}
-    return _materialize(PER_FILM_ASSETS, dg.DagsterInstance.get(), tags)
+    return _materialize(assets, dg.DagsterInstance.get(), tags)
 
 
-def _run_film_ranges(ranges: list[tuple[str, str]], workers: int, log: Callable[[str], None]) -> bool:
+def _run_film_ranges(ranges: list[tuple[str, str]], workers: int, log: Callable[[str], None],
+                     assets: list[str]) -> bool:
     """Runs over disjoint film ranges are independent: on two cores, two at a time halve the wait."""
     if workers == 1 or len(ranges) == 1:
-        return all([_materialize_film_range(r) for r in ranges])
+        return all([_materialize_film_range(r, assets) for r in ranges])
     with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn")) as pool:
-        results = list(pool.map(_materialize_film_range, ranges))
+        results = list(pool.map(_materialize_film_range, ranges, [assets] * len(ranges)))
     for (first, last), ok in zip(ranges, results):
         log(f"    films {first} .. {last}: {'ok' if ok else 'FAILED'}")
     return all(results)

@@ -9,7 +9,8 @@ from cineseq_assets.partitions import films_partitions
 def test_definitions_load_with_every_asset_and_check():
     keys = {key.to_user_string() for key in defs.resolve_all_asset_keys()}
     assert keys == {"mojo_daily_chart", "film_catalog", "weekly_panel", "decay_fit", "panel", "decay_diagnostics",
-                    "trailer_emotion", "trailer_emotion_student"}
+                    "trailer_emotion", "trailer_emotion_student", "training_windows", "forecast_model", "forecasts",
+                    "forecast_evaluation", "attributions"}
     checks = {key.name for key in defs.resolve_asset_graph().asset_check_keys}
     assert {"panel_schema", "panel_gross_non_negative", "panel_unique_film_week", "panel_weeks_contiguous",
             "panel_cumulative_consistent", "panel_truncation_invariance"} <= checks
@@ -18,7 +19,7 @@ def test_definitions_load_with_every_asset_and_check():
 
 def test_per_film_assets_are_partitioned_by_film_with_a_backfill_policy():
     graph = defs.resolve_asset_graph()
-    for name in ("weekly_panel", "decay_fit"):
+    for name in ("weekly_panel", "decay_fit", "forecasts"):
         node = graph.get(dg.AssetKey(name))
         assert node.partitions_def == films_partitions
         assert node.backfill_policy == dg.BackfillPolicy.single_run()  # a backfill of every film is one run
@@ -34,6 +35,11 @@ def test_lineage_runs_from_catalog_to_diagnostics():
     assert parents("panel") == {"weekly_panel"}
     assert parents("decay_diagnostics") == {"decay_fit", "panel", "film_catalog"}
     assert parents("film_catalog") == {"mojo_daily_chart"}
+    assert parents("training_windows") == {"panel"}
+    assert parents("forecast_model") == {"training_windows"}
+    assert parents("forecasts") == {"weekly_panel", "forecast_model"}
+    assert parents("forecast_evaluation") == {"panel"}
+    assert parents("attributions") == {"forecast_model", "panel"}
 
 
 def test_registration_job_and_sensor_exist():

@@ -3,14 +3,29 @@
 The sources share no id: Box Office Mojo has release ids, The Numbers and TMDB have their own.
 A title is normalized (accents, mojibake, punctuation, articles, "&") and matched to a release
 within +-1 year of its opening; among several candidates the nearest date wins.
+
+The bundled ``metadata.parquet`` (built by ``data/build_dataset.py``) holds every row of The
+Numbers and TMDB 5000 in one schema (``METADATA_TABLE_COLUMNS``), so that a film outside the
+catalog gets its metadata the way catalog films got theirs: ``bundled_metadata``.
 """
 
 from __future__ import annotations
 
 import re
 import unicodedata
+from functools import lru_cache
+from pathlib import Path
 
 import pandas as pd
+
+from ..settings import BUNDLED_DATA_DIR
+
+METADATA_FILE = "metadata.parquet"
+# What a film gets from the metadata sources (the order of these columns in films.parquet).
+METADATA_COLUMNS = ["budget", "genres", "mpaa", "runtime", "production_company"]
+# metadata.parquet: one row per row of a source; genres '|'-separated in TMDB's vocabulary.
+METADATA_TABLE_COLUMNS = ["source", "title", "release_date", *METADATA_COLUMNS]
+NUMBERS, TMDB = "the_numbers", "tmdb"  # values of its ``source`` column
 
 _PARENTHETICAL = re.compile(r"\s*\((?:\d{4}|re-?release|imax|3d|[0-9]+(?:st|nd|rd|th) anniversary)[^)]*\)\s*", re.I)
 _NON_ALNUM = re.compile(r"[^a-z0-9]+")
@@ -54,7 +69,7 @@ def match_by_title_year(
     pairs = left.merge(right[right["key"] != ""], on="key")
     gap_days = (pairs["other_date"] - pd.to_datetime(pairs["release_date"])).dt.days.abs()
     pairs = pairs.assign(gap=gap_days)[gap_days <= 366 * year_window + 1]
-    best = pairs.sort_values("gap").drop_duplicates("film_id")
+    best = pairs.sort_values("gap", kind="stable").drop_duplicates("film_id")
     return best.set_index("film_id")["label"]
 
 
@@ -69,3 +84,61 @@ def match_report(name: str, matched: pd.Series, films: pd.DataFrame, covered: pd
         "films_in_coverage": int(len(in_coverage)),
         "match_rate_in_coverage": round(float(in_coverage.isin(matched.index).mean()), 4) if len(in_coverage) else None,
     }
+
+
+# ----------------------------------------------------------------- combining The Numbers and TMDB
+
+
+def matched_rows(films: pd.DataFrame, table: pd.DataFrame, matches: pd.Series) -> pd.DataFrame:
+    """The row of ``table`` matched to each film (``matches``: film_id -> label), aligned with ``films``;
+    all-missing for an unmatched film."""
+    return table.reindex(films["film_id"].map(matches).values).set_axis(films.index)
+
+
+def combine_metadata(numbers: pd.DataFrame, tmdb: pd.DataFrame) -> pd.DataFrame:
+    """``METADATA_COLUMNS`` per film from its aligned The Numbers and TMDB rows (missing where unmatched).
+
+    Budget from The Numbers, else TMDB; genres from TMDB (multi-label), else The Numbers' one
+    genre; MPAA rating and production company from The Numbers (TMDB has neither); runtime from
+    The Numbers, else TMDB.
+    """
+    tmdb_genres = tmdb["genres"].where(tmdb["genres"].fillna("") != "")
+    return pd.DataFrame({
+        "budget": numbers["budget"].fillna(tmdb["budget"]),
+        "genres": tmdb_genres.fillna(numbers["genres"]),
+        "mpaa": numbers["mpaa"],
+        "runtime": numbers["runtime"].fillna(tmdb["runtime"]),
+        "production_company": numbers["production_company"],
+    }, index=numbers.index)
+
+
+@lru_cache(maxsize=2)
+def metadata_table(data_dir: Path = BUNDLED_DATA_DIR) -> pd.DataFrame:
+    """The bundled metadata.parquet: every row of The Numbers and TMDB 5000 (``METADATA_TABLE_COLUMNS``)."""
+    path = Path(data_dir) / METADATA_FILE
+    if not path.exists():
+        raise FileNotFoundError(
+            f"{path} is missing: rebuild the bundled dataset with "
+            "`python -m cineseq_assets.data.build_dataset --raw <folder with the raw sources>`.")
+    return pd.read_parquet(path)
+
+
+def bundled_metadata(films: pd.DataFrame, data_dir: Path = BUNDLED_DATA_DIR) -> pd.DataFrame:
+    """Metadata of ``films`` (``film_id, title, release_date``) from the bundled tables, by title and year.
+
+    Returns one row per film, indexed by film_id: ``METADATA_COLUMNS`` (missing where no source
+    matched) and ``the_numbers_match`` / ``tmdb_match`` flags. A catalog film gets exactly what
+    films.parquet holds for it: the same tables, matched and combined the same way.
+    """
+    table = metadata_table(data_dir)
+    films = films[["film_id", "title", "release_date"]].reset_index(drop=True)
+    rows, found = {}, {}
+    for source in (NUMBERS, TMDB):
+        part = table[table["source"] == source]
+        matches = match_by_title_year(films, part, other_date="release_date")
+        rows[source] = matched_rows(films, part, matches)
+        found[source] = films["film_id"].isin(matches.index)
+    combined = combine_metadata(rows[NUMBERS], rows[TMDB])
+    combined["the_numbers_match"] = found[NUMBERS].to_numpy()
+    combined["tmdb_match"] = found[TMDB].to_numpy()
+    return combined.set_axis(pd.Index(films["film_id"], name="film_id"))

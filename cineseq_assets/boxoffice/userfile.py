@@ -12,14 +12,21 @@ date            required: YYYY-MM-DD                        (absent: a file has 
 week            (absent)                                    required: 1, 2, 3, ... counted from opening
 gross           required: US dollars that day               required: US dollars that week
 theaters        optional, recommended (empty allowed)       optional, recommended (empty allowed)
-release_date    optional: first date is opening otherwise   required: weeks are counted from it
+release_date    optional: else from day_of_run or the       required: weeks are counted from it
+                first date (opening day)
 title           optional (defaults to film_id)              optional
 distributor     optional                                    optional
 genres          optional, '|'-separated: Drama|Mystery      optional
 budget          optional, US dollars                        optional
 mpaa            optional: PG-13                             optional
 runtime         optional, minutes                           optional
+day_of_run      optional: 1 = opening day; dates opening    ignored (with a warning)
 ==============  ==========================================  =========================================
+
+The Box Office Mojo daily chart's own column names are understood too, so a file with exactly
+the columns of ``shared/data/raw/bom_daily_tjwaterman99`` loads: ``release_id`` is the film_id,
+``daily_gross`` the gross and ``days_in_release`` the day_of_run (each only where the file lacks
+our name); the chart's other columns (rank, pct_change_yd, gross_to_date, ...) are ignored quietly.
 
 A weekly file, for example::
 
@@ -36,7 +43,7 @@ them, the header being row 1 (a Parquet file's rows are counted the same way).
 Whole-file problems (missing file, unsupported type, empty, not UTF-8, missing or misnamed
 columns, both or neither of date/week) raise ``InputFileError``. A problem in one film's rows
 (a gross that is not a number or is negative, a duplicate day or week, an unreadable date or week,
-negative theaters, conflicting release dates, fewer than two usable weeks) leaves that film out:
+negative theaters, conflicting release dates, fewer usable weeks than ``min_weeks``) leaves that film out:
 its message is kept in ``BoxOfficeData.rejected`` and the other films load. Repairs (unsorted
 rows, skipped empty rows, ignored columns, unreadable optional metadata) are logged on the
 ``cineseq.userfile`` logger and appended to ``warnings`` when a list is passed; left-out films
@@ -69,13 +76,23 @@ REQUIRED_COLUMNS = ("film_id", "gross")
 TIME_COLUMNS = ("date", "week")  # exactly one: it decides whether the file is daily or weekly
 TEXT_FILM_COLUMNS = ("title", "distributor", "genres", "mpaa")
 NUMBER_FILM_COLUMNS = ("budget", "runtime")
-OPTIONAL_COLUMNS = ("theaters", "release_date") + TEXT_FILM_COLUMNS + NUMBER_FILM_COLUMNS
+OPTIONAL_COLUMNS = ("theaters", "release_date") + TEXT_FILM_COLUMNS + NUMBER_FILM_COLUMNS + ("day_of_run",)
 KNOWN_COLUMNS = REQUIRED_COLUMNS + TIME_COLUMNS + OPTIONAL_COLUMNS
 # Film metadata that the films table carries beyond schema.FILM_COLUMNS, when the file has it.
 EXTRA_FILM_COLUMNS = ("genres", "budget", "mpaa", "runtime")
 
-# Forecasting the rest of a run, or fitting its decay, needs a trend: at least two full weeks.
+# Fitting a decay needs a trend: at least two full weeks (the default). A forecast can start from
+# the opening week alone: `cineseq forecast` loads with min_weeks=1.
 MIN_USABLE_WEEKS = 2
+
+# The Box Office Mojo daily chart's names for our columns (shared/data/raw/bom_daily_tjwaterman99),
+# so that a file with exactly the chart's columns loads. Applied only when the file does not also
+# have our name for the column: then the chart's column is ignored like any other.
+CHART_ALIASES = {"release_id": "film_id", "daily_gross": "gross", "days_in_release": "day_of_run"}
+# The chart's other columns: about the chart rather than the film, or derived from the columns
+# above. Ignored without a warning (logged at INFO).
+CHART_ONLY_COLUMNS = ("rank", "rank_yesterday", "pct_change_yd", "pct_change_lw", "avg_per_theater",
+                      "gross_to_date", "new_this_day", "estimated")
 
 FILE_TYPES = {".csv": "csv", ".csv.gz": "csv", ".parquet": "parquet", ".pq": "parquet"}
 FORMAT_DOC = "docs/user_data.md"
@@ -113,13 +130,18 @@ class _Problem:
 class _Report:
     """What loading one file found: repairs (warnings) and problems that reject a film."""
 
-    def __init__(self, path: Path, sink: list | None):
-        self.path, self.sink = path, sink
+    def __init__(self, path: Path, sink: list | None, min_weeks: int = MIN_USABLE_WEEKS):
+        self.path, self.sink, self.min_weeks = path, sink, min_weeks
         self.headers: dict[str, str] = {}  # our column name -> the name in the user's file
         self.problems: list[_Problem] = []
+        self.warned: set[str] = set()
 
     def warn(self, message: str) -> None:
+        """Log and keep one repair; the same one again (the tables are rebuilt without short films) is not repeated."""
         text = f"{self.path}: {message}"
+        if text in self.warned:
+            return
+        self.warned.add(text)
         logger.warning(text)
         if self.sink is not None:
             self.sink.append(text)
@@ -145,14 +167,17 @@ class _Report:
 # ----------------------------------------------------------------------------------- public API
 
 
-def load_user_file(path, warnings: list | None = None) -> BoxOfficeData:
+def load_user_file(path, warnings: list | None = None, *, min_weeks: int = MIN_USABLE_WEEKS) -> BoxOfficeData:
     """Read a user's daily or weekly box office file into the weekly, film and market tables.
 
-    Raises ``InputFileError`` for a problem with the whole file. A film with a bad row is left
-    out and its message kept in ``rejected``; repairs are logged and appended to ``warnings``.
+    Raises ``InputFileError`` for a problem with the whole file. A film with a bad row, or with
+    fewer than ``min_weeks`` usable weeks, is left out and its message kept in ``rejected``;
+    repairs are logged and appended to ``warnings``.
     """
+    if min_weeks < 1:
+        raise ValueError(f"min_weeks must be at least 1, got {min_weeks}")
     path = Path(path).expanduser()
-    report = _Report(path, warnings)
+    report = _Report(path, warnings, min_weeks)
     table, overlong_rows = _read_table(path)
     width = len(table.columns)
     kind = _match_columns(table, report)
@@ -329,11 +354,21 @@ def _match_columns(table: pd.DataFrame, report: _Report) -> str:
                                  f"{report.headers[key]!r} and {name!r}", "Keep one of them.")
         if key in KNOWN_COLUMNS:
             report.headers[key] = name
-    unmatched = [name for name in table.columns if _normalize(name) not in KNOWN_COLUMNS]
+    _apply_chart_aliases(table, report)
+    unmatched = [name for name in table.columns if name not in report.headers.values()]
     _require_columns(table, unmatched, report)
     kind = _file_kind(table, unmatched, report)
     _warn_ignored(table, report)
     return kind
+
+
+def _apply_chart_aliases(table: pd.DataFrame, report: _Report) -> None:
+    """The Box Office Mojo chart's names (release_id, daily_gross, days_in_release) for columns the file
+    does not name our way."""
+    for name in table.columns:
+        ours = CHART_ALIASES.get(_normalize(name))
+        if ours and ours not in report.headers:
+            report.headers[ours] = name
 
 
 def _suggestion(column: str, unmatched: list) -> str:
@@ -383,7 +418,12 @@ def _file_kind(table: pd.DataFrame, unmatched: list, report: _Report) -> str:
 def _warn_ignored(table: pd.DataFrame, report: _Report) -> None:
     """Unknown columns are ignored, but a near-miss like 'theatres' is pointed out."""
     # An unnamed, empty column is what a trailing comma in a spreadsheet export leaves: no warning.
-    used = [name for position, name in enumerate(table.columns) if _normalize(name) not in KNOWN_COLUMNS
+    matched = set(report.headers.values())
+    unused = [(position, name) for position, name in enumerate(table.columns) if name not in matched]
+    chart = [name for _, name in unused if _normalize(name) in CHART_ONLY_COLUMNS]
+    if chart:
+        logger.info("%s: Box Office Mojo chart columns ignored: %s", report.path, ", ".join(map(str, chart)))
+    used = [name for position, name in unused if _normalize(name) not in CHART_ONLY_COLUMNS
             and (str(name).strip() or _present(table.iloc[:, position]).any())]
     if not used:
         return
@@ -481,6 +521,7 @@ def _typed_rows(table: pd.DataFrame, kind: str, report: _Report) -> pd.DataFrame
         rows["week"] = _checked_weeks(table["week"], rows, report)
     rows["release_date"] = (_checked_dates(table["release_date"], rows, "release_date", report, required=False)
                             if "release_date" in table else pd.NaT)
+    _add_day_of_run(rows, table, kind, report)
     _add_film_values(rows, table, report)
     return rows[~gross_missing[rows.index]]
 
@@ -528,6 +569,26 @@ def _checked_weeks(values: pd.Series, rows: pd.DataFrame, report: _Report) -> pd
         report.problem(rows.at[row, "film_id"], row, "week", f"week {shown}",
                        "Weeks of run are whole numbers: 1 for the opening week, 2 for the next, and so on.")
     return parsed.where(~bad, 0).astype(int)
+
+
+def _add_day_of_run(rows: pd.DataFrame, table: pd.DataFrame, kind: str, report: _Report) -> None:
+    """Day numbers of a daily file (1 = opening day); '-' (the chart's "unknown") counts as empty.
+
+    A value that is not a whole number >= 1 is left empty with a warning: the opening day then
+    comes from the film's other rows.
+    """
+    if "day_of_run" not in table:
+        return
+    column = report.headers["day_of_run"]
+    if kind == "weekly":
+        report.warn(f"column {column!r} (day of run) is ignored in a weekly file: weeks count from release_date")
+        return
+    values = table.loc[rows.index, "day_of_run"]
+    values = values.where(_texts(values).ne("-"))
+    parsed, bad = _numbers(values)
+    bad = bad | (parsed.notna() & ((parsed < 1) | (parsed % 1 != 0)))
+    _skip_warning(bad, f"{column} is not a day number (1 = opening day); left empty", report)
+    rows["day_of_run"] = parsed.where(~bad)
 
 
 def _add_film_values(rows: pd.DataFrame, table: pd.DataFrame, report: _Report) -> None:
@@ -633,10 +694,23 @@ def _film_values(rows: pd.DataFrame) -> pd.DataFrame:
     """Per film: the first non-empty value of each per-film column; title defaults to the id."""
     columns = [c for c in ("release_date",) + TEXT_FILM_COLUMNS + NUMBER_FILM_COLUMNS if c in rows]
     values = rows.groupby("film_id", sort=False)[columns].first()
+    if "day_of_run" in rows:
+        values["release_date"] = values["release_date"].fillna(_implied_openings(rows))
     if "title" not in values:
         values["title"] = np.nan
     values["title"] = values["title"].fillna(pd.Series(values.index, index=values.index))
     return values
+
+
+def _implied_openings(rows: pd.DataFrame) -> pd.Series:
+    """Per film, the opening day that its day_of_run numbers imply; the most common one wins,
+    which ignores the odd mistyped day number (as ``weekly.opening_dates`` does for the chart)."""
+    known = rows[rows["day_of_run"].notna()]
+    implied = known["date"] - pd.to_timedelta(known["day_of_run"] - 1, unit="D")
+    counts = implied.groupby([known["film_id"], implied.rename("opening")]).size().rename("days").reset_index()
+    # The most days pointing to it wins; a tie goes to the earliest date, as Series.mode() orders them.
+    ranked = counts.sort_values(["film_id", "days", "opening"], ascending=[True, False, True])
+    return ranked.drop_duplicates("film_id").set_index("film_id")["opening"]
 
 
 def _from_daily_rows(rows: pd.DataFrame, film_values: pd.DataFrame, source: str, report: _Report) -> BoxOfficeData:
@@ -697,7 +771,7 @@ def _weekly_films(weekly: pd.DataFrame, film_values: pd.DataFrame) -> pd.DataFra
 
 
 def _check_run_lengths(weekly: pd.DataFrame, rows: pd.DataFrame, kind: str, report: _Report) -> set[str]:
-    """Films with fewer than MIN_USABLE_WEEKS usable weeks are rejected; a run cut short is noted."""
+    """Films with fewer than ``report.min_weeks`` usable weeks are rejected; a run cut short is noted."""
     runs = _run_summary(weekly)
     first_rows = pd.Series(rows.index, index=rows.index).groupby(rows["film_id"].to_numpy(), sort=False).min()
     runs = runs.reindex(first_rows.index).assign(first_row=first_rows)
@@ -705,10 +779,10 @@ def _check_run_lengths(weekly: pd.DataFrame, rows: pd.DataFrame, kind: str, repo
     for film_id, run in no_weeks.iterrows():  # every day fell before the given release_date
         report.problem(film_id, run["first_row"], "release_date", "no day of this film is on or after its release_date",
                        "Check the release_date: it is the opening day, the first day of week 1.")
-    short = runs[runs["usable"] < MIN_USABLE_WEEKS]
+    short = runs[runs["usable"] < report.min_weeks]
     for film_id, run in short.iterrows():
         _report_short_run(film_id, run, kind, report)
-    _warn_cut_short(runs[(runs["usable"] >= MIN_USABLE_WEEKS) & runs["gap_week"].notna()], report)
+    _warn_cut_short(runs[(runs["usable"] >= report.min_weeks) & runs["gap_week"].notna()], report)
     return set(no_weeks.index) | set(short.index)
 
 
@@ -732,16 +806,17 @@ def _warn_cut_short(runs: pd.DataFrame, report: _Report) -> None:
 
 
 def _report_short_run(film_id: str, run: pd.Series, kind: str, report: _Report) -> None:
-    usable, has_gap = int(run["usable"]), pd.notna(run["gap_week"])
+    usable, has_gap, needed = int(run["usable"]), pd.notna(run["gap_week"]), report.min_weeks
+    need = (f"at least {needed} are needed to forecast or fit a decay" if needed > 1
+            else "at least 1 is needed to forecast")
     if kind == "daily":
         why = f"week {run['gap_week']:.0f} has {run['gap_days']:.0f} of 7 days" if has_gap else "the file ends there"
         problem = (f"only {usable} full week{'s' * (usable != 1)} from opening day {run['opening']:%Y-%m-%d} "
-                   f"({why}); at least {MIN_USABLE_WEEKS} are needed to forecast or fit a decay")
-        fix = (f"Give at least the first {7 * MIN_USABLE_WEEKS} days of the run, every day present, "
-               "or leave the film out.")
+                   f"({why}); {need}")
+        fix = f"Give at least the first {7 * needed} days of the run, every day present, or leave the film out."
     else:
         why = f"week {run['gap_week']:.0f} is missing" if has_gap else "the file ends there"
-        problem = (f"only {usable} week{'s' * (usable != 1)} of run from week 1 ({why}); "
-                   f"at least {MIN_USABLE_WEEKS} are needed to forecast or fit a decay")
-        fix = f"Give at least the first {MIN_USABLE_WEEKS} weeks of the run, no week missing, or leave the film out."
+        problem = f"only {usable} week{'s' * (usable != 1)} of run from week 1 ({why}); {need}"
+        fix = (f"Give at least the first {needed} week{'s' * (needed > 1)} of the run, no week missing, "
+               "or leave the film out.")
     report.problem(film_id, run["first_row"], "date" if kind == "daily" else "week", problem, fix)

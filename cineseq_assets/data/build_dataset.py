@@ -9,6 +9,8 @@ Trends + YouTube) and writes compact derived tables beside this file:
     films.parquet              one row per catalog film: box office summary, metadata, buzz, flags
     market_daily.parquet       whole-chart gross and wide openings per calendar day
     trends_weekly.parquet      pre-release weekly Google Trends interest of the matched films
+    metadata.parquet           every row of The Numbers and TMDB 5000 in one schema, so that films
+                               outside the catalog can be matched too (boxoffice.metadata)
     build_report.json          counts and the match rate of every join
 
 Rerunnable: the same raw files give the same tables.
@@ -23,7 +25,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from cineseq_assets.boxoffice.metadata import match_by_title_year, match_report
+from cineseq_assets.boxoffice.metadata import (METADATA_TABLE_COLUMNS, NUMBERS, TMDB, combine_metadata,
+                                               match_by_title_year, match_report, matched_rows)
 from cineseq_assets.boxoffice.schema import MIN_CATALOG_WEEKS, WIDE_RELEASE_THEATERS
 from cineseq_assets.boxoffice.sources import from_daily
 
@@ -66,9 +69,9 @@ def read_the_numbers(raw: Path) -> pd.DataFrame:
     numbers = pd.read_csv(raw / NUMBERS_FILE, index_col=0)
     return pd.DataFrame({
         "title": numbers["title"],
-        "date": pd.to_datetime(numbers["release_date"], format="%b %d, %Y", errors="coerce"),
+        "release_date": pd.to_datetime(numbers["release_date"], format="%b %d, %Y", errors="coerce"),
         "budget": _money(numbers["production_budget"]),
-        "genre": _chart_label(numbers["genre"]).replace(NUMBERS_TO_TMDB_GENRES),
+        "genres": _chart_label(numbers["genre"]).replace(NUMBERS_TO_TMDB_GENRES),
         "mpaa": _chart_label(numbers["MPAA_Rating"]),
         "runtime": pd.to_numeric(numbers["runtime"].str.extract(r"(\d+)")[0], errors="coerce"),
         "production_company": numbers["production_company"],
@@ -80,7 +83,7 @@ def read_tmdb(raw: Path) -> pd.DataFrame:
     genres = tmdb["genres"].map(lambda text: "|".join(g["name"] for g in json.loads(text)) if isinstance(text, str) else "")
     return pd.DataFrame({
         "title": tmdb["title"],
-        "date": pd.to_datetime(tmdb["release_date"], format="%m/%d/%Y", errors="coerce"),
+        "release_date": pd.to_datetime(tmdb["release_date"], format="%m/%d/%Y", errors="coerce"),
         "genres": genres,
         "runtime": tmdb["runtime"],
         "budget": tmdb["budget"].where(tmdb["budget"] > 0),
@@ -113,21 +116,27 @@ def catalog_films(films: pd.DataFrame, showcase: pd.DataFrame) -> pd.DataFrame:
     return catalog
 
 
+def metadata_rows(numbers: pd.DataFrame, tmdb: pd.DataFrame) -> pd.DataFrame:
+    """Every row of both sources in one schema (metadata.METADATA_TABLE_COLUMNS), each source's rows
+    in file order. TMDB's vote and popularity snapshots, taken after release, are left out."""
+    parts = [table.assign(source=source).reindex(columns=METADATA_TABLE_COLUMNS)
+             for source, table in ((NUMBERS, numbers), (TMDB, tmdb))]
+    rows = pd.concat(parts, ignore_index=True)
+    rows["genres"] = rows["genres"].where(rows["genres"].fillna("") != "")  # TMDB writes no genre as ""
+    text = {column: "str" for column in ("source", "title", "genres", "mpaa", "production_company")}
+    return rows.astype({"budget": float, "runtime": float, **text})
+
+
 def join_metadata(catalog: pd.DataFrame, numbers: pd.DataFrame, tmdb: pd.DataFrame) -> tuple[pd.DataFrame, list[dict]]:
-    """Attach The Numbers and TMDB columns; genres from TMDB (multi-label) else The Numbers' one genre."""
-    num_match = match_by_title_year(catalog, numbers, other_date="date")
-    tmdb_match = match_by_title_year(catalog, tmdb, other_date="date")
-    num = numbers.reindex(catalog["film_id"].map(num_match).values).set_axis(catalog.index)
-    tm = tmdb.reindex(catalog["film_id"].map(tmdb_match).values).set_axis(catalog.index)
+    """Attach The Numbers and TMDB columns, combined by ``metadata.combine_metadata``."""
+    num_match = match_by_title_year(catalog, numbers, other_date="release_date")
+    tmdb_match = match_by_title_year(catalog, tmdb, other_date="release_date")
+    tm = matched_rows(catalog, tmdb, tmdb_match)
     out = catalog.copy()
     out["the_numbers_match"] = catalog["film_id"].isin(num_match.index)
     out["tmdb_match"] = catalog["film_id"].isin(tmdb_match.index)
-    out["budget"] = num["budget"].fillna(tm["budget"])
-    tmdb_genres = tm["genres"].where(tm["genres"].fillna("") != "")
-    out["genres"] = tmdb_genres.fillna(num["genre"])
-    out["mpaa"] = num["mpaa"]
-    out["runtime"] = num["runtime"].fillna(tm["runtime"])
-    out["production_company"] = num["production_company"]
+    for column, values in combine_metadata(matched_rows(catalog, numbers, num_match), tm).items():
+        out[column] = values
     out["tmdb_vote_average"] = tm["vote_average"]
     out["tmdb_vote_count"] = tm["vote_count"]
     out["tmdb_popularity"] = tm["popularity"]
@@ -178,7 +187,9 @@ def build(raw: Path, out_dir: Path) -> dict:
     catalog = catalog_films(data.films, showcase)
     print(f"{len(data.films)} releases, {len(catalog)} with at least {MIN_CATALOG_WEEKS} full weeks", flush=True)
 
-    catalog, meta_reports = join_metadata(catalog, read_the_numbers(raw), read_tmdb(raw))
+    numbers, tmdb = read_the_numbers(raw), read_tmdb(raw)
+    catalog, meta_reports = join_metadata(catalog, numbers, tmdb)
+    metadata = metadata_rows(numbers, tmdb)
     catalog, trend_rows, buzz_reports = join_buzz(catalog, read_trends(raw), pd.read_csv(raw / YOUTUBE_FILE))
     weekly = data.weekly[data.weekly["film_id"].isin(catalog["film_id"])]
 
@@ -187,6 +198,7 @@ def build(raw: Path, out_dir: Path) -> dict:
     catalog.reset_index(drop=True).to_parquet(out_dir / "films.parquet", index=False)
     data.market.to_parquet(out_dir / "market_daily.parquet", index=False)
     trend_rows.to_parquet(out_dir / "trends_weekly.parquet", index=False)
+    metadata.to_parquet(out_dir / "metadata.parquet", index=False, compression="zstd")
     report = {
         "releases_in_chart": int(len(data.films)),
         "catalog_films": int(len(catalog)),
@@ -194,6 +206,7 @@ def build(raw: Path, out_dir: Path) -> dict:
         "wide_films": int((catalog["release_width"] == "wide").sum()),
         "catalog_years": [int(catalog["release_date"].dt.year.min()), int(catalog["release_date"].dt.year.max())],
         "weekly_rows": int(len(weekly)),
+        "metadata_rows": {source: int(count) for source, count in metadata["source"].value_counts(sort=False).items()},
         "joins": meta_reports + buzz_reports,
     }
     (out_dir / "build_report.json").write_text(json.dumps(report, indent=2) + "\n")

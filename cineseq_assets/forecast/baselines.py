@@ -15,6 +15,7 @@ Each returns log1p gross [N, H] (a point forecast) from the encoder window only:
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 
 from .decay_prior import PooledRetention, PriorConfig, decay_prior
 from .features import ENCODER_FEATURES, HORIZON
@@ -63,8 +64,9 @@ def boosting_features(windows: Windows, horizon: int) -> np.ndarray:
         step[windows.encoder_mask[:, -1 - lag] == 0] = np.nan  # LightGBM handles missing natively
         lags.append(step)
     dec = windows.decoder[:, horizon - 1, :]
-    return np.column_stack([*lags, enc[:, -1, ENCODER_FEATURES.index("log_market_gross")],
-                            dec, windows.static, np.full(len(windows), horizon)])
+    values = np.column_stack([*lags, enc[:, -1, ENCODER_FEATURES.index("log_market_gross")],
+                              dec, windows.static, np.full(len(windows), horizon)])
+    return pd.DataFrame(values, columns=[f"x{i}" for i in range(values.shape[1])])  # same names at fit and predict
 
 
 def fit_gradient_boosting(train: Windows, validation: Windows, seed: int = 0, threads: int = 2):
@@ -72,10 +74,10 @@ def fit_gradient_boosting(train: Windows, validation: Windows, seed: int = 0, th
     import lightgbm as lgb
 
     def stacked(windows: Windows):
-        x = np.vstack([boosting_features(windows, h) for h in range(1, HORIZON + 1)])
+        x = pd.concat([boosting_features(windows, h) for h in range(1, HORIZON + 1)], ignore_index=True)
         y = np.concatenate([windows.target[:, h - 1] - windows.last_log_gross for h in range(1, HORIZON + 1)])
         keep = np.concatenate([windows.target_mask[:, h - 1] > 0 for h in range(1, HORIZON + 1)])
-        return x[keep], y[keep]
+        return x[keep].reset_index(drop=True), y[keep]
 
     x_train, y_train = stacked(train)
     x_val, y_val = stacked(validation)

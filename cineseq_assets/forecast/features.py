@@ -14,6 +14,7 @@ taken years after release (schema.POST_RELEASE_COLUMNS and the YouTube counts) a
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
@@ -84,43 +85,55 @@ def _log1p(values) -> np.ndarray:
     return np.log1p(np.asarray(values, dtype=float))
 
 
-def encoder_frame(film: pd.DataFrame) -> pd.DataFrame:
-    """Encoder features of every week of one film's panel rows (sorted by week)."""
-    log_gross = _log1p(film["gross"])
-    log_theaters = _log1p(film["theaters"])
-    market = _log1p(film["market_prev_week_gross"])
+def encoder_frame(panel: pd.DataFrame) -> pd.DataFrame:
+    """Encoder features of every panel row; ``panel`` sorted by film and week.
+
+    Differences (retention, theater change) never cross films: a film's first row gets 0 with
+    ``is_opening`` set.
+    """
+    log_gross = _log1p(panel["gross"])
+    log_theaters = _log1p(panel["theaters"])
+    market = _log1p(panel["market_prev_week_gross"])
+    film = panel["film_id"].to_numpy()
+    first = np.r_[True, film[1:] != film[:-1]]
     frame = pd.DataFrame({
         "log_gross": log_gross,
-        "log_retention": np.nan_to_num(np.diff(log_gross, prepend=np.nan), nan=0.0),
-        "is_opening": (film["week"].to_numpy() == 1).astype(float),
+        "log_retention": np.where(first, 0.0, np.diff(log_gross, prepend=0.0)),
+        "is_opening": (panel["week"].to_numpy() == 1).astype(float),
         "log_theaters": log_theaters,
-        "log_theater_change": np.nan_to_num(np.diff(log_theaters, prepend=np.nan), nan=0.0),
-        "week_of_run": film["week"].to_numpy(dtype=float),
-        "weeks_since_holiday": np.minimum(film["weeks_since_holiday"].to_numpy(dtype=float), 52.0),
+        "log_theater_change": np.where(first, 0.0, np.diff(log_theaters, prepend=0.0)),
+        "week_of_run": panel["week"].to_numpy(dtype=float),
+        "weeks_since_holiday": np.minimum(panel["weeks_since_holiday"].to_numpy(dtype=float), 52.0),
         "log_market_gross": np.nan_to_num(market, nan=0.0),
         "has_market_gross": np.isfinite(market).astype(float),
     })
     for name, column in zip(HOLIDAY_NAMES, _holiday_columns(0)):
-        frame[f"holiday_{name}"] = film[column].to_numpy(dtype=float)
+        frame[f"holiday_{name}"] = panel[column].to_numpy(dtype=float)
     return frame[ENCODER_FEATURES]
 
 
-def decoder_block(film: pd.DataFrame, origin_row: int, prior_log_retention: np.ndarray) -> np.ndarray:
-    """Decoder features (HORIZON x features) known at the origin week's row."""
-    row = film.iloc[origin_row]
-    week = float(row["week"])
-    steps = []
+def decoder_blocks(panel: pd.DataFrame) -> np.ndarray:
+    """Decoder steps [rows, H, features] known at each panel row taken as the origin week."""
+    week = panel["week"].to_numpy(dtype=float)
+    blocks = np.zeros((len(panel), HORIZON, len(DECODER_FEATURES)))
     for h in range(1, HORIZON + 1):
-        wide = row.get(f"wide_openings_w{h}", np.nan)
-        wide_known = pd.notna(wide)
-        steps.append([week + h, float(h), prior_log_retention[h - 1],
-                      float(np.log1p(wide)) if wide_known else 0.0, float(wide_known),
-                      *[float(row[c]) for c in _holiday_columns(h)]])
-    return np.asarray(steps, dtype=float)
+        wide = panel[f"wide_openings_w{h}"].to_numpy(dtype=float)
+        known = np.isfinite(wide)
+        columns = {
+            "week_of_run": week + h,
+            "horizon": np.full(len(panel), float(h)),
+            "prior_log_retention": np.zeros(len(panel)),  # filled in by Windows.with_prior
+            "log_wide_openings": np.log1p(np.where(known, wide, 0.0)),
+            "has_wide_openings": known.astype(float),
+        }
+        for name, column in zip(HOLIDAY_NAMES, _holiday_columns(h)):
+            columns[f"holiday_{name}"] = panel[column].to_numpy(dtype=float)
+        blocks[:, h - 1, :] = np.column_stack([columns[name] for name in DECODER_FEATURES])
+    return blocks
 
 
-def static_vector(film_row: pd.Series, trailer: pd.Series | None = None) -> np.ndarray:
-    """Static features of one film (``STATIC_FEATURES`` order)."""
+def static_vector(film_row: Mapping, trailer: Mapping | None = None) -> np.ndarray:
+    """Static features of one film (``STATIC_FEATURES`` order) from its panel row (a dict or Series)."""
     values: dict[str, float] = {}
     opening = float(film_row.get("opening_theaters", np.nan))
     values["log_opening_theaters"] = float(np.log1p(opening)) if np.isfinite(opening) else 0.0
@@ -130,16 +143,16 @@ def static_vector(film_row: pd.Series, trailer: pd.Series | None = None) -> np.n
     values["release_month"] = float(release.month)
     _number(values, "log_budget", "has_budget", film_row.get("log_budget", np.nan))
     _number(values, "runtime", "has_runtime", film_row.get("runtime", np.nan))
-    genres = film_row.get("genres", np.nan)
-    names = set(str(genres).split("|")) if isinstance(genres, str) and genres else set()
+    genres = _text(film_row.get("genres"))
+    names = set(genres.split("|")) if genres else set()
     for genre in GENRES:
         values[f"genre_{genre}"] = float(genre in names)
     values["has_genres"] = float(bool(names))
-    mpaa = film_row.get("mpaa", np.nan)
+    mpaa = _text(film_row.get("mpaa"))
     for rating in MPAA:
         values[f"mpaa_{rating}"] = float(mpaa == rating)
-    values["has_mpaa"] = float(isinstance(mpaa, str) and mpaa in MPAA)
-    distributor = film_row.get("distributor", np.nan)
+    values["has_mpaa"] = float(mpaa in MPAA)
+    distributor = _text(film_row.get("distributor"))
     for name in DISTRIBUTORS:
         values[f"distributor_{name}"] = float(distributor == name)
     values["distributor_other"] = float(distributor not in DISTRIBUTORS)
@@ -154,6 +167,11 @@ def static_vector(film_row: pd.Series, trailer: pd.Series | None = None) -> np.n
         values[f"trailer_{column}"] = float(value) if pd.notna(value) else 0.0
     values["has_trailer"] = float(has_trailer)
     return np.array([values[name] for name in STATIC_FEATURES], dtype=float)
+
+
+def _text(value) -> str | None:
+    """A text cell, or None when missing (NaN, None or pd.NA alike)."""
+    return value if isinstance(value, str) and value else None
 
 
 def _number(values: dict, name: str, flag: str, value) -> None:

@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..errors import CineSeqError
+from ..errors import ModelError
 from ..storage import write_bytes_atomic
 from ..weights import read_weights, write_weights
 from .decay_prior import PooledRetention, PriorConfig
@@ -34,6 +34,7 @@ from .train import TrainConfig, TrainedModel
 MODEL_DIR = "forecast_model"
 SERVING_FILE = "serving.json"
 FORMAT_VERSION = 1
+TRAIN_HINT = "Materialize forecast_model first: `cineseq run` does, or materialize it in the Dagster UI."
 
 
 def model_dir(storage_dir: Path) -> Path:
@@ -50,12 +51,11 @@ def load_model(path: Path) -> tuple[TrainedModel, dict]:
     """(model, metrics) from a weights file written by ``save_model``."""
     path = Path(path)
     if not path.exists():
-        raise CineSeqError(f"no forecast model at {path}",
-                           fix="Materialize the forecast_model asset (or run `cineseq run --forecast`).")
+        raise ModelError(path, "no forecast model here", TRAIN_HINT)
     state, meta, metrics = read_weights(path)
     if meta.get("format_version") != FORMAT_VERSION:
-        raise CineSeqError(f"{path} was written by format {meta.get('format_version')!r}; this version reads {FORMAT_VERSION}",
-                           fix="Materialize forecast_model again with this version.")
+        raise ModelError(path, f"written in model format {meta.get('format_version')!r}; this version reads {FORMAT_VERSION}",
+                         "Materialize forecast_model again with this version.")
     model_config = ModelConfig(**meta["model_config"])
     model = build_model(meta["architecture"], model_config)
     model.load_state_dict({name: torch.from_numpy(np.ascontiguousarray(value)) for name, value in state.items()})
@@ -80,7 +80,7 @@ def _train_config(values: dict) -> TrainConfig:
 
 def write_serving(storage_dir: Path, architecture: str, reason: dict) -> Path:
     path = model_dir(storage_dir) / SERVING_FILE
-    write_bytes_atomic(path, json.dumps({"architecture": architecture, **reason}, indent=2).encode())
+    write_bytes_atomic(json.dumps({"architecture": architecture, **reason}, indent=2).encode(), path)
     return path
 
 
@@ -89,8 +89,7 @@ def latest_model_path(storage_dir: Path) -> Path:
     folder = model_dir(storage_dir)
     serving = folder / SERVING_FILE
     if not serving.exists():
-        raise CineSeqError(f"no trained forecaster in {folder}",
-                           fix="Materialize forecast_model first: `cineseq run --forecast`, or from the Dagster UI.")
+        raise ModelError(folder, "no trained forecaster (no serving.json)", TRAIN_HINT)
     architecture = json.loads(serving.read_text())["architecture"]
     return folder / f"{architecture}.parquet"
 

@@ -35,7 +35,7 @@ class TrainConfig:
     dropout: float = 0.1
     decay_residual: bool = True  # False: the direct-modelling ablation
     prior: PriorConfig = field(default_factory=PriorConfig)
-    gross_weight: float = 0.0  # weight windows by (last week's gross)^this: 0 = all equal, 1 = in dollars
+    gross_weight: float = 0.5  # weight windows by (last week's gross)^this: 0 = all equal, 1 = in dollars (0.5: best on validation)
     epochs: int = 60
     batch_size: int = 256
     learning_rate: float = 3e-3
@@ -62,8 +62,9 @@ class PreparedData:
 
 
 def prepare(panel: pd.DataFrame, config: TrainConfig, split: SplitConfig = SplitConfig(),
-            trailers: pd.DataFrame | None = None) -> PreparedData:
-    films = assign_splits(panel, split)
+            trailers: pd.DataFrame | None = None, films: pd.Series | None = None) -> PreparedData:
+    """Windows of each split; ``films`` (film_id -> split) overrides the split computed from ``split``."""
+    films = assign_splits(panel, split) if films is None else films
     rows = panel["film_id"].map(films)
     pooled = PooledRetention.fit(panel[rows == "train"])
     windows = {}
@@ -138,11 +139,7 @@ class TrainedModel:
                 quantiles.append(q.numpy())
                 if a is not None:
                     attention.append(a.numpy())
-        quantiles = np.concatenate(quantiles)
-        widen = np.asarray(self.conformal, dtype=np.float32)
-        quantiles[..., 0] -= widen
-        quantiles[..., 2] += widen
-        return quantiles, (np.concatenate(attention) if attention else None)
+        return widen(np.concatenate(quantiles), self.conformal), (np.concatenate(attention) if attention else None)
 
     def metadata(self) -> dict:
         return {
@@ -156,6 +153,16 @@ class TrainedModel:
             "history": self.history,
             "seconds": self.seconds,
         }
+
+
+def widen(log_quantiles: np.ndarray, conformal) -> np.ndarray:
+    """Apply the conformal adjustment per horizon to p10/p90, in place. A negative adjustment
+    (the network's band was too wide) narrows the band, but never past the median."""
+    amount = np.asarray(conformal, dtype=log_quantiles.dtype)
+    median = log_quantiles[..., 1]
+    log_quantiles[..., 0] = np.minimum(log_quantiles[..., 0] - amount, median)
+    log_quantiles[..., 2] = np.maximum(log_quantiles[..., 2] + amount, median)
+    return log_quantiles
 
 
 def dollar_wape(log_quantiles: np.ndarray, windows: Windows) -> float:

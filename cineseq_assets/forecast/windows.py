@@ -18,8 +18,7 @@ import pandas as pd
 
 from ..boxoffice.schema import WIDE_RELEASE_THEATERS
 from .decay_prior import PooledRetention, PriorConfig, decay_prior
-from .features import (DECODER_FEATURES, ENCODER_FEATURES, HORIZON, HOLIDAY_NAMES, encoder_frame,
-                       static_vector)
+from .features import DECODER_FEATURES, ENCODER_FEATURES, HORIZON, decoder_blocks, encoder_frame, static_vector
 
 _LOG_GROSS = ENCODER_FEATURES.index("log_gross")
 _PRIOR = DECODER_FEATURES.index("prior_log_retention")
@@ -75,72 +74,59 @@ def build_windows(panel: pd.DataFrame, encoder_length: int = 8, origins: tuple[i
     ``trailers`` is the trailer_emotion table (film_id + embedding); films without a row are
     marked as having no trailer.
     """
-    trailer_rows = trailers.set_index("film_id") if trailers is not None and len(trailers) else None
-    parts = [_film_windows(film, encoder_length, origins, _trailer_row(trailer_rows, film_id), min_targets)
-             for film_id, film in panel.sort_values(["film_id", "week"]).groupby("film_id", sort=False)]
-    parts = [p for p in parts if p is not None]
+    panel = panel.sort_values(["film_id", "week"]).reset_index(drop=True)
+    encoder = encoder_frame(panel).to_numpy(dtype=float)
+    decoder = decoder_blocks(panel)
+    trailer_rows = trailers.drop_duplicates("film_id").set_index("film_id") if trailers is not None and len(trailers) else None
+    film_ids = panel["film_id"].to_numpy()
+    starts = np.flatnonzero(np.r_[True, film_ids[1:] != film_ids[:-1]])
+    ends = np.r_[starts[1:], len(panel)]
+    weeks = panel["week"].to_numpy()
+    week_starts = panel["week_start"].to_numpy(dtype="datetime64[ns]")
+    firsts = panel.iloc[starts].to_dict("records")  # one row per film: its static facts
+    parts = []
+    for begin, end, first_row in zip(starts, ends, firsts):
+        trailer = _trailer_row(trailer_rows, first_row["film_id"])
+        part = _film_windows(first_row, weeks[begin:end], week_starts[begin:end], encoder[begin:end],
+                             decoder[begin:end], encoder_length, origins, trailer, min_targets)
+        if part is not None:
+            parts.append(part)
     if not parts:
         raise ValueError("no forecast windows: every film is shorter than its first origin plus one target week")
     return Windows(**{f.name: np.concatenate([p[f.name] for p in parts]) for f in fields(Windows)})
 
 
 def _trailer_row(rows: pd.DataFrame | None, film_id: str) -> pd.Series | None:
-    if rows is None or film_id not in rows.index:
-        return None
-    row = rows.loc[film_id]
-    return row.iloc[0] if isinstance(row, pd.DataFrame) else row
+    return rows.loc[film_id] if rows is not None and film_id in rows.index else None
 
 
-def _film_windows(film: pd.DataFrame, length: int, origins, trailer, min_targets: int) -> dict | None:
-    weeks = film["week"].to_numpy()
+def _film_windows(first_row: dict, weeks: np.ndarray, week_starts: np.ndarray, encoder: np.ndarray,
+                  decoder: np.ndarray, length: int, origins, trailer, min_targets: int) -> dict | None:
     if not np.array_equal(weeks, np.arange(1, len(weeks) + 1)):
-        raise ValueError(f"film {film['film_id'].iloc[0]}: panel weeks must run 1..n without gaps, got {weeks.tolist()}")
+        raise ValueError(f"film {first_row['film_id']}: panel weeks must run 1..n without gaps, got {weeks.tolist()}")
     n = len(weeks)
     first, last = (1, n) if origins is None else (max(1, origins[0]), min(n, origins[1]))
-    chosen = [t for t in range(first, last + 1) if min(HORIZON, n - t) >= min_targets]
-    if not chosen:
+    rows = np.array([t for t in range(first, last + 1) if min(HORIZON, n - t) >= min_targets], dtype=int) - 1
+    if not len(rows):
         return None
-    encoder = encoder_frame(film).to_numpy(dtype=float)
     padded = np.vstack([np.zeros((length - 1, encoder.shape[1])), encoder])
     observed = np.concatenate([np.zeros(length - 1), np.ones(n)])
-    log_gross = np.log1p(film["gross"].to_numpy(dtype=float))
-    future = np.concatenate([log_gross, np.zeros(HORIZON)])
+    future = np.concatenate([encoder[:, _LOG_GROSS], np.zeros(HORIZON)])
     future_mask = np.concatenate([np.ones(n), np.zeros(HORIZON)])
-    decoder = _decoder_blocks(film)
-    rows = np.array(chosen) - 1  # 0-based origin rows
-    first_row = film.iloc[0]
+    steps = rows[:, None] + np.arange(length)[None, :]  # padded rows of each window
+    ahead = rows[:, None] + 1 + np.arange(HORIZON)[None, :]
     static = static_vector(first_row, trailer)
     return {
-        "encoder": np.stack([padded[r: r + length] for r in rows]),
-        "encoder_mask": np.stack([observed[r: r + length] for r in rows]),
+        "encoder": padded[steps],
+        "encoder_mask": observed[steps],
         "decoder": decoder[rows],
         "static": np.repeat(static[None, :], len(rows), axis=0),
-        "target": np.stack([future[r + 1: r + 1 + HORIZON] for r in rows]),
-        "target_mask": np.stack([future_mask[r + 1: r + 1 + HORIZON] for r in rows]),
+        "target": future[ahead],
+        "target_mask": future_mask[ahead],
         "prior": np.zeros((len(rows), HORIZON)),
         "film_id": np.full(len(rows), str(first_row["film_id"]), dtype=object),
         "origin": rows + 1,
         "wide": np.full(len(rows), float(first_row["opening_theaters"]) >= WIDE_RELEASE_THEATERS),
         "release_year": np.full(len(rows), pd.Timestamp(first_row["release_date"]).year),
-        "origin_week_start": film["week_start"].to_numpy(dtype="datetime64[ns]")[rows],
+        "origin_week_start": week_starts[rows],
     }
-
-
-def _decoder_blocks(film: pd.DataFrame) -> np.ndarray:
-    """Decoder steps [weeks, H, features] for every origin row of one film."""
-    week = film["week"].to_numpy(dtype=float)
-    blocks = np.zeros((len(film), HORIZON, len(DECODER_FEATURES)))
-    for h in range(1, HORIZON + 1):
-        wide = film[f"wide_openings_w{h}"].to_numpy(dtype=float)
-        known = np.isfinite(wide)
-        columns = {
-            "week_of_run": week + h,
-            "horizon": np.full(len(film), float(h)),
-            "prior_log_retention": np.zeros(len(film)),  # filled by Windows.with_prior
-            "log_wide_openings": np.where(known, np.log1p(np.where(known, wide, 0.0)), 0.0),
-            "has_wide_openings": known.astype(float),
-        }
-        for name in HOLIDAY_NAMES:
-            columns[f"holiday_{name}"] = film[f"holiday_{name}_w{h}"].to_numpy(dtype=float)
-        blocks[:, h - 1, :] = np.column_stack([columns[name] for name in DECODER_FEATURES])
-    return blocks

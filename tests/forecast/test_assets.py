@@ -1,0 +1,99 @@
+"""The forecast assets through Dagster on a few real films with a fast config: windows, training,
+per-film forecasts, the evaluation and attributions; and a failed training that loses nothing."""
+
+import json
+
+import dagster as dg
+import pandas as pd
+import pytest
+
+from cineseq_assets import storage
+from cineseq_assets.definitions import build_definitions
+from cineseq_assets.forecast.store import latest_model_path, load_latest, model_dir
+from cineseq_assets.partitions import films_partitions
+from cineseq_assets.settings import storage_dir
+
+FAST_TRAINING = {"epochs": 2, "hidden": 16, "max_seconds": 30.0}
+
+
+def _run(defs, instance, selection, run_config=None, tags=None):
+    job = defs.resolve_implicit_global_asset_job_def()
+    return job.execute_in_process(instance=instance, asset_selection=[dg.AssetKey(s) for s in selection],
+                                  run_config=run_config or {}, tags=tags or {}, raise_on_error=False)
+
+
+def _ops(**configs):
+    return {"ops": {name: {"config": config} for name, config in configs.items()}}
+
+
+@pytest.fixture
+def stored_panel(instance, forecast_panel):
+    """The panel and two films' weekly_panel partitions, as the upstream assets store them."""
+    storage.write_parquet_atomic(forecast_panel, storage.asset_path("panel"))
+    films = list(forecast_panel["film_id"].drop_duplicates()[:2])
+    for film in films:
+        storage.write_parquet_atomic(forecast_panel[forecast_panel["film_id"] == film], storage.asset_path("weekly_panel", film))
+    instance.add_dynamic_partitions(films_partitions.name, films)
+    return films
+
+
+def test_train_forecast_and_explain_through_dagster(instance, stored_panel):
+    defs = build_definitions()
+    result = _run(defs, instance, ["training_windows", "forecast_model"],
+                  _ops(training_windows=FAST_TRAINING, forecast_model=FAST_TRAINING))
+    assert result.success
+    windows = storage.read_asset("training_windows")
+    assert set(windows["split"]) == {"train", "validation", "test"}
+    assert windows.groupby("film_id")["split"].nunique().max() == 1  # a film never straddles splits
+    folder = model_dir(storage_dir())
+    assert {p.name for p in folder.iterdir()} >= {"seq2seq.parquet", "seq2seq.onnx", "seq2seq_attention.parquet",
+                                                  "seq2seq_attention.onnx", "serving.json"}
+    meta = instance.get_latest_materialization_event(dg.AssetKey("forecast_model")).asset_materialization.metadata
+    assert meta["serving"].value in {"seq2seq", "seq2seq_attention"}
+    assert "data:image/png;base64" in meta["plot_learning_curves"].value
+
+    first, last = stored_panel
+    tags = {"dagster/asset_partition_range_start": first, "dagster/asset_partition_range_end": last}
+    assert _run(defs, instance, ["forecasts"], tags=tags).success
+    table = storage.read_asset("forecasts", first)
+    live = table[table["kind"] == "live"]
+    assert len(live) == 4 and (live["p10"] <= live["p50"]).all() and (live["p50"] <= live["p90"]).all()
+
+    assert _run(defs, instance, ["attributions"]).success
+    attributions = storage.read_asset("attributions")
+    assert attributions["film_id"].nunique() == len(storage.read_asset("panel")["film_id"].unique())
+    folder = storage.asset_path("attributions").with_suffix("")
+    importance = pd.read_parquet(folder / "global_importance.parquet")
+    assert importance["share"].sum() == pytest.approx(1.0)
+    assert (folder / "global_importance.png").stat().st_size > 1000
+
+
+def test_evaluation_asset_scores_models_and_baselines_on_test_films(instance, stored_panel):
+    defs = build_definitions()
+    config = {"seeds": [0], "split_kinds": ["by_film"], "networks": ["seq2seq"], "epochs": 2, "max_seconds": 30.0}
+    result = _run(defs, instance, ["forecast_evaluation"], _ops(forecast_evaluation=config))
+    assert result.success
+    errors = storage.read_asset("forecast_evaluation")
+    assert set(errors["model"]) == {"seq2seq", "naive", "pooled_decay", "film_loglinear", "decay_prior", "gradient_boosting"}
+    assert set(errors["grouping"]) == {"overall", "horizon", "origin", "release_width", "film"}
+    origins = errors.loc[errors["grouping"] == "origin", "group"].astype(int)
+    assert origins.between(2, 8).all()
+    meta = instance.get_latest_materialization_event(dg.AssetKey("forecast_evaluation")).asset_materialization.metadata
+    assert "seq2seq" in meta["overall_by_film"].value and "wape_mean" in meta["overall_by_film"].value
+
+
+def test_a_failed_training_keeps_the_serving_model(instance, stored_panel):
+    defs = build_definitions()
+    assert _run(defs, instance, ["training_windows", "forecast_model"],
+                _ops(training_windows=FAST_TRAINING, forecast_model=FAST_TRAINING | {"architectures": ["seq2seq"]})).success
+    weights = latest_model_path(storage_dir())
+    before = weights.read_bytes(), (model_dir(storage_dir()) / "serving.json").read_text()
+    bad = FAST_TRAINING | {"architectures": ["seq2seq", "transformer"]}
+    result = _run(defs, instance, ["forecast_model"], _ops(forecast_model=bad))
+    assert not result.success
+    failure = next(e for e in result.all_events if e.event_type_value == "STEP_FAILURE")
+    error = failure.event_specific_data.error
+    assert "transformer" in (error.message + (error.cause.message if error.cause else ""))
+    assert (weights.read_bytes(), (model_dir(storage_dir()) / "serving.json").read_text()) == before
+    assert json.loads(before[1])["architecture"] == "seq2seq"
+    assert load_latest(storage_dir())[0].architecture == "seq2seq"
