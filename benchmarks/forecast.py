@@ -73,8 +73,8 @@ def _median_seconds(work, repeats: int) -> float:
     return statistics.median(times)
 
 
-def _pm(mean: float, std: float) -> str:
-    return f"{mean:.3f} ± {0.0 if np.isnan(std) else std:.3f}"
+def _pm(mean: float, std: float, digits: int = 3) -> str:
+    return f"{mean:.{digits}f} ± {0.0 if np.isnan(std) else std:.{digits}f}"
 
 
 def table(result, split_kind: str) -> pd.DataFrame:
@@ -83,8 +83,8 @@ def table(result, split_kind: str) -> pd.DataFrame:
     for model, part in errors.groupby("model"):
         overall = part[part["grouping"] == "overall"]
         row = {"model": model, "WAPE": _pm(overall["wape"].mean(), overall["wape"].std()),
-               "MAE $k": _pm(overall["mae"].mean() / 1e3, overall["mae"].std() / 1e3).replace(".000", ""),
-               "RMSE $k": _pm(overall["rmse"].mean() / 1e3, overall["rmse"].std() / 1e3)}
+               "MAE $k": _pm(overall["mae"].mean() / 1e3, overall["mae"].std() / 1e3, 0),
+               "RMSE $k": _pm(overall["rmse"].mean() / 1e3, overall["rmse"].std() / 1e3, 0)}
         for h in range(1, 5):
             step = part[(part["grouping"] == "horizon") & (part["group"] == str(h))]
             row[f"WAPE h{h}"] = _pm(step["wape"].mean(), step["wape"].std())

@@ -78,3 +78,5 @@ def test_a_users_daily_file_becomes_partitions(instance, monkeypatch):
     # the whole-chart context of a user's film comes from the real chart, not from the user's few films
     chart = load_bundled().market.set_index("date")["chart_gross"]
     assert panel.loc[0, "market_prev_week_gross"] == chart[pd.Timestamp("2010-07-09"):pd.Timestamp("2010-07-15")].sum()
+    # metadata the file does not give comes from the bundled The Numbers + TMDB tables, by title and year
+    assert panel.loc[0, "budget"] == 160_000_000 and "Science Fiction" in panel.loc[0, "genres"]

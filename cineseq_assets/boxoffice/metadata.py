@@ -142,3 +142,13 @@ def bundled_metadata(films: pd.DataFrame, data_dir: Path = BUNDLED_DATA_DIR) -> 
     combined["the_numbers_match"] = found[NUMBERS].to_numpy()
     combined["tmdb_match"] = found[TMDB].to_numpy()
     return combined.set_axis(pd.Index(films["film_id"], name="film_id"))
+
+
+def with_bundled_metadata(films: pd.DataFrame) -> pd.DataFrame:
+    """The films table with budget, genres, mpaa, runtime and production company filled in from the
+    bundled metadata tables, by title and release year, where the file gave none."""
+    found = bundled_metadata(films).reindex(films["film_id"]).set_axis(films.index)
+    filled = films.copy()
+    for column in METADATA_COLUMNS:
+        filled[column] = filled[column].fillna(found[column]) if column in filled else found[column]
+    return filled

@@ -45,10 +45,14 @@ class BoxOfficeSource(dg.ConfigurableResource):
 
             if not self.user_file:
                 raise dg.Failure("box_office.kind is user_file but box_office.user_file is empty: set it to your CSV or Parquet file.")
+            from .metadata import with_bundled_metadata
+
             data = load_user_file(self.user_file)
             # A user's few films are not the market: the whole chart comes from the bundled data
-            # (2000-2024); weeks outside it get no market context.
+            # (2000-2024); weeks outside it get no market context. Metadata the file does not give
+            # comes from the bundled The Numbers + TMDB tables, by title and year (as for catalog films).
             data.market = load_bundled().market
+            data.films = with_bundled_metadata(data.films)
             return data
         daily = read_partitions("mojo_daily_chart")
         if daily.empty:

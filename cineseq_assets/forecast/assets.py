@@ -12,6 +12,7 @@ import pandas as pd
 
 from ..boxoffice.assets import panel as panel_asset
 from ..boxoffice.assets import weekly_panel
+from ..errors import FilmDataError
 from ..partitions import film_backfill_policy, films_partitions, materialize_films
 from ..settings import storage_dir
 from ..storage import asset_path, read_asset, read_partitions, stored_partitions, write_bytes_atomic, write_parquet_atomic
@@ -135,9 +136,20 @@ def forecasts(context: dg.AssetExecutionContext) -> dg.Output[pd.DataFrame]:
     """The film's forecast for the 4 weeks after its last observed week (kind "live"), and the
     backtest from every earlier origin (kind "backtest"), p10/p50/p90 in dollars, from the serving model."""
     model, _ = load_latest(storage_dir())
-    trailers = _trailers()
     started = time.perf_counter()
-    table = materialize_films(context, lambda film_id: film_forecasts(model, read_asset("weekly_panel", film_id), trailers))
+    # One batch for every film of the run (windows, one forward pass), then handed out per film
+    # so that a film without a stored panel fails alone.
+    panel = read_partitions("weekly_panel", list(context.partition_keys))
+    batch = film_forecasts(model, panel, _trailers()) if len(panel) else pd.DataFrame()
+    by_film = dict(tuple(batch.groupby("film_id", sort=False))) if len(batch) else {}
+
+    def compute(film_id: str) -> pd.DataFrame:
+        if film_id not in by_film:
+            raise FilmDataError(film_id, "has no stored weekly_panel partition",
+                                fix="Materialize weekly_panel for this film first.")
+        return by_film[film_id].reset_index(drop=True)
+
+    table = materialize_films(context, compute)
     films = table["film_id"].nunique()
     metadata = {"films": films, "model": model.architecture,
                 "ms_per_film": 1000 * (time.perf_counter() - started) / max(films, 1)}

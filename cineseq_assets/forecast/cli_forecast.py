@@ -21,7 +21,7 @@ import pandas as pd
 
 from ..boxoffice.bundled import bundled_trends, load_bundled
 from ..boxoffice.features import FilmContext, MarketCalendar, build_film_panel
-from ..boxoffice.metadata import METADATA_COLUMNS, bundled_metadata
+from ..boxoffice.metadata import with_bundled_metadata
 from ..boxoffice.panel import film_row, pooled_panel
 from ..boxoffice.sources import BoxOfficeData
 from ..boxoffice.userfile import load_user_file
@@ -82,16 +82,6 @@ def forecast_file(input_path, model, market: MarketCalendar | None = None,
         return pd.DataFrame(columns=FORECAST_FILE_COLUMNS), rejected
     forecasts = film_forecasts(model, pooled_panel(frames), backtest=False)
     return _tidy(forecasts), rejected
-
-
-def with_bundled_metadata(films: pd.DataFrame) -> pd.DataFrame:
-    """The films table with budget, genres, mpaa, runtime and production company filled in from the
-    bundled metadata tables, by title and release year, where the file gave none."""
-    found = bundled_metadata(films).reindex(films["film_id"]).set_axis(films.index)
-    filled = films.copy()
-    for column in METADATA_COLUMNS:
-        filled[column] = filled[column].fillna(found[column]) if column in filled else found[column]
-    return filled
 
 
 def film_panel_for_forecast(data: BoxOfficeData, film_id: str, market: MarketCalendar | None) -> pd.DataFrame:

@@ -19,7 +19,9 @@ def error_table(forecasts: pd.DataFrame) -> dict[str, float]:
 
 
 def coverage(forecasts: pd.DataFrame) -> float:
-    """Share of actuals inside [p10, p90] (nominal 80%)."""
+    """Share of actuals inside [p10, p90] (nominal 80%); NaN for point forecasts (no interval)."""
+    if "p10" not in forecasts or forecasts["p10"].isna().all():
+        return float("nan")
     inside = (forecasts["actual"] >= forecasts["p10"]) & (forecasts["actual"] <= forecasts["p90"])
     return float(inside.mean())
 
@@ -39,6 +41,6 @@ def grouped_errors(forecasts: pd.DataFrame, extra_keys: list[str] | None = None)
             row["grouping"] = grouping
             row["group"] = "all" if not columns else str(group_key[len(keys)])
             row.update(error_table(frame))
-            row["coverage_80"] = coverage(frame) if "p10" in frame else np.nan
+            row["coverage_80"] = coverage(frame)
             rows.append(row)
     return pd.DataFrame(rows)
