@@ -1,8 +1,9 @@
 """Time and peak memory of materializing panel + decay for the whole default catalog.
 
-    python benchmarks/materialize.py [--films all|showcase] [--repeat 3]
+    python benchmarks/materialize.py [--films all|showcase] [--repeat 3] [--forecast]
 
-Each repetition runs `cineseq run` in a fresh process on an empty storage folder and Dagster home,
+Each repetition runs `cineseq run --no-forecast` (with ``--forecast``: the whole graph, training
+and attributions included) in a fresh process on an empty storage folder and Dagster home,
 so it measures what a user's first run costs. It also times the same science without Dagster
 (panel features and decay fits for every film, in one process) to show what orchestration adds.
 Prints a table; the target on 2 cores is under 3 minutes and 2 GB.
@@ -21,13 +22,14 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def run_through_dagster(films: str) -> tuple[float, float]:
+def run_through_dagster(films: str, forecast: bool = False) -> tuple[float, float]:
     """Wall seconds and peak resident memory (GB, largest process) of one `cineseq run`."""
     with tempfile.TemporaryDirectory() as scratch:
         env = {**os.environ, "CINESEQ_STORAGE": f"{scratch}/storage", "DAGSTER_HOME": f"{scratch}/home"}
         before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
         started = time.perf_counter()
-        subprocess.run([sys.executable, "-m", "cineseq_assets.cli", "run", "--films", films], env=env, check=True,
+        command = [sys.executable, "-m", "cineseq_assets.cli", "run", "--films", films]
+        subprocess.run(command + ([] if forecast else ["--no-forecast"]), env=env, check=True,
                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=ROOT)
         wall = time.perf_counter() - started
         peak_kb = max(before, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)
@@ -57,8 +59,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--films", default="all")
     parser.add_argument("--repeat", type=int, default=1)
+    parser.add_argument("--forecast", action="store_true", help="also train, forecast and attribute")
     args = parser.parse_args()
-    runs = [run_through_dagster(args.films) for _ in range(args.repeat)]
+    runs = [run_through_dagster(args.films, args.forecast) for _ in range(args.repeat)]
     science = run_science_only(args.films)
     walls, peaks = [w for w, _ in runs], [p for _, p in runs]
     print(f"| what ({args.films} films, {os.cpu_count()} cores) | median | min | max | runs |")
