@@ -23,6 +23,7 @@ AGGREGATE_ASSETS = ["panel", "decay_diagnostics"]
 MODEL_ASSETS = ["training_windows", "forecast_model"]
 PER_FILM_FORECAST_ASSETS = ["forecasts"]
 AFTER_FORECAST_ASSETS = ["attributions"]
+MIN_FORECAST_FILMS = 20  # fewer films cannot fill the train, validation and test splits
 MAX_WORKERS = 2
 QUIET = {"loggers": {"console": {"config": {"log_level": "INFO"}}}}
 
@@ -81,6 +82,11 @@ def run_default_graph(films: str = "all", log: Callable[[str], None] = print, fo
     log(f"4/{steps} panel + decay_diagnostics (and their checks)")
     ok = _materialize(AGGREGATE_ASSETS, instance) and ok
     if not (forecast and ok):
+        return ok
+    films_in_panel = read_asset("panel")["film_id"].nunique()
+    if films_in_panel < MIN_FORECAST_FILMS:
+        log(f"5/{steps} forecaster skipped: the panel holds {films_in_panel} films, training needs at least "
+            f"{MIN_FORECAST_FILMS} (train, validation and test films); run more films, e.g. --films showcase or all")
         return ok
     log(f"5/{steps} training_windows + forecast_model (training: a few minutes)")
     if not _materialize(MODEL_ASSETS, instance):

@@ -65,6 +65,10 @@ def prepare(panel: pd.DataFrame, config: TrainConfig, split: SplitConfig = Split
             trailers: pd.DataFrame | None = None, films: pd.Series | None = None) -> PreparedData:
     """Windows of each split; ``films`` (film_id -> split) overrides the split computed from ``split``."""
     films = assign_splits(panel, split) if films is None else films
+    counts = films.value_counts()
+    if any(counts.get(name, 0) == 0 for name in ("train", "validation", "test")):
+        raise ValueError(f"the {split.kind} split of {len(films)} films left a split empty ({counts.to_dict()}): "
+                         "training needs films in train, validation and test; use more films (e.g. `cineseq run --films all`)")
     rows = panel["film_id"].map(films)
     pooled = PooledRetention.fit(panel[rows == "train"])
     windows = {}

@@ -141,3 +141,9 @@ def test_metrics_in_dollars():
     grouped = grouped_errors(frame)
     assert set(grouped["grouping"]) == {"overall", "horizon", "origin", "release_width", "film"}
     assert grouped.loc[grouped["grouping"] == "overall", "coverage_80"].item() == 0.5
+
+
+def test_too_few_films_to_split_is_a_clear_error(forecast_panel):
+    three = forecast_panel[forecast_panel["film_id"].isin(forecast_panel["film_id"].unique()[:3])]
+    with pytest.raises(ValueError, match="left a split empty.*use more films"):
+        prepare(three, TrainConfig())
