@@ -7,6 +7,7 @@ forecasts and the attributions. Every run is an ordinary Dagster run, visible in
 """
 
 import os
+import warnings
 from concurrent.futures import ProcessPoolExecutor
 from multiprocessing import get_context
 from typing import Callable
@@ -116,7 +117,11 @@ def _run_film_ranges(ranges: list[tuple[str, str]], workers: int, log: Callable[
     """Runs over disjoint film ranges are independent: on two cores, two at a time halve the wait."""
     if workers == 1 or len(ranges) == 1:
         return all([_materialize_film_range(r, assets) for r in ranges])
-    with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn")) as pool:
+    # Workers start fresh: silence Dagster's beta notice about backfill_policy there too, as the CLI
+    # does, before they import the definitions (hence a stdlib initializer, not one of ours).
+    quiet = ("ignore", ".*is currently in beta.*")
+    with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn"), initializer=warnings.filterwarnings,
+                             initargs=quiet) as pool:
         results = list(pool.map(_materialize_film_range, ranges, [assets] * len(ranges)))
     for (first, last), ok in zip(ranges, results):
         log(f"    films {first} .. {last}: {'ok' if ok else 'FAILED'}")
