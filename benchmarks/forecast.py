@@ -50,8 +50,7 @@ def inference_ms_per_film(panel: pd.DataFrame, architecture: str, repeats: int =
     data = prepare(panel, config)
     trained = train_model(data, config)
     windows = build_windows(panel, min_targets=0).with_prior(trained.pooled)
-    last = pd.Series(windows.origin).groupby(windows.film_id.astype(str)).transform("max").to_numpy() == windows.origin
-    live = windows.subset(last)
+    live = windows.subset(windows.is_last_origin())
     with tempfile.TemporaryDirectory() as folder:
         weights = save_model(trained, Path(folder) / f"{architecture}.parquet")
         onnx = OnnxForecaster(export_onnx(trained, Path(folder) / f"{architecture}.onnx"), weights)

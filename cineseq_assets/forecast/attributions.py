@@ -102,8 +102,7 @@ def live_windows(model, panel: pd.DataFrame, trailers: pd.DataFrame | None = Non
     """Each film's live forecast window (its last observed week as origin), with the model's prior."""
     config = model.train_config
     windows = build_windows(panel, config.encoder_length, trailers=trailers, min_targets=0)
-    last = pd.Series(windows.origin).groupby(windows.film_id.astype(str)).transform("max").to_numpy()
-    return windows.subset(windows.origin == last).with_prior(model.pooled, config.prior)
+    return windows.subset(windows.is_last_origin()).with_prior(model.pooled, config.prior)
 
 
 def integrated_gradients(trained: TrainedModel, windows: Windows, n_steps: int = DEFAULT_STEPS,

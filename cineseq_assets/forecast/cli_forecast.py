@@ -16,7 +16,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
 from ..boxoffice.bundled import bundled_trends, load_bundled
@@ -98,10 +97,7 @@ def _trends(film: pd.Series) -> pd.DataFrame | None:
 
 
 def _tidy(forecasts: pd.DataFrame) -> pd.DataFrame:
-    """The live rows in ``FORECAST_FILE_COLUMNS``; p10 <= p50 <= p90 even where a calibration that
-    narrows the band would cross them."""
+    """The live rows in ``FORECAST_FILE_COLUMNS`` (p10 <= p50 <= p90: the models' widening keeps the order)."""
     live = forecasts[forecasts["kind"] == "live"]
     out = live[FORECAST_FILE_COLUMNS].astype({"origin_week": int, "horizon": int, "week": int})
-    out["p10"] = np.minimum(out["p10"], out["p50"])
-    out["p90"] = np.maximum(out["p90"], out["p50"])
     return out.sort_values(["film_id", "horizon"]).reset_index(drop=True)

@@ -85,12 +85,13 @@ def _wape(frame: pd.DataFrame) -> float:
 def _score_network(name: str, data: PreparedData, config: TrainConfig) -> tuple[pd.DataFrame, dict]:
     trained = train_model(data, config)
     calibrate_conformal(trained, data.validation)
-    quantiles, _ = trained.predict(data.test)
     started = time.perf_counter()
+    quantiles, _ = trained.predict(data.test)
+    predict_seconds = time.perf_counter() - started
     frame = forecast_frame(data.test, quantiles, "test").dropna(subset=["actual"])
     best = min(trained.history, key=lambda h: h["validation_wape"])
     return frame, {"seconds": trained.seconds, "epochs": len(trained.history), "best_epoch": best["epoch"],
-                   "validation_wape": best["validation_wape"], "predict_seconds": time.perf_counter() - started}
+                   "validation_wape": best["validation_wape"], "predict_seconds": predict_seconds}
 
 
 def _score_baseline(name: str, data: PreparedData, seed: int) -> pd.DataFrame | None:

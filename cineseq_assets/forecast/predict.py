@@ -44,7 +44,7 @@ def film_forecasts(model, panel: pd.DataFrame, trailers: pd.DataFrame | None = N
     windows = build_windows(panel, config.encoder_length, trailers=trailers, min_targets=0)
     windows = windows.with_prior(model.pooled, config.prior)
     quantiles, _ = model.predict(windows)
-    last = windows.origin == _last_week_of(windows)
+    last = windows.is_last_origin()
     frames = [forecast_frame(windows.subset(last), quantiles[last], "live")]
     if backtest:
         earlier = ~last
@@ -53,7 +53,3 @@ def film_forecasts(model, panel: pd.DataFrame, trailers: pd.DataFrame | None = N
     return pd.concat(frames, ignore_index=True).sort_values(["film_id", "kind", "origin_week", "horizon"],
                                                            ignore_index=True)
 
-
-def _last_week_of(windows: Windows) -> np.ndarray:
-    last = pd.Series(windows.origin).groupby(windows.film_id.astype(str)).transform("max")
-    return last.to_numpy()

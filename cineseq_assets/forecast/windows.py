@@ -45,6 +45,11 @@ class Windows:
     def subset(self, rows) -> "Windows":
         return Windows(**{f.name: getattr(self, f.name)[rows] for f in fields(self)})
 
+    def is_last_origin(self) -> np.ndarray:
+        """True for each film's latest origin: the live forecast when built with ``min_targets=0``."""
+        latest = pd.Series(self.origin).groupby(self.film_id.astype(str)).transform("max").to_numpy()
+        return self.origin == latest
+
     @property
     def last_log_gross(self) -> np.ndarray:
         return self.encoder[:, -1, _LOG_GROSS]
