@@ -76,7 +76,7 @@ def _pm(mean: float, std: float, digits: int = 3) -> str:
     return f"{mean:.{digits}f} ± {0.0 if np.isnan(std) else std:.{digits}f}"
 
 
-def table(result, split_kind: str) -> pd.DataFrame:
+def table(result, split_kind: str, inference: dict[str, dict]) -> pd.DataFrame:
     errors = result.errors[result.errors["split_kind"] == split_kind]
     rows = []
     for model, part in errors.groupby("model"):
@@ -89,7 +89,11 @@ def table(result, split_kind: str) -> pd.DataFrame:
             row[f"WAPE h{h}"] = _pm(step["wape"].mean(), step["wape"].std())
         row["cover80"] = f"{overall['coverage_80'].mean():.2f}" if overall["coverage_80"].notna().any() else "-"
         runs = result.runs[(result.runs["model"] == model) & (result.runs["split_kind"] == split_kind)] if len(result.runs) else []
-        row["train s/seed"] = f"{runs['seconds'].median():.0f}" if len(runs) else "-"
+        row["fit s/seed"] = f"{runs['seconds'].median():.1f}" if len(runs) else "-"
+        timing = inference.get(model.removesuffix("_direct"), {})
+        for engine in ("torch", "onnxruntime"):
+            row[f"{engine} ms/film (batch / one)"] = (f"{timing[f'{engine}_batch_ms']:.3f} / {timing[f'{engine}_single_ms']:.2f}"
+                                                    if timing else "-")
         rows.append(row)
     return pd.DataFrame(rows).sort_values("WAPE")
 
@@ -110,13 +114,12 @@ def main() -> None:
         Path(args.out).mkdir(parents=True, exist_ok=True)
         result.errors.to_parquet(Path(args.out) / "errors.parquet")
         result.forecasts.to_parquet(Path(args.out) / "test_forecasts.parquet")
-    print(f"\nTest films, origins 2-8, horizons 1-4, dollars; mean ± std over seeds {args.seeds} ({args.split} split)\n")
-    print(table(result, args.split).to_markdown(index=False))
+    inference = {} if args.skip_inference else {a: inference_ms_per_film(panel, a) for a in ("seq2seq", "seq2seq_attention")}
+    print(f"\nTest films, origins 2-8, horizons 1-4, dollars; mean ± std over seeds {args.seeds} ({args.split} split)")
+    print("fit s/seed: training (networks) or fitting (baselines) time, median over seeds; inference: live forecast "
+          "of every catalog film, ms per film in one batch / one film at a time, median of 5 runs\n")
+    print(table(result, args.split, inference).to_markdown(index=False))
     print("\nheadline:", {k: round(v, 3) for k, v in headline(result, args.split).items()})
-    if not args.skip_inference:
-        for architecture in ("seq2seq", "seq2seq_attention"):
-            timing = inference_ms_per_film(panel, architecture)
-            print(f"inference {architecture}: " + ", ".join(f"{k} {v:.3f}" for k, v in timing.items()))
 
 
 if __name__ == "__main__":

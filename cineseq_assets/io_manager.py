@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+import base64
+
 import dagster as dg
 import pandas as pd
 
 from .storage import asset_path, read_partitions, write_parquet_atomic
 
 PREVIEW_ROWS = 5
+
+
+def image_metadata(name: str, png: bytes) -> dg.MetadataValue:
+    """A PNG as asset metadata: Dagster's UI renders markdown images, inline data URIs included."""
+    return dg.MetadataValue.md(f"![{name}](data:image/png;base64,{base64.b64encode(png).decode()})")
 
 
 def table_metadata(frame: pd.DataFrame, path) -> dict:

@@ -1,12 +1,11 @@
 """Decay assets: a log-linear fit per film, and diagnostics for the whole set with plots."""
 
 
-import base64
-
 import dagster as dg
 import pandas as pd
 
 from ..boxoffice.assets import weekly_panel
+from ..io_manager import image_metadata
 from ..partitions import film_backfill_policy, films_partitions, materialize_films
 from ..storage import asset_path, read_asset, write_bytes_atomic, write_parquet_atomic
 from .diagnostics import group_summary, pooled_fixed_effects, share_well_explained
@@ -61,7 +60,7 @@ def decay_diagnostics(context: dg.AssetExecutionContext, decay_fit: pd.DataFrame
         "pooled_fixed_effects": dg.MetadataValue.md(fixed_effects.to_markdown(index=False, floatfmt=".3f")),
         "plots_folder": dg.MetadataValue.path(str(folder)),
     }
-    metadata |= {f"plot_{name}": _markdown_image(name, png) for name, png in plots.items()}
+    metadata |= {f"plot_{name}": image_metadata(name, png) for name, png in plots.items()}
     return dg.Output(summary, metadata=metadata)
 
 
@@ -84,9 +83,5 @@ def _plots(fits: pd.DataFrame, panel: pd.DataFrame, films: pd.DataFrame) -> dict
         "example_film_fit": film_fit_plot(panel[panel["film_id"] == example_id], example_fit, example_title),
     }
 
-
-def _markdown_image(name: str, png: bytes) -> dg.MetadataValue:
-    """Dagster's UI renders markdown images, including inline data URIs."""
-    return dg.MetadataValue.md(f"![{name}](data:image/png;base64,{base64.b64encode(png).decode()})")
 
 

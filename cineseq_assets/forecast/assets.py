@@ -3,7 +3,6 @@
 Thin wrappers: the work is in the Dagster-free modules of this package.
 """
 
-import base64
 import time
 
 import dagster as dg
@@ -13,6 +12,7 @@ import pandas as pd
 from ..boxoffice.assets import panel as panel_asset
 from ..boxoffice.assets import weekly_panel
 from ..errors import FilmDataError
+from ..io_manager import image_metadata
 from ..partitions import film_backfill_policy, films_partitions, materialize_films
 from ..settings import storage_dir
 from ..storage import asset_path, read_asset, read_partitions, stored_partitions, write_bytes_atomic, write_parquet_atomic
@@ -47,9 +47,6 @@ class ForecastTrainingConfig(dg.Config):
                            decay_residual=self.decay_residual, seed=self.seed)
 
 
-def _markdown_image(name: str, png: bytes) -> dg.MetadataValue:
-    return dg.MetadataValue.md(f"![{name}](data:image/png;base64,{base64.b64encode(png).decode()})")
-
 
 def _trailers() -> pd.DataFrame | None:
     """Stored trailer embeddings (films never analysed simply have no row)."""
@@ -71,7 +68,7 @@ def training_windows(context: dg.AssetExecutionContext, config: ForecastTraining
         "windows_per_split": dg.MetadataValue.json(table["split"].value_counts().to_dict()),
         "films_per_split": dg.MetadataValue.json(films),
         "split_kind": config.split_kind,
-        "plot_pooled_retention": _markdown_image("pooled retention", plots.pooled_retention(data.pooled.table)),
+        "plot_pooled_retention": image_metadata("pooled retention", plots.pooled_retention(data.pooled.table)),
     })
 
 
@@ -121,7 +118,7 @@ def forecast_model(context: dg.AssetExecutionContext, config: ForecastTrainingCo
         "validation_wape": dg.MetadataValue.json({a: m["validation_wape"] for a, m in metrics.items()}),
         "metrics": dg.MetadataValue.json(metrics),
         "folder": dg.MetadataValue.path(str(folder)),
-        "plot_learning_curves": _markdown_image("learning curves", curves),
+        "plot_learning_curves": image_metadata("learning curves", curves),
     })
 
 
@@ -156,7 +153,7 @@ def forecasts(context: dg.AssetExecutionContext) -> dg.Output[pd.DataFrame]:
     if films == 1:
         film = table["film_id"].iloc[0]
         history = read_asset("weekly_panel", film)
-        metadata["plot_forecast"] = _markdown_image(film, plots.film_fan(history, table, str(history["title"].iloc[0])))
+        metadata["plot_forecast"] = image_metadata(film, plots.film_fan(history, table, str(history["title"].iloc[0])))
         live = table[table["kind"] == "live"][["week", "p10", "p50", "p90"]]
         metadata["live_forecast"] = dg.MetadataValue.md(live.to_markdown(index=False, floatfmt=",.0f"))
     return dg.Output(table, metadata=metadata)
@@ -192,7 +189,7 @@ def forecast_evaluation(context: dg.AssetExecutionContext, config: ForecastEvalu
         metadata[f"overall_{kind}"] = dg.MetadataValue.md(summary.to_markdown(index=False, floatfmt=".3f"))
         png = plots.wape_by_horizon(result.errors, kind)
         write_bytes_atomic(png, folder / f"wape_by_horizon_{kind}.png")
-        metadata[f"plot_wape_by_horizon_{kind}"] = _markdown_image(f"WAPE by horizon ({kind})", png)
+        metadata[f"plot_wape_by_horizon_{kind}"] = image_metadata(f"WAPE by horizon ({kind})", png)
     return dg.Output(result.errors, metadata=metadata)
 
 
@@ -219,6 +216,6 @@ def attributions(context: dg.AssetExecutionContext) -> dg.Output[pd.DataFrame]:
         "films": int(table["film_id"].nunique()),
         "share_converged": converged,
         "top_features": dg.MetadataValue.md(top.to_markdown(index=False, floatfmt=".4f")),
-        "plot_global_importance": _markdown_image("global importance", png),
+        "plot_global_importance": image_metadata("global importance", png),
         "folder": dg.MetadataValue.path(str(folder)),
     })

@@ -63,9 +63,12 @@ def evaluate(panel: pd.DataFrame, config: EvaluationConfig = EvaluationConfig(),
                  f"{len(data.test)} test windows")
         for seed in config.seeds:
             for name in config.baselines:
+                started = time.perf_counter()
                 frame = _score_baseline(name, data, seed)
                 if frame is not None:
                     forecasts.append(frame.assign(split_kind=kind, seed=seed, model=name))
+                    runs.append({"split_kind": kind, "seed": seed, "model": name,
+                                 "seconds": time.perf_counter() - started})
             for name in config.networks:
                 frame, run = _score_network(name, data, replace(config.train, seed=seed, **NETWORKS[name]))
                 forecasts.append(frame.assign(split_kind=kind, seed=seed, model=name))

@@ -1,6 +1,5 @@
 """Trailer assets: the distilled emotion student, and the emotion embedding per film."""
 
-import base64
 import os
 
 import dagster as dg
@@ -9,6 +8,7 @@ import pandas as pd
 from pydantic import PrivateAttr
 
 from ..boxoffice.assets import film_catalog
+from ..io_manager import image_metadata
 from ..partitions import film_backfill_policy, films_partitions, materialize_films
 from ..settings import project_root, storage_dir
 from ..storage import asset_path, write_bytes_atomic
@@ -155,5 +155,5 @@ def trailer_emotion(context: dg.AssetExecutionContext, config: TrailerEmotionCon
                 "schema_version": EMBEDDING_SCHEMA_VERSION}
     if len(plots) == 1:  # one film: its arc and audio curve in the UI
         png = next(iter(plots.values()))
-        metadata["timeline"] = dg.MetadataValue.md(f"![timeline](data:image/png;base64,{base64.b64encode(png).decode()})")
+        metadata["timeline"] = image_metadata("timeline", png)
     return dg.Output(rows, metadata=metadata)
