@@ -28,13 +28,15 @@ def film_row(data: BoxOfficeData, film_id: str, metadata: dict | None = None) ->
 
 
 def film_panel(data: BoxOfficeData, film_id: str, market: MarketCalendar | None,
-               trends: pd.DataFrame | None = None, metadata: dict | None = None) -> pd.DataFrame:
-    """Panel rows of one film; a film with fewer than two usable weeks is an error for that film."""
+               trends: pd.DataFrame | None = None, metadata: dict | None = None,
+               min_weeks: int = MIN_PANEL_WEEKS) -> pd.DataFrame:
+    """Panel rows of one film; fewer than ``min_weeks`` usable weeks is an error for that film
+    (two for the panel asset; a forecast can start from the opening week alone)."""
     row = film_row(data, film_id, metadata)
     weeks = data.film_weeks(film_id)
     usable = int(weeks["usable"].sum()) if len(weeks) else 0
-    if usable < MIN_PANEL_WEEKS:
-        raise FilmDataError(film_id, f"has {usable} usable week(s); at least {MIN_PANEL_WEEKS} full weeks from opening are needed",
+    if usable < min_weeks:
+        raise FilmDataError(film_id, f"has {usable} usable week(s); at least {min_weeks} full weeks from opening are needed",
                             source=data.source, fix="Check for missing days in its first weeks.")
     ctx = FilmContext(film=row, market=market, trends=trends)
     return build_film_panel(weeks, ctx)

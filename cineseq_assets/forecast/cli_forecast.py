@@ -19,9 +19,9 @@ from pathlib import Path
 import pandas as pd
 
 from ..boxoffice.bundled import bundled_trends, load_bundled
-from ..boxoffice.features import FilmContext, MarketCalendar, build_film_panel
+from ..boxoffice.features import MarketCalendar
 from ..boxoffice.metadata import with_bundled_metadata
-from ..boxoffice.panel import film_row, pooled_panel
+from ..boxoffice.panel import film_panel, pooled_panel
 from ..boxoffice.sources import BoxOfficeData
 from ..boxoffice.userfile import load_user_file
 from ..errors import CineSeqError, ModelError
@@ -84,9 +84,8 @@ def forecast_file(input_path, model, market: MarketCalendar | None = None,
 
 
 def film_panel_for_forecast(data: BoxOfficeData, film_id: str, market: MarketCalendar | None) -> pd.DataFrame:
-    """Panel rows of one film's usable weeks (at least one), as the weekly_panel asset builds them."""
-    film = film_row(data, film_id)
-    return build_film_panel(data.film_weeks(film_id), FilmContext(film=film, market=market, trends=_trends(film)))
+    """Panel rows of one film as the weekly_panel asset builds them, from one full week on."""
+    return film_panel(data, film_id, market, trends=_trends(data.film(film_id)), min_weeks=MIN_FORECAST_WEEKS)
 
 
 def _trends(film: pd.Series) -> pd.DataFrame | None:

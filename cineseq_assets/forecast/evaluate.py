@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from . import baselines
-from .metrics import grouped_errors
+from .metrics import error_table, grouped_errors
 from .predict import forecast_frame
 from .splits import SplitConfig
 from .train import PreparedData, TrainConfig, calibrate_conformal, prepare, train_model
@@ -73,16 +73,11 @@ def evaluate(panel: pd.DataFrame, config: EvaluationConfig = EvaluationConfig(),
                 frame, run = _score_network(name, data, replace(config.train, seed=seed, **NETWORKS[name]))
                 forecasts.append(frame.assign(split_kind=kind, seed=seed, model=name))
                 runs.append({"split_kind": kind, "seed": seed, "model": name, **run})
-                progress(f"[{kind}] seed {seed} {name}: test WAPE {_wape(frame):.3f} "
+                progress(f"[{kind}] seed {seed} {name}: test WAPE {error_table(frame)['wape']:.3f} "
                          f"({run['seconds']:.0f} s, {run['epochs']} epochs)")
     forecasts = pd.concat(forecasts, ignore_index=True)
     errors = grouped_errors(forecasts, extra_keys=["split_kind", "model", "seed"])
     return EvaluationResult(forecasts, errors, pd.DataFrame(runs))
-
-
-def _wape(frame: pd.DataFrame) -> float:
-    observed = frame.dropna(subset=["actual"])
-    return float((observed["p50"] - observed["actual"]).abs().sum() / observed["actual"].sum())
 
 
 def _score_network(name: str, data: PreparedData, config: TrainConfig) -> tuple[pd.DataFrame, dict]:
