@@ -4,8 +4,8 @@
 
 Videos: Big Buck Bunny (real 1280x720, 5.3 s) and the face clip WolfgangLanger_Pexels upscaled to
 1280x720 (19.7 s, a face in every frame; made once in a temporary folder with PyAV). For each
-detector (SCRFD, YuNet) and emotion model (the teacher, and the student when one is trained), the
-models are loaded once and warmed up, then each video is analysed ``--repeat`` times; the table
+detector (SCRFD in int8 and fp32, YuNet) and emotion model (the teacher, and the student when one is
+trained), the models are loaded once and warmed up, then each video is analysed ``--repeat`` times; the table
 shows the median realtime factor and the share of time per stage. Target: >= 10x with the student.
 """
 
@@ -63,6 +63,7 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args()
     from cineseq_assets.trailers.emotions import default_student_path, load_emotion_model
+    from cineseq_assets.trailers.faces import make_detector
     from cineseq_assets.trailers.pipeline import TrailerAnalyzer, TrailerConfig
 
     with tempfile.TemporaryDirectory() as scratch:
@@ -73,14 +74,21 @@ def main() -> None:
         print(f"Realtime factor, median of {args.repeat} runs, {os.cpu_count()} cores, 2 frames/s")
         print(f"| detector (size) | emotion model | {' | '.join(v.name for v in videos)} | time: frames / faces / emotions / audio |")
         print("|---|---|" + "---|" * (len(videos) + 1))
-        for detector, size in (("scrfd", None), ("scrfd", 320), ("yunet", None), ("yunet", 640)):
+        # (detector, size, precision): SCRFD's precision is not a TrailerConfig field, so the detector is built here.
+        rows = (("scrfd", None, "int8"), ("scrfd", None, "fp32"), ("scrfd", 320, "int8"),
+                ("yunet", None, None), ("yunet", 640, None))
+        for detector, size, precision in rows:
+            options = {"precision": precision} if precision else {}
+            if size:
+                options["input_size" if detector == "scrfd" else "max_side"] = size
             for emotion in emotion_models:
                 config = TrailerConfig(detector=detector, detection_size=size)
+                faces = make_detector(detector, **options)
                 model = load_emotion_model(emotion, student_path=students[0] if students else None)
-                analyzer = TrailerAnalyzer(config, emotion_model=model)
+                analyzer = TrailerAnalyzer(config, detector=faces, emotion_model=model)
                 factors, shares = time_analyzer(analyzer, videos, args.repeat)
                 split = " / ".join(f"{shares[s]:.0%}" for s in ("frames", "faces", "emotions", "audio"))
-                label = f"{detector} ({size or 'default'})"
+                label = f"{detector} ({size or 'default'}{', ' + precision if precision else ''})"
                 print(f"| {label} | {emotion} | " + " | ".join(f"{factors[v.name]:.1f}x" for v in videos) + f" | {split} |", flush=True)
         if "student" not in emotion_models:
             print("(no trained student: materialize trailer_emotion_student, or run benchmarks/student.py)")

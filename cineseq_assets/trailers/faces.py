@@ -11,6 +11,7 @@ worker and call `detect` per frame.
 from __future__ import annotations
 
 import os
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol, Sequence
@@ -80,115 +81,131 @@ def nms(boxes: np.ndarray, scores: np.ndarray, iou_threshold: float) -> np.ndarr
 
 # --------------------------------------------------------------------------------------------- SCRFD
 
-@dataclass(frozen=True)
-class _Placement:
-    """Where one resized copy of the image sits in the square network input."""
+PRECISIONS = ("auto", "int8", "fp32")
 
-    scale: float  # canvas pixels per image pixel
-    x0: int
-    y0: int
+
+@dataclass(frozen=True)
+class _Copy:
+    """One resized copy of the image, alone in its network input: top-left, black padding to a multiple of 32."""
+
+    scale: float  # input pixels per image pixel
     width: int
     height: int
 
+    @property
+    def input_shape(self) -> tuple[int, int]:
+        """(height, width) of the network input: the copy rounded up to the coarsest stride."""
+        return _align_up(self.height, 32), _align_up(self.width, 32)
+
     def contains(self, points: np.ndarray) -> np.ndarray:
         x, y = points[:, 0], points[:, 1]
-        return (x >= self.x0) & (x < self.x0 + self.width) & (y >= self.y0) & (y < self.y0 + self.height)
+        return (x >= 0) & (x < self.width) & (y >= 0) & (y < self.height)
 
     def to_image(self, points: np.ndarray) -> np.ndarray:
-        """Canvas (x, y) pairs in the last axis -> image pixels."""
-        return (points - np.array([self.x0, self.y0], dtype=np.float32)) / self.scale
+        """Input (x, y) pairs in the last axis -> image pixels."""
+        return points / self.scale
 
 
 def _align_up(value: int, step: int) -> int:
     return -(-value // step) * step
 
 
-def plan_canvases(height: int, width: int, scales: Sequence[float], size: int = 640,
-                  gap: int = 32) -> list[list[_Placement]]:
-    """Pack the image at each relative scale into as few `size`x`size` canvases as possible.
+def plan_copies(height: int, width: int, scales: Sequence[float], size: int = 640) -> list[_Copy]:
+    """The copies of a `height`x`width` image the network sees, one inference each.
 
-    Scale 1.0 is the usual letterbox (longer side = size). Smaller copies go below (landscape)
-    or to the right (portrait) of the first copy when they fit, separated by `gap` pixels and
-    aligned to the coarsest stride (32) so their anchor grid matches a standalone run. A 16:9 frame
-    at scales (1.0, 0.5) fits in one canvas, so the second pass costs no extra inference.
+    Scale 1.0 is the usual letterbox (longer side = size), but each copy's input is only as large
+    as the copy itself rounded up to 32, not a `size`x`size` square: the network is convolutional,
+    so black padding costs as much as picture. A 16:9 frame at 640 is a 640x384 input plus a
+    320x192 one, 25% fewer pixels than the square (30% black) that both copies used to share.
     """
     fit = size / max(height, width)
-    canvases: list[list[_Placement]] = []
-    for relative in scales:
-        w, h = max(1, round(width * fit * relative)), max(1, round(height * fit * relative))
-        for placements in canvases:
-            spot = _free_spot(placements, w, h, size, gap)
-            if spot is not None:
-                placements.append(_Placement(fit * relative, *spot, w, h))
-                break
-        else:
-            canvases.append([_Placement(fit * relative, 0, 0, w, h)])
-    return canvases
+    return [_Copy(fit * relative, max(1, round(width * fit * relative)), max(1, round(height * fit * relative)))
+            for relative in scales]
 
 
-def _free_spot(placements: list[_Placement], w: int, h: int, size: int, gap: int) -> tuple[int, int] | None:
-    """Top-left corner below or right of everything already placed, or None when it does not fit."""
-    below = _align_up(max(p.y0 + p.height for p in placements) + gap, 32)
-    if below + h <= size:
-        return 0, below
-    right = _align_up(max(p.x0 + p.width for p in placements) + gap, 32)
-    if right + w <= size:
-        return right, 0
-    return None
+def network_input(image: np.ndarray, copy: _Copy) -> np.ndarray:
+    """The NCHW float32 input for one copy: resized, padded with black, RGB, (x - 127.5) / 128."""
+    resized = cv2.resize(image, (copy.width, copy.height), interpolation=cv2.INTER_AREA)
+    height, width = copy.input_shape
+    padded = cv2.copyMakeBorder(resized, 0, height - copy.height, 0, width - copy.width,
+                                cv2.BORDER_CONSTANT, value=(0, 0, 0))
+    return cv2.dnn.blobFromImage(padded, 1 / 128, (width, height), (127.5, 127.5, 127.5), swapRB=True)
 
 
-def _scrfd_graph_for_size(path: Path, size: int, exported_size: int) -> str | bytes:
-    """The model path as exported, or the same weights re-shaped in memory for another square input.
+def network_inputs(image_bgr: np.ndarray, scales: Sequence[float] = (1.0, 0.5),
+                   size: int = 640) -> list[np.ndarray]:
+    """The inputs SCRFD sees for this image, one per copy (also the int8 model's calibration data)."""
+    image = _as_bgr(image_bgr)
+    return [network_input(image, copy) for copy in plan_copies(*image.shape[:2], scales, size)]
 
-    The exported graph fixes the input to 640x640 and the two FPN upsampling targets to 40x40 and
-    80x80 (Resize with constant `sizes`); everything else is convolution or Reshape(1, -1, k).
-    Scaling those constants and dropping the stored intermediate shapes is all it takes.
+
+def dynamic_scrfd_graph(path: Path):
+    """The exported graph (an onnx.ModelProto) with a free input height and width.
+
+    The export fixes the input to 640x640 and the two FPN upsampling targets to 40x40 and 80x80
+    (Resize with constant `sizes`); everything else is convolution or Reshape(1, -1, k). Asking the
+    Resizes for a factor of 2 instead (`scales`; nearest, asymmetric, floor: the same pixels) frees
+    the input shape, so one session serves every input whose sides are multiples of 32.
     """
-    if size == exported_size:
-        return str(path)
-    import onnx  # only needed for this rewrite
+    import onnx  # only needed to build the session
     from onnx import numpy_helper
 
     model = onnx.load(str(path))
     constants = {init.name: init for init in model.graph.initializer}
-    resize_sizes = {node.input[3] for node in model.graph.node
-                    if node.op_type == "Resize" and len(node.input) == 4 and node.input[3] in constants}
-    for name in resize_sizes:
-        sizes = numpy_helper.to_array(constants[name]).copy()
-        sizes[2:] = sizes[2:] * size // exported_size
-        constants[name].CopyFrom(numpy_helper.from_array(sizes, name))
-    del model.graph.value_info[:]  # shapes inferred for 640 would contradict the new ones
+    model.graph.initializer.append(numpy_helper.from_array(np.array([1, 1, 2, 2], np.float32), "upsample_x2"))
+    for node in model.graph.node:
+        if node.op_type == "Resize" and len(node.input) == 4 and node.input[3] in constants:
+            model.graph.initializer.remove(constants.pop(node.input[3]))
+            node.input[2] = "upsample_x2"
+            del node.input[3]
+    del model.graph.value_info[:]  # shapes inferred for 640x640 would contradict the free ones
     input_dims = model.graph.input[0].type.tensor_type.shape.dim
-    input_dims[2].dim_value = input_dims[3].dim_value = size
+    input_dims[2].dim_param, input_dims[3].dim_param = "height", "width"
     for output in model.graph.output:
         output.type.tensor_type.shape.dim[1].dim_param = "anchors"
-    return model.SerializeToString()
+    return model
+
+
+def _auto_precision(model_path: Path) -> str:
+    """int8 when its derived model is cached or can be derived here; else fp32, with a warning."""
+    from .quantize import int8_available
+
+    if int8_available(model_path):
+        return "int8"
+    warnings.warn("SCRFD runs in fp32: the int8 model is not cached and its calibration clips are not found "
+                  "(set CINESEQ_SHARED to the shared folder that holds media/ to derive it once)", stacklevel=3)
+    return "fp32"
 
 
 class ScrfdDetector:
-    """SCRFD-2.5G with 5 keypoints in onnxruntime: letterboxed square input, 640x640 as exported.
+    """SCRFD-2.5G with 5 keypoints in onnxruntime: the image letterboxed so that its longer side is `input_size`.
 
     `scales` lists the sizes the image is shown to the network at, relative to the plain letterbox.
     Why a second, half-size copy (default (1.0, 0.5)): SCRFD was trained on WIDER FACE, where faces
     are mostly small, so a close-up face filling the frame (a trailer's most common shot) scores low,
-    around the 0.5 threshold or below, while the same face at half size scores high. Detections of
-    both copies are merged by NMS. For landscape frames both copies share one canvas (see
-    `plan_canvases`), so the extra pass is nearly free; square images need a second inference.
-    Use `scales=(1.0,)` for a single pass.
+    around the 0.5 threshold or below, while the same face at half size scores high. Each copy is
+    one inference on an input just large enough for it (see `plan_copies`), so the half-size pass
+    costs a quarter of the first; detections of all copies are merged by NMS. Use `scales=(1.0,)`
+    for a single pass.
 
-    `input_size` (a multiple of 32, default 640 as exported) runs the same weights on a smaller
-    square: the graph is convolutional except for two upsampling sizes, which are rewritten in
-    memory. On a 2-core machine 480 cost ~60% of 640's CPU time and still found all 29 Solvay faces;
-    320 cost ~28% and lost the 3 smallest. Trailer close-ups do not need 640.
+    `input_size` (a multiple of 32, default 640 as exported) runs the same weights at another
+    letterbox size. On a 2-core machine 480 cost ~60% of 640's CPU time and still found all 29
+    Solvay faces; 320 cost ~28% and lost the 3 smallest.
+
+    `precision` "int8" runs a copy of the network quantized to 8 bits, derived from the
+    float model and the shared clips at first use (~15 s) and cached (see `quantize.py`). On the
+    2-core machine it costs 20-30% less CPU per frame than "fp32", the float model, and finds the
+    same faces (matched boxes IoU >= 0.95, scores within 0.05). It needs `$CINESEQ_SHARED/media`
+    the first time; "fp32" needs nothing but the model file. "auto" (default) takes int8 when it
+    is cached or can be derived, else fp32 with a warning.
     """
 
-    exported_size = 640
     strides = (8, 16, 32)
     anchors_per_cell = 2
 
     def __init__(self, model_path: str | Path | None = None, *, score_threshold: float = 0.5,
                  nms_threshold: float = 0.4, scales: Sequence[float] = (1.0, 0.5), input_size: int = 640,
-                 threads: int | None = None, spin_wait: bool = False,
+                 precision: str = "auto", threads: int | None = None, spin_wait: bool = False,
                  providers: Sequence[str] = ("CPUExecutionProvider",)):
         import onnxruntime  # heavy import: only when a detector is built
 
@@ -197,11 +214,17 @@ class ScrfdDetector:
         if input_size % 32 or input_size <= 0:
             raise ValueError(f"SCRFD input_size must be a positive multiple of 32 (its coarsest stride), "
                              f"not {input_size}")
+        if precision not in PRECISIONS:
+            raise ValueError(f"SCRFD precision must be one of {', '.join(PRECISIONS)}, not {precision!r}")
         self.model_path = Path(model_path) if model_path is not None else locate("scrfd_2.5g_kps")
-        self.input_size = input_size
+        if precision == "auto":
+            precision = _auto_precision(self.model_path)
+        self.input_size, self.precision = input_size, precision
         self.score_threshold, self.nms_threshold = score_threshold, nms_threshold
         self.scales = tuple(scales)
         self.threads = min(threads or available_threads(), available_threads())
+        self._plans: dict[tuple[int, int], list[_Copy]] = {}  # per frame shape: videos repeat it
+        self._anchor_centers: dict[tuple[int, int, int], np.ndarray] = {}  # per (stride, input shape)
         options = onnxruntime.SessionOptions()
         options.intra_op_num_threads = self.threads
         options.inter_op_num_threads = 1
@@ -211,29 +234,36 @@ class ScrfdDetector:
         # measured under load, a run took ~190 ms without spinning and ~285 ms with it; on an idle
         # machine the two were within noise (~50 ms). spin_wait=True restores onnxruntime's default.
         options.add_session_config_entry("session.intra_op.allow_spinning", "1" if spin_wait else "0")
-        model = _scrfd_graph_for_size(self.model_path, input_size, self.exported_size)
+        if precision == "int8":
+            from .quantize import int8_scrfd  # imports onnxruntime.quantization: only when asked for
+
+            model = str(int8_scrfd(self.model_path))
+        else:
+            model = dynamic_scrfd_graph(self.model_path).SerializeToString()
         self._session = onnxruntime.InferenceSession(model, options, providers=list(providers))
         self._input_name = self._session.get_inputs()[0].name
         self._output_names = [f"{head}_{stride}" for head in ("score", "bbox", "kps") for stride in self.strides]
-        self._anchor_centers = {stride: self._anchor_grid(stride) for stride in self.strides}
-        self._canvas = np.zeros((self.input_size, self.input_size, 3), dtype=np.uint8)
-        self._plans: dict[tuple[int, int], list[list[_Placement]]] = {}  # per frame shape: videos repeat it
 
-    def _anchor_grid(self, stride: int) -> np.ndarray:
+    def _anchor_grid(self, stride: int, input_shape: tuple[int, int]) -> np.ndarray:
         """Centres of the anchors (top-left of each cell, as SCRFD was trained), repeated per anchor."""
-        cells = self.input_size // stride
-        ys, xs = np.mgrid[:cells, :cells]
-        centers = np.stack([xs, ys], axis=-1).reshape(-1, 2).astype(np.float32) * stride
-        return np.repeat(centers, self.anchors_per_cell, axis=0)
+        key = (stride, *input_shape)
+        if key not in self._anchor_centers:
+            ys, xs = np.mgrid[:input_shape[0] // stride, :input_shape[1] // stride]
+            centers = np.stack([xs, ys], axis=-1).reshape(-1, 2).astype(np.float32) * stride
+            self._anchor_centers[key] = np.repeat(centers, self.anchors_per_cell, axis=0)
+        return self._anchor_centers[key]
+
+    def _plan(self, height: int, width: int) -> list[_Copy]:
+        plan = self._plans.get((height, width))
+        if plan is None:
+            plan = self._plans[(height, width)] = plan_copies(height, width, self.scales, self.input_size)
+        return plan
 
     def detect(self, image_bgr: np.ndarray) -> list[Face]:
         """Faces in the image, best score first."""
         image = _as_bgr(image_bgr)
         height, width = image.shape[:2]
-        plan = self._plans.get((height, width))
-        if plan is None:
-            plan = self._plans[(height, width)] = plan_canvases(height, width, self.scales, self.input_size)
-        found = [self._detect_canvas(image, placements) for placements in plan]
+        found = [self._detect_copy(image, copy) for copy in self._plan(height, width)]
         boxes = np.concatenate([f[0] for f in found])
         scores = np.concatenate([f[1] for f in found])
         keypoints = np.concatenate([f[2] for f in found])
@@ -242,43 +272,29 @@ class ScrfdDetector:
         kept = nms(boxes, scores, self.nms_threshold)
         return [Face(tuple(float(v) for v in boxes[i]), float(scores[i]), keypoints[i]) for i in kept]
 
-    def _detect_canvas(self, image: np.ndarray, placements: list[_Placement]):
-        """Run the network once on a canvas holding the given copies; candidates in image pixels."""
-        self._canvas.fill(0)
-        for place in placements:
-            resized = cv2.resize(image, (place.width, place.height), interpolation=cv2.INTER_AREA)
-            self._canvas[place.y0:place.y0 + place.height, place.x0:place.x0 + place.width] = resized
-        blob = cv2.dnn.blobFromImage(self._canvas, 1 / 128, (self.input_size, self.input_size),
-                                     (127.5, 127.5, 127.5), swapRB=True)
+    def _detect_copy(self, image: np.ndarray, copy: _Copy):
+        """Run the network once on one copy; candidates in image pixels."""
+        blob = network_input(image, copy)
         outputs = dict(zip(self._output_names, self._session.run(self._output_names, {self._input_name: blob})))
-        boxes, scores, keypoints = self._decode(outputs)
-        return self._to_image(boxes, scores, keypoints, placements)
+        boxes, scores, keypoints = self._decode(outputs, copy.input_shape)
+        # A candidate centred in the black padding belongs to no face of this copy.
+        inside = copy.contains((boxes[:, :2] + boxes[:, 2:]) / 2)
+        return (copy.to_image(boxes[inside].reshape(-1, 2, 2)).reshape(-1, 4).astype(np.float32),
+                scores[inside].astype(np.float32), copy.to_image(keypoints[inside]).astype(np.float32))
 
-    def _decode(self, outputs: dict[str, np.ndarray]):
-        """Boxes, scores and keypoints above the threshold, in canvas pixels, for all strides."""
+    def _decode(self, outputs: dict[str, np.ndarray], input_shape: tuple[int, int]):
+        """Boxes, scores and keypoints above the threshold, in input pixels, for all strides."""
         all_boxes, all_scores, all_keypoints = [], [], []
         for stride in self.strides:
             scores = outputs[f"score_{stride}"][0, :, 0]
             above = np.flatnonzero(scores >= self.score_threshold)
-            centers = self._anchor_centers[stride][above]
+            centers = self._anchor_grid(stride, input_shape)[above]
             distances = outputs[f"bbox_{stride}"][0, above] * stride
             all_boxes.append(np.hstack([centers - distances[:, :2], centers + distances[:, 2:]]))
             all_scores.append(scores[above])
             offsets = outputs[f"kps_{stride}"][0, above].reshape(-1, 5, 2) * stride
             all_keypoints.append(centers[:, None, :] + offsets)
         return np.concatenate(all_boxes), np.concatenate(all_scores), np.concatenate(all_keypoints)
-
-    @staticmethod
-    def _to_image(boxes, scores, keypoints, placements: list[_Placement]):
-        """Assign each candidate to the copy its box centre lies in and map it back to image pixels."""
-        centers = (boxes[:, :2] + boxes[:, 2:]) / 2
-        mapped = ([], [], [])
-        for place in placements:
-            inside = place.contains(centers)
-            mapped[0].append(place.to_image(boxes[inside].reshape(-1, 2, 2)).reshape(-1, 4))
-            mapped[1].append(scores[inside])
-            mapped[2].append(place.to_image(keypoints[inside]))
-        return tuple(np.concatenate(parts).astype(np.float32) for parts in mapped)
 
 
 # --------------------------------------------------------------------------------------------- YuNet

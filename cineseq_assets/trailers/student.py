@@ -201,7 +201,7 @@ def assign_splits(source_kinds: dict[str, str], val_fraction: float, test_fracti
 def _cache_key(sources: Sequence[Source], detector, settings: dict) -> str:
     files = [(s.id, s.kind, [(str(p), p.stat().st_size) for p in s.paths]) for s in sources]
     detector_id = (type(detector).__name__, str(getattr(detector, "model_path", "")),
-                   getattr(detector, "score_threshold", None))
+                   *(getattr(detector, name, None) for name in ("score_threshold", "precision", "input_size", "scales")))
     text = json.dumps([CACHE_VERSION, files, detector_id, settings], sort_keys=True, default=str)
     return hashlib.sha256(text.encode()).hexdigest()
 

@@ -21,8 +21,9 @@ from cineseq_assets.trailers.faces import (
     YunetDetector,
     available_threads,
     crop_face,
+    dynamic_scrfd_graph,
     make_detector,
-    plan_canvases,
+    plan_copies,
 )
 
 # (x1, y1, x2, y2) and keypoints from scrfd's tests/truth_faces.py
@@ -155,17 +156,28 @@ def test_single_pass_misses_close_ups_which_is_why_scrfd_has_a_second_pass(scrfd
     assert 0 in found
 
 
-def test_a_16_9_frame_gets_both_scales_in_one_inference():
-    (canvas,) = plan_canvases(720, 1280, (1.0, 0.5))
-    full, half = canvas
-    assert (full.width, full.height, full.scale) == (640, 360, 0.5)
-    assert (half.width, half.height, half.scale) == (320, 180, 0.25)
-    assert half.y0 >= full.height and half.y0 % 32 == 0 and half.y0 + half.height <= 640
+def test_each_copy_runs_on_an_input_just_large_enough_for_it():
+    full, half = plan_copies(720, 1280, (1.0, 0.5))
+    assert (full.width, full.height, full.scale, full.input_shape) == (640, 360, 0.5, (384, 640))
+    assert (half.width, half.height, half.scale, half.input_shape) == (320, 180, 0.25, (192, 320))
+    assert [copy.input_shape for copy in plan_copies(512, 512, (1.0, 0.5))] == [(640, 640), (320, 320)]
+    assert [copy.input_shape for copy in plan_copies(2171, 3000, (1.0,), size=480)] == [(352, 480)]
 
 
-def test_a_square_image_needs_a_second_canvas():
-    assert [len(canvas) for canvas in plan_canvases(512, 512, (1.0, 0.5))] == [1, 1]
-    assert [len(canvas) for canvas in plan_canvases(512, 512, (1.0,))] == [1]
+def test_the_free_shape_graph_computes_what_the_exported_one_does(model_dir):
+    """The rewrite swaps the upsampling targets for a factor of 2: on the exported 640x640 input
+    the outputs must not change, and other shapes must run."""
+    import onnxruntime
+
+    path = model_dir / get("scrfd_2.5g_kps").filename
+    exported = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    free = onnxruntime.InferenceSession(dynamic_scrfd_graph(path).SerializeToString(),
+                                        providers=["CPUExecutionProvider"])
+    blob = np.random.default_rng(0).uniform(-1, 1, (1, 3, 640, 640)).astype(np.float32)
+    for a, b in zip(exported.run(None, {"input.1": blob}), free.run(None, {"input.1": blob})):
+        np.testing.assert_allclose(a, b, atol=1e-4)
+    score_8 = free.run(["score_8"], {"input.1": blob[:, :, :384, :320]})[0]
+    assert score_8.shape == (1, 384 // 8 * 320 // 8 * 2, 1)
 
 
 def test_a_smaller_input_size_runs_the_same_weights(model_dir, media):
@@ -183,6 +195,8 @@ def test_input_size_and_scales_are_checked(model_dir):
         ScrfdDetector(path, input_size=500)
     with pytest.raises(ValueError, match="fractions"):
         ScrfdDetector(path, scales=(1.0, 2.0))
+    with pytest.raises(ValueError, match="precision"):
+        ScrfdDetector(path, precision="int4")
 
 
 # ----------------------------------------------------------------------------------- no faces
@@ -207,7 +221,7 @@ def test_big_buck_bunny_gives_at_most_the_cartoon_face_at_low_confidence(scrfd, 
 def test_make_detector_locates_the_model_through_the_registry(model_dir, tmp_path, monkeypatch):
     monkeypatch.setenv("CINESEQ_MODEL_DIR", str(model_dir))
     monkeypatch.setenv("CINESEQ_CACHE_DIR", str(tmp_path / "cache"))
-    scrfd = make_detector("scrfd", threads=1)
+    scrfd = make_detector("scrfd", threads=1, precision="fp32")  # int8 would be derived into the empty cache
     assert scrfd.model_path == model_dir / get("scrfd_2.5g_kps").filename and scrfd.threads == 1
     assert make_detector("YuNet").model_path == model_dir / get("yunet").filename
 
