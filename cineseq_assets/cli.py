@@ -7,6 +7,7 @@
     cineseq forecast --input FILE --out FILE [--model WEIGHTS.parquet] [--onnx]
                                                     the next 4 weeks of every film in a daily or weekly file
     cineseq models [fetch NAME...|--all]            third-party model files: status, or obtain them
+    cineseq demo [--host 127.0.0.1] [--port 7860]   the Gradio demo, served from the latest materialized model
 """
 
 import argparse
@@ -151,6 +152,17 @@ def cmd_models(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_demo(args: argparse.Namespace) -> int:
+    os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+    from demo.app import launch
+
+    if args.host not in ("127.0.0.1", "localhost", "::1"):
+        print(f"warning: serving on {args.host}: anyone who can reach this address can use the demo", file=sys.stderr)
+    print(f"CineSeq demo: http://{'127.0.0.1' if args.host == '0.0.0.0' else args.host}:{args.port}  (Ctrl-C to stop)")
+    launch(args.host, args.port)
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     warnings.filterwarnings("ignore", message=".*is currently in beta.*")
     parser = argparse.ArgumentParser(prog="cineseq", description="CineSeq: decay-aware box-office forecasting on Dagster.")
@@ -188,6 +200,11 @@ def main(argv: list[str] | None = None) -> int:
     model_files.add_argument("names", nargs="*", help="models to fetch")
     model_files.add_argument("--all", action="store_true", help="fetch every model that can be fetched")
     model_files.set_defaults(func=cmd_models)
+    demo = commands.add_parser("demo", help="serve the Gradio demo from the latest materialized model")
+    demo.add_argument("--host", default="127.0.0.1",
+                      help="address to bind (default 127.0.0.1, this machine only; 0.0.0.0 exposes it to the network)")
+    demo.add_argument("--port", type=int, default=7860, help="port (default 7860)")
+    demo.set_defaults(func=cmd_demo)
     args = parser.parse_args(argv)
     return args.func(args)
 

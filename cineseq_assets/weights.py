@@ -40,6 +40,12 @@ def write_weights(path: Path, state: dict[str, np.ndarray], config: dict, metric
     return path
 
 
+def read_metadata(path: Path) -> tuple[dict, dict]:
+    """(config, metrics) of a weights file, from its schema alone (the tensors are not read)."""
+    meta = json.loads((pq.read_schema(path).metadata or {}).get(_META_KEY, b"{}"))
+    return meta.get("config", {}), meta.get("metrics", {})
+
+
 def read_weights(path: Path) -> tuple[dict[str, np.ndarray], dict, dict]:
     """(state, config, metrics) as written by ``write_weights``."""
     table = pq.read_table(path)

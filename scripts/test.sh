@@ -3,6 +3,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/setup.sh
+./scripts/install_browser.sh
 source scripts/env.sh
 if [ ! -d "$CINESEQ_SHARED" ]; then
   echo "[test] $CINESEQ_SHARED not found: the tests read real fixtures and models from the shared folder beside the checkout (or set CINESEQ_SHARED)." >&2

@@ -150,5 +150,8 @@ def with_bundled_metadata(films: pd.DataFrame) -> pd.DataFrame:
     found = bundled_metadata(films).reindex(films["film_id"]).set_axis(films.index)
     filled = films.copy()
     for column in METADATA_COLUMNS:
-        filled[column] = filled[column].fillna(found[column]) if column in filled else found[column]
+        # An all-empty column reads as float NaN: take the bundled values whole rather than fill
+        # text into a float column.
+        given = column in filled and filled[column].notna().any()
+        filled[column] = filled[column].fillna(found[column]) if given else found[column]
     return filled

@@ -8,7 +8,12 @@ from ..plotting import new_figure, to_png
 
 
 def trailer_timeline_plot(visual: pd.DataFrame, audio: pd.DataFrame | None, title: str) -> bytes:
-    """Top: valence and arousal of the faces per sampled frame; bottom: audio energy and arousal."""
+    """Top: valence and arousal of the faces per sampled frame; bottom: audio energy and arousal (PNG)."""
+    return to_png(trailer_timeline_figure(visual, audio, title))
+
+
+def trailer_timeline_figure(visual: pd.DataFrame, audio: pd.DataFrame | None, title: str):
+    """The figure behind :func:`trailer_timeline_plot`."""
     fig = new_figure(10, 5.5)
     affect_ax, audio_ax = fig.subplots(2, 1, sharex=True)
     for name, colour in (("valence", "#4C72B0"), ("arousal", "#C44E52")):
@@ -29,4 +34,4 @@ def trailer_timeline_plot(visual: pd.DataFrame, audio: pd.DataFrame | None, titl
         audio_ax.legend(loc="upper right")
     audio_ax.set_ylabel("audio")
     audio_ax.set_xlabel("time in the trailer (s)")
-    return to_png(fig)
+    return fig

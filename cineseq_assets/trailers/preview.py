@@ -1,0 +1,85 @@
+"""One uploaded trailer for an interactive front end: the analysis, a chart, a summary, the embedding.
+
+The demo's Trailer tab calls this; it is the same ``TrailerAnalyzer`` as the asset and
+``cineseq trailer``. The analyzer (detector and emotion model) is loaded once and reused.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from ..errors import CineSeqError
+from ..models import ModelNotFoundError, how_to_get, get, locate
+from .embedding import EMBEDDING_SCHEMA
+from .plots import trailer_timeline_figure
+
+# The files the default trailer configuration needs: SCRFD faces, the mini-Xception teacher
+# (also the student's fallback).
+REQUIRED_MODELS = ("scrfd_2.5g_kps", "fer_mini_xception_onnx")
+SUMMARY_KEYS = ("duration_s", "resolution", "frames_sampled", "frames_with_faces", "faces_found", "shots",
+                "has_audio", "audio_silent", "detector", "emotion_model", "processing_s", "realtime_factor")
+
+_lock = threading.Lock()
+_analyzer = None
+
+
+@dataclass
+class TrailerPreview:
+    figure: object  # matplotlib Figure: emotional arc over the audio curve
+    summary_markdown: str
+    embedding_table: pd.DataFrame  # feature, value: the embedding row, one feature per line
+
+
+def missing_models_message() -> str | None:
+    """None when every model the trailer analysis needs is present; else which are missing and how to get them."""
+    problems = []
+    for name in REQUIRED_MODELS:
+        try:
+            locate(name)
+        except ModelNotFoundError:
+            problems.append(f"- `{get(name).filename}` ({name}): {how_to_get(get(name))}")
+        except CineSeqError as error:
+            problems.append(f"- `{get(name).filename}` ({name}): {error}")
+    if not problems:
+        return None
+    return "**Trailer analysis is unavailable: model files are missing.**\n\n" + "\n".join(problems) + (
+        "\n\n`cineseq models` lists every model file and where it is looked for.")
+
+
+def analyze_upload(path: Path) -> TrailerPreview:
+    """Analyse the video at ``path`` with the shared analyzer; raises CineSeqError for a bad file or missing models."""
+    message = missing_models_message()
+    if message:
+        raise CineSeqError(message.replace("**", ""))
+    analysis = _shared_analyzer().analyze(path)
+    summary = analysis.summary
+    lines = [f"| {key.replace('_', ' ')} | {summary[key]} |" for key in SUMMARY_KEYS]
+    row = analysis.embedding
+    markdown = ("| | |\n|---|---|\n" + "\n".join(lines) +
+                f"\n\nAudio-visual alignment: correlation {_fmt(row.get('av_alignment_corr'))} at lag 0; "
+                f"best {_fmt(row.get('av_alignment_best_corr'))} at {_fmt(row.get('av_alignment_best_lag_s'))} s "
+                f"(positive: the audio leads).")
+    table = pd.DataFrame({"feature": list(row), "value": [_fmt(v) for v in row.values()],
+                          "meaning": [EMBEDDING_SCHEMA.get(name, "") for name in row]})
+    figure = trailer_timeline_figure(analysis.visual, analysis.audio, Path(path).name)
+    return TrailerPreview(figure, markdown, table)
+
+
+def _shared_analyzer():
+    global _analyzer
+    from .pipeline import TrailerAnalyzer
+
+    with _lock:
+        if _analyzer is None:
+            _analyzer = TrailerAnalyzer()
+        return _analyzer
+
+
+def _fmt(value) -> str:
+    if isinstance(value, float):
+        return "n/a" if value != value else f"{value:.4g}"
+    return str(value)

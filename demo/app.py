@@ -1,0 +1,352 @@
+"""CineSeq demo: box office forecasts served from the latest materialized model (Gradio).
+
+    cineseq demo [--host 127.0.0.1] [--port 7860]
+
+Everything it shows comes from the storage folder through the forecasting package
+(``cineseq_assets.forecast.serving``): the serving model is checked on every request and reloaded
+when a newer one has been materialized, so a running demo never needs a restart.
+
+Public API endpoints (for ``gradio_client``): ``/forecast`` (film id or title, origin week; 0 or
+empty = the latest week), ``/new_film`` (weekly grosses of a film not in the catalog) and ``/model`` (which model serves).
+The page's own events are private.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+
+import gradio as gr  # noqa: E402
+import pandas as pd  # noqa: E402
+
+from cineseq_assets.errors import CineSeqError  # noqa: E402
+from cineseq_assets.forecast import plots  # noqa: E402
+from cineseq_assets.forecast.serving import (FilmForecast, FilmService, diagnostic_images,  # noqa: E402
+                                             evaluation_table, stored_evaluation, stored_models, write_weekly_file)
+from cineseq_assets.settings import storage_dir  # noqa: E402
+
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 7860
+MAX_UPLOAD_BYTES = 100 * 1024 * 1024  # per file; a two-minute 1080p trailer is 30-60 MB
+VIDEO_TYPES = [".mp4", ".mov", ".mkv", ".webm"]
+TABLE_TYPES = [".csv", ".csv.gz", ".parquet"]
+GENRES = ["Action", "Adventure", "Animation", "Comedy", "Crime", "Documentary", "Drama", "Family", "Fantasy",
+          "History", "Horror", "Music", "Mystery", "Romance", "Science Fiction", "Thriller", "War", "Western"]
+MPAA = ["", "G", "PG", "PG-13", "R", "NC-17", "Not Rated"]
+NO_MODEL = ("**No forecaster is materialized yet.** Run `cineseq run` (or `./scripts/main.sh`), or "
+            "materialize `forecast_model` in the Dagster UI; this page uses it as soon as it exists, "
+            "no restart needed.")
+TABLE_COLUMNS = ["week", "week_start", "p10", "p50", "p90", "decay_baseline", "actual"]
+ERROR_COLUMNS = ["horizon", "forecasts", "mae", "wape", "inside_p10_p90"]
+# Arrival (2016): its first three weeks (Box Office Mojo) and its facts, for the New film tab's example button.
+EXAMPLE_FILM = ([[1, 31_570_799, 2317], [2, 19_536_764, 2442], [3, 14_670_951, 2442]], "Arrival", "2016-11-11",
+                ["Drama", "Science Fiction", "Mystery"], 47_000_000, "PG-13")
+
+
+# ------------------------------------------------------------------------------------ formatting
+
+def _readable(table: pd.DataFrame) -> pd.DataFrame:
+    """The page's version of a table: dollars with thousands separators, empty where unknown."""
+    out = _money(table)
+    for column in ("p10", "p50", "p90", "decay_baseline", "actual", "mae", "gross"):
+        if column in out:
+            out[column] = out[column].map(lambda v: "" if pd.isna(v) else f"${v:,.0f}")
+    return out
+
+
+def _money(table: pd.DataFrame) -> pd.DataFrame:
+    """Dollar columns rounded to whole dollars, dates as dates: what a reader wants to see."""
+    out = table.copy()
+    for column in ("p10", "p50", "p90", "decay_baseline", "actual", "mae", "gross"):
+        if column in out:
+            out[column] = out[column].round(0)
+    if "week_start" in out:
+        out["week_start"] = pd.to_datetime(out["week_start"]).dt.strftime("%Y-%m-%d")
+    for column in ("wape", "inside_p10_p90"):
+        if column in out:
+            out[column] = out[column].round(3)
+    return out
+
+
+def _model_line(forecast: FilmForecast) -> str:
+    info = forecast.model.summary()
+    wape = f"{info['validation_wape']:.3f}" if isinstance(info["validation_wape"], float) else "n/a"
+    return (f"Model **{info['architecture']}**, materialized {info['materialized_at']} "
+            f"(validation WAPE {wape}, {info['epochs']} epochs, {info['training_seconds']:.0f} s of training)")
+
+
+def _forecast_status(forecast: FilmForecast) -> str:
+    when = ("the live forecast from the latest observed week" if forecast.live else
+            f"a backtest: what the model would have said after week {forecast.origin_week}")
+    return f"**{forecast.title}** ({forecast.film_id}), origin week {forecast.origin_week} of {forecast.last_week}: {when}."
+
+
+def _errors(callable_, *args, **kwargs):
+    """Run ``callable_``; turn the project's errors into a message for the page (never a stack trace)."""
+    try:
+        return callable_(*args, **kwargs)
+    except (CineSeqError, ValueError, LookupError) as error:
+        raise gr.Error(str(error), print_exception=False) from None
+
+
+def _checked_upload(upload, suffixes: list[str], what: str) -> Path:
+    """The uploaded file's path, if its type is one the tab reads (the browser's filter can be bypassed)."""
+    path = Path(upload)
+    if not any(path.name.lower().endswith(suffix) for suffix in suffixes):
+        raise gr.Error(f"{path.name} is not {what}: give a {', '.join(suffixes)} file.", print_exception=False)
+    return path
+
+
+# ------------------------------------------------------------------------------------ the app
+
+def build_app(storage: Path | None = None) -> gr.Blocks:
+    service = FilmService(Path(storage) if storage else storage_dir())
+
+    def model_status() -> str:
+        try:
+            served = service.models.current()
+        except CineSeqError:
+            return NO_MODEL
+        info = served.summary()
+        note = f" (a newer file could not be read: {service.models.reload_error})" if service.models.reload_error else ""
+        wape = info["validation_wape"]
+        return (f"Serving **{info['architecture']}** from `{info['file']}`, materialized {info['materialized_at']}; "
+                f"validation WAPE {wape:.3f}, best epoch {info['best_epoch']} of {info['epochs']}, "
+                f"{info['training_seconds']:.0f} s of training.{note}" if isinstance(wape, float) else
+                f"Serving **{info['architecture']}** from `{info['file']}`, materialized {info['materialized_at']}.{note}")
+
+    def film_choices() -> list[str]:
+        try:
+            return service.catalog()["label"].tolist()
+        except CineSeqError:
+            return []
+
+    # ---- film forecast
+    def show_film(film: str, origin: float | None):
+        forecast = _errors(service.forecast, film, int(origin or 0))
+        chart = plots.forecast_chart(forecast.history, forecast.table, forecast.origin_week, forecast.title)
+        slider = gr.Slider(minimum=1, maximum=forecast.last_week, value=forecast.origin_week, step=1)
+        return (slider, chart, _readable(forecast.table), _readable(forecast.errors), _forecast_status(forecast),
+                model_status())
+
+    def pick_film(film: str):
+        return show_film(film, 0)
+
+    # ---- explain
+    def explain(film: str, origin: float | None):
+        forecast = _errors(service.forecast, film, int(origin or 0))
+        explanation = _errors(service.explain, forecast)
+        bars = plots.attribution_bars(explanation.contributions,
+                                      f"{forecast.title}, origin week {forecast.origin_week}: what moves the p50")
+        heatmap = None
+        if explanation.attention is not None:
+            heatmap = plots.attention_heatmap(explanation.attention, forecast.window.encoder_mask[0],
+                                              forecast.origin_week, explanation.attention_source)
+        checked = "passed" if explanation.converged else "**failed** for some horizon (treat with care)"
+        note = (f"Integrated Gradients (Captum, 64 steps) against a mean-film baseline; completeness check {checked}. "
+                f"Attention: {explanation.attention_source}.")
+        table = explanation.contributions.sort_values("attribution", key=abs, ascending=False).head(25)
+        table = table.astype({c: float for c in table.columns if c not in ("block", "feature")}).round(4)
+        return heatmap, bars, table, note
+
+    # ---- new film
+    def show_new_film(weeks: pd.DataFrame, upload, release_date: str, title: str, genres: list[str], budget, mpaa: str):
+        folder = Path(tempfile.mkdtemp(prefix="cineseq-newfilm-"))
+        if upload:
+            path = _checked_upload(upload, TABLE_TYPES, "a weekly or daily box office file")
+        else:
+            if not str(release_date or "").strip():
+                raise gr.Error("Give the release date (YYYY-MM-DD): weeks are counted from it.", print_exception=False)
+            path = _errors(write_weekly_file, weeks, folder / "new_film.csv", release_date=release_date,
+                           title=title or "", genres=genres, budget=budget or None, mpaa=mpaa)
+        forecast = _errors(service.forecast_new_film, path)
+        chart = plots.forecast_chart(forecast.history, forecast.table, forecast.origin_week, forecast.title)
+        return chart, _readable(forecast.table), f"{_forecast_status(forecast)} {_model_line(forecast)}."
+
+    # ---- trailer
+    def trailer(video):
+        if not video:
+            raise gr.Error("Upload a video first (mp4, mov, mkv or webm).", print_exception=False)
+        from cineseq_assets.trailers.preview import analyze_upload
+
+        result = _errors(analyze_upload, _checked_upload(video, VIDEO_TYPES, "a video"))
+        return result.figure, result.summary_markdown, result.embedding_table
+
+    def trailer_models() -> str:
+        from cineseq_assets.trailers.preview import missing_models_message
+
+        return missing_models_message() or "Trailer models found: upload a short video (at most 100 MB)."
+
+    # ---- model
+    def model_tab():
+        errors = stored_evaluation(service.storage_dir)
+        if errors is None:
+            table = pd.DataFrame()
+            note = ("`forecast_evaluation` is not materialized yet: materialize it in the Dagster UI "
+                    "(3 seeds x 2 splits, about 12 minutes on 2 cores).")
+        else:
+            table = evaluation_table(errors).round(3)
+            note = "Test films, origins 2-8, horizons 1-4, dollars; mean over seeds (by-film split)."
+        images = [(str(path), caption) for path, caption in diagnostic_images(service.storage_dir)]
+        evaluation_shown = gr.Dataframe(table, visible=not table.empty)
+        return model_status(), note, evaluation_shown, stored_models(service.storage_dir).round(3), images
+
+    with gr.Blocks(title="CineSeq") as app:
+        gr.Markdown("# CineSeq: decay-aware box office forecasts")
+        status = gr.Markdown(elem_id="model-status")
+        with gr.Tab("Film forecast"):
+            with gr.Row():
+                film = gr.Dropdown(label="Film (showcase first; type to search)", choices=[], allow_custom_value=True,
+                                   filterable=True, elem_id="film", scale=3)
+                origin = gr.Slider(label="Origin week: replay the forecast from any week of the run", minimum=1,
+                                   maximum=30, value=1, step=1, elem_id="origin", scale=2)
+            forecast_status = gr.Markdown(elem_id="forecast-status")
+            chart = gr.Plot(label="Weekly gross, forecast and decay baseline", elem_id="forecast-chart")
+            with gr.Row():
+                table = gr.Dataframe(pd.DataFrame(columns=TABLE_COLUMNS), label="Forecast (dollars)",
+                                     interactive=False, elem_id="forecast-table")
+                errors = gr.Dataframe(pd.DataFrame(columns=ERROR_COLUMNS), interactive=False,
+                                      label="This film's backtest errors (p50 vs actual, every origin)")
+        with gr.Tab("Explain"):
+            gr.Markdown("Why the forecast shown on the first tab: attention over the observed weeks and "
+                        "Integrated Gradients per feature.")
+            explain_button = gr.Button("Explain the shown forecast", variant="primary")
+            explain_note = gr.Markdown(elem_id="explain-note")
+            with gr.Row():
+                heatmap = gr.Plot(label="Attention: forecast week x observed week", elem_id="explain-attention")
+                bars = gr.Plot(label="Integrated Gradients", elem_id="explain-attributions")
+            contributions = gr.Dataframe(pd.DataFrame(columns=["block", "feature", "h1", "h2", "h3", "h4", "attribution"]),
+                                         label="Contributions to log(p50), per horizon (attribution: their mean)",
+                                         interactive=False)
+        with gr.Tab("New film"):
+            gr.Markdown("A film that is not in the catalog: enter its first weeks (or upload a weekly or daily "
+                        "file, see docs/user_data.md). Metadata not given is looked up by title and year.")
+            with gr.Row():
+                weeks = gr.Dataframe(headers=["week", "gross", "theaters"], datatype=["number", "number", "number"],
+                                     value=[[1, None, None], [2, None, None], [3, None, None]], row_count=3,
+                                     interactive=True, label="Weeks of run (week 1 = opening week)")
+                with gr.Column():
+                    new_title = gr.Textbox(label="Title", elem_id="new-film-title")
+                    release = gr.Textbox(label="Release date (YYYY-MM-DD)", placeholder="2016-11-11")
+                    new_genres = gr.Dropdown(GENRES, multiselect=True, label="Genres (optional)")
+                    new_budget = gr.Number(None, label="Budget in dollars (optional)")
+                    new_mpaa = gr.Dropdown(MPAA, value="", label="MPAA rating (optional)")
+                    upload = gr.File(label="...or a file", file_types=TABLE_TYPES, type="filepath")
+            with gr.Row():
+                new_button = gr.Button("Forecast", variant="primary", scale=3)
+                example_button = gr.Button("Fill in an example (Arrival, 2016)", scale=1)
+            new_status = gr.Markdown(elem_id="new-film-status")
+            new_chart = gr.Plot(label="Forecast", elem_id="new-film-chart")
+            new_table = gr.Dataframe(pd.DataFrame(columns=TABLE_COLUMNS), label="Forecast (dollars)", interactive=False)
+        with gr.Tab("Trailer"):
+            trailer_note = gr.Markdown()
+            video = gr.Video(label="Trailer (mp4, mov, mkv, webm; at most 100 MB)", sources=["upload"])
+            trailer_button = gr.Button("Analyse", variant="primary")
+            trailer_summary = gr.Markdown()
+            trailer_chart = gr.Plot(label="Emotional arc and audio energy")
+            embedding = gr.Dataframe(pd.DataFrame(columns=["feature", "value", "meaning"]), interactive=False,
+                                     label="Embedding (schema in docs/trailers.md)")
+        with gr.Tab("Model"):
+            model_info = gr.Markdown()
+            evaluation_note = gr.Markdown()
+            evaluation = gr.Dataframe(pd.DataFrame(), label="Evaluation: every model and baseline", interactive=False)
+            trained = gr.Dataframe(pd.DataFrame(), label="Stored models (training on the training films, "
+                                   "early stopping and choice on the validation films)", interactive=False,
+                                   elem_id="stored-models")
+            gallery = gr.Gallery(label="Decay diagnostics and evaluation plots", columns=2, height=640,
+                                 object_fit="contain", preview=False)
+            refresh = gr.Button("Refresh")
+
+        film_outputs = [origin, chart, table, errors, forecast_status, status]
+
+        def on_load():
+            choices = film_choices()
+            first = choices[0] if choices else None
+            return gr.Dropdown(choices=choices, value=first), model_status(), trailer_models()
+
+        app.load(on_load, outputs=[film, status, trailer_note], api_visibility="private")
+        film.change(pick_film, [film], film_outputs, api_visibility="private")
+        origin.release(show_film, [film, origin], film_outputs, api_visibility="private")
+        explain_button.click(explain, [film, origin], [heatmap, bars, contributions, explain_note],
+                             api_visibility="private")
+        new_button.click(show_new_film, [weeks, upload, release, new_title, new_genres, new_budget, new_mpaa],
+                         [new_chart, new_table, new_status], api_visibility="private")
+        trailer_button.click(trailer, [video], [trailer_chart, trailer_summary, embedding], api_visibility="private")
+        model_outputs = [model_info, evaluation_note, evaluation, trained, gallery]
+        refresh.click(model_tab, outputs=model_outputs, api_visibility="private")
+        app.load(model_tab, outputs=model_outputs, api_visibility="private")
+        example_button.click(lambda: EXAMPLE_FILM, outputs=[weeks, new_title, release, new_genres, new_budget, new_mpaa],
+                             api_visibility="private")
+
+        _public_api(service)
+    return app
+
+
+# ------------------------------------------------------------------------------------ public API
+
+def _public_api(service: FilmService) -> None:
+    def forecast(film: str, origin_week: float | None = 0) -> dict:
+        """The 4-week forecast of a catalog film from an origin week (0 or empty: the latest observed week).
+
+        Returns film_id, title, origin_week, last_week, model, and rows of week, week_start, p10,
+        p50, p90, decay_baseline and actual (null where not known yet), in dollars.
+        """
+        result = _errors(service.forecast, film, _origin(origin_week))
+        return _payload(result)
+
+    def new_film(weeks: list[dict], release_date: str, title: str = "", genres: list[str] | None = None,
+                 budget: float | None = None, mpaa: str = "") -> dict:
+        """The forecast of a film not in the catalog from its weeks: [{"week": 1, "gross": ..., "theaters": ...}, ...]."""
+        if not isinstance(weeks, list) or not weeks:
+            raise gr.Error("weeks must be a list of rows like {\"week\": 1, \"gross\": 1000000, \"theaters\": 2000}",
+                           print_exception=False)
+        path = Path(tempfile.mkdtemp(prefix="cineseq-newfilm-")) / "new_film.csv"
+        _errors(write_weekly_file, pd.DataFrame(weeks), path, release_date=release_date, title=title,
+                genres=genres, budget=budget, mpaa=mpaa)
+        return _payload(_errors(service.forecast_new_film, path))
+
+    def model() -> dict:
+        """The serving model: architecture, file, materialization time and training metrics."""
+        return _errors(lambda: service.models.current().summary())
+
+    gr.api(forecast, api_name="forecast", queue=False)
+    gr.api(new_film, api_name="new_film")
+    gr.api(model, api_name="model")
+
+
+def _origin(value) -> int:
+    if value in (None, ""):
+        return 0
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise gr.Error(f"origin_week must be a whole number of weeks (0 = latest), got {value!r}",
+                       print_exception=False) from None
+    if number != int(number) or number < 0:
+        raise gr.Error(f"origin_week must be a whole number >= 0 (0 = latest), got {value!r}", print_exception=False)
+    return int(number)
+
+
+def _payload(forecast: FilmForecast) -> dict:
+    rows = _money(forecast.table).astype(object).where(forecast.table.notna(), None)
+    return {"film_id": forecast.film_id, "title": forecast.title, "origin_week": forecast.origin_week,
+            "last_week": forecast.last_week, "model": forecast.model.summary(),
+            "columns": TABLE_COLUMNS, "rows": rows[TABLE_COLUMNS].to_dict("records"),
+            "timing_ms": {name: round(value, 3) for name, value in forecast.timing_ms.items()}}
+
+
+def launch(host: str = DEFAULT_HOST, port: int = DEFAULT_PORT, storage: Path | None = None,
+           block: bool = True, quiet: bool = False) -> gr.Blocks:
+    """Start the demo on ``host:port`` (127.0.0.1 unless asked otherwise), analytics off."""
+    app = build_app(storage)
+    app.queue(default_concurrency_limit=2)
+    app.launch(server_name=host, server_port=port, max_file_size=MAX_UPLOAD_BYTES, prevent_thread_lock=not block,
+               quiet=quiet, footer_links=["api"], show_error=False)
+    return app
+
+
+if __name__ == "__main__":
+    launch()
