@@ -40,6 +40,7 @@ NO_MODEL = ("**No forecaster is materialized yet.** Run `cineseq run` (or `./scr
             "materialize `forecast_model` in the Dagster UI; this page uses it as soon as it exists, "
             "no restart needed.")
 TABLE_COLUMNS = ["week", "week_start", "p10", "p50", "p90", "decay_baseline", "actual"]
+DOLLARS = ["p10", "p50", "p90", "decay_baseline", "actual"]
 ERROR_COLUMNS = ["horizon", "forecasts", "mae", "wape", "inside_p10_p90"]
 # Arrival (2016): its first three weeks (Box Office Mojo) and its facts, for the New film tab's example button.
 EXAMPLE_FILM = ([[1, 31_570_799, 2317], [2, 19_536_764, 2442], [3, 14_670_951, 2442]], "Arrival", "2016-11-11",
@@ -312,7 +313,7 @@ def _public_api(service: FilmService) -> None:
         """The serving model: architecture, file, materialization time and training metrics."""
         return _errors(lambda: service.models.current().summary())
 
-    gr.api(forecast, api_name="forecast", queue=False)
+    gr.api(forecast, api_name="forecast", concurrency_limit=2)
     gr.api(new_film, api_name="new_film")
     gr.api(model, api_name="model")
 
@@ -331,10 +332,14 @@ def _origin(value) -> int:
 
 
 def _payload(forecast: FilmForecast) -> dict:
-    rows = _money(forecast.table).astype(object).where(forecast.table.notna(), None)
+    """The API's answer: JSON types only, dollars rounded, unknown actuals as null."""
+    table = forecast.table
+    rows = [{"week": int(week), "week_start": pd.Timestamp(start).strftime("%Y-%m-%d"),
+             **{name: (None if pd.isna(value) else round(float(value))) for name, value in zip(DOLLARS, values)}}
+            for week, start, *values in zip(table["week"], table["week_start"], *(table[name] for name in DOLLARS))]
     return {"film_id": forecast.film_id, "title": forecast.title, "origin_week": forecast.origin_week,
             "last_week": forecast.last_week, "model": forecast.model.summary(),
-            "columns": TABLE_COLUMNS, "rows": rows[TABLE_COLUMNS].to_dict("records"),
+            "columns": TABLE_COLUMNS, "rows": rows,
             "timing_ms": {name: round(value, 3) for name, value in forecast.timing_ms.items()}}
 
 

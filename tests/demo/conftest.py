@@ -6,6 +6,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from cineseq_assets.forecast.onnx_export import export_onnx
 from cineseq_assets.forecast.store import model_dir, save_model, write_serving
 from cineseq_assets.storage import asset_path, write_parquet_atomic
 
@@ -26,9 +27,10 @@ def write_storage(root: Path, panel: pd.DataFrame, models: dict, serving: str) -
     write_parquet_atomic(films, asset_path("film_catalog", root=root))
     for architecture, (trained, _) in models.items():
         best = min(trained.history, key=lambda h: h["validation_wape"])
-        save_model(trained, model_dir(root) / f"{architecture}.parquet",
-                   {"validation_wape": best["validation_wape"], "best_epoch": best["epoch"],
-                    "epochs": len(trained.history), "seconds": trained.seconds})
+        weights = save_model(trained, model_dir(root) / f"{architecture}.parquet",
+                             {"validation_wape": best["validation_wape"], "best_epoch": best["epoch"],
+                              "epochs": len(trained.history), "seconds": trained.seconds})
+        export_onnx(trained, weights.with_suffix(".onnx"))
     write_serving(root, serving, {"chosen_by": "test"})
     return root
 
