@@ -13,11 +13,20 @@ if [ "${SERVE:-1}" = "1" ]; then
   port=${PORT:-3000}
   demo_port=${DEMO_PORT:-7860}
   # Job control puts `dagster dev` in its own process group, so one signal stops it and its children.
+  # dagster dev handles SIGTERM as it handles SIGINT; started from a shell that ignores SIGINT (nohup,
+  # a background job) it would ignore both, so the default SIGINT is restored before it starts.
   set -m
-  .venv/bin/dagster dev -w workspace.yaml --host 127.0.0.1 --port "$port" > "$DAGSTER_HOME/dagster_dev.log" 2>&1 &
+  .venv/bin/python -c 'import os, signal, sys; signal.signal(signal.SIGINT, signal.SIG_DFL); os.execv(sys.argv[1], sys.argv[1:])' \
+    .venv/bin/dagster dev -w workspace.yaml --host 127.0.0.1 --port "$port" > "$DAGSTER_HOME/dagster_dev.log" 2>&1 &
   dagster_pid=$!
   set +m
-  trap 'kill -TERM -- -"$dagster_pid" 2>/dev/null || true; wait "$dagster_pid" 2>/dev/null || true' EXIT
+  stop_dagster() {
+    kill -TERM -- -"$dagster_pid" 2>/dev/null || return 0
+    for _ in $(seq 1 40); do kill -0 "$dagster_pid" 2>/dev/null || return 0; sleep 0.5; done
+    echo "[main] dagster dev did not stop within 20 s: killing it" >&2
+    kill -KILL -- -"$dagster_pid" 2>/dev/null || true
+  }
+  trap stop_dagster EXIT
   trap 'exit 130' INT TERM
   echo "[main] Dagster UI:    http://127.0.0.1:$port  (log: $DAGSTER_HOME/dagster_dev.log)"
   echo "[main] forecast demo: http://127.0.0.1:$demo_port  (Ctrl-C stops both)"
