@@ -26,6 +26,12 @@ def shared_dir() -> Path:
     return SHARED
 
 
+@pytest.fixture(scope="session")
+def media(shared_dir) -> Path:
+    """The real clips and photos of the shared folder (see its SOURCE.md)."""
+    return shared_dir / "media"
+
+
 @pytest.fixture
 def isolated_project(tmp_path, monkeypatch):
     """Empty storage and Dagster home for one test (nothing of the user's project is touched)."""

@@ -17,11 +17,6 @@ from cineseq_assets.trailers.video import TrailerInputError
 SR = 22050
 
 
-@pytest.fixture(scope="session")
-def media(shared_dir):
-    return shared_dir / "media"
-
-
 def synthetic_track(samples, sr=SR):
     return AudioTrack(path="synthetic.wav", samples=np.asarray(samples, np.float32), sample_rate=sr, codec="pcm",
                       source_channels=1, source_sample_rate=sr, start_offset_s=0.0)

@@ -23,11 +23,6 @@ POSED = ["0-f1-su-ph.jpg", "0-f15-hao-ph.jpg", "15-f13-anc-ph.jpg", "45-m7-di-ph
 
 
 @pytest.fixture(scope="module")
-def media(shared_dir) -> Path:
-    return shared_dir / "media"
-
-
-@pytest.fixture(scope="module")
 def model_path(shared_dir) -> Path:
     return shared_dir / "models" / get("scrfd_2.5g_kps").filename
 

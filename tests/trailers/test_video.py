@@ -25,11 +25,6 @@ from cineseq_assets.trailers.video import (
 )
 
 
-@pytest.fixture(scope="session")
-def media(shared_dir):
-    return shared_dir / "media"
-
-
 def write_cv2_video(path, images, fps):
     """An mp4v (MPEG-4 part 2) video without audio, as OpenCV writes it."""
     height, width = images[0].shape[:2]
