@@ -31,6 +31,7 @@ class TrailerConfig:
     sample_rate: float = 2.0
     detector: str = "scrfd"  # or "yunet", the lighter OpenCV detector
     detection_size: int | None = None  # SCRFD input size (640; 480, 320 faster) or YuNet's long side (full frame)
+    detection_precision: str = "auto"  # SCRFD: "int8" (derived once, cached), "fp32", or "auto" (int8 when possible)
     emotion_model: str = "student"  # falls back to the teacher until a student is trained; or "teacher", "ferplus"
     max_side: int | None = 1280  # frames are downscaled so that their long side is at most this
     audio_hop_s: float = 0.5
@@ -122,9 +123,10 @@ class TrailerAnalyzer:
 
 
 def _detector_options(config: TrailerConfig) -> dict:
-    if config.detection_size is None:
-        return {}
-    return {"input_size": config.detection_size} if config.detector == "scrfd" else {"max_side": config.detection_size}
+    if config.detector == "scrfd":
+        options = {"precision": config.detection_precision}
+        return options if config.detection_size is None else {**options, "input_size": config.detection_size}
+    return {} if config.detection_size is None else {"max_side": config.detection_size}
 
 
 def prefetch(frames, depth: int = 4):

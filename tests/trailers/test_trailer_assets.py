@@ -101,3 +101,11 @@ def test_student_trains_through_dagster_and_trailer_emotion_then_uses_it(instanc
     job = build_definitions().resolve_implicit_global_asset_job_def()
     assert job.execute_in_process(instance=instance, asset_selection=[dg.AssetKey("trailer_emotion")], partition_key=INCEPTION).success
     assert storage.read_asset("trailer_emotion", INCEPTION).loc[0, "emotion_model"].startswith("student")
+
+
+def test_trailer_config_chooses_the_detector_size_and_precision(shared_dir):
+    from cineseq_assets.trailers.pipeline import TrailerAnalyzer, TrailerConfig
+
+    scrfd = TrailerAnalyzer(TrailerConfig(detection_precision="fp32", detection_size=320)).detector
+    assert (scrfd.precision, scrfd.input_size) == ("fp32", 320)
+    assert TrailerAnalyzer(TrailerConfig(detector="yunet", detection_size=640)).detector.max_side == 640
