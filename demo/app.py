@@ -173,7 +173,7 @@ def build_app(storage: Path | None = None) -> gr.Blocks:
             raise gr.Error("Upload a video first (mp4, mov, mkv or webm).", print_exception=False)
         from cineseq_assets.trailers.preview import analyze_upload
 
-        result = _errors(analyze_upload, _checked_upload(video, VIDEO_TYPES, "a video"))
+        result = _errors(analyze_upload, _checked_upload(video, VIDEO_TYPES, "a video"), service.storage_dir)
         return result.figure, result.summary_markdown, result.embedding_table
 
     def trailer_models() -> str:
@@ -243,13 +243,13 @@ def build_app(storage: Path | None = None) -> gr.Blocks:
             new_chart = gr.Plot(label="Forecast", elem_id="new-film-chart")
             new_table = gr.Dataframe(pd.DataFrame(columns=TABLE_COLUMNS), label="Forecast (dollars)", interactive=False)
         with gr.Tab("Trailer"):
-            trailer_note = gr.Markdown()
-            video = gr.Video(label="Trailer (mp4, mov, mkv, webm; at most 100 MB)", sources=["upload"])
+            trailer_note = gr.Markdown(elem_id="trailer-note")
+            video = gr.Video(label="Trailer (mp4, mov, mkv, webm; at most 100 MB)", sources=["upload"], elem_id="trailer-video")
             trailer_button = gr.Button("Analyse", variant="primary")
-            trailer_summary = gr.Markdown()
-            trailer_chart = gr.Plot(label="Emotional arc and audio energy")
+            trailer_summary = gr.Markdown(elem_id="trailer-summary")
+            trailer_chart = gr.Plot(label="Emotional arc and audio energy", elem_id="trailer-chart")
             embedding = gr.Dataframe(pd.DataFrame(columns=["feature", "value", "meaning"]), interactive=False,
-                                     label="Embedding (schema in docs/trailers.md)")
+                                     label="Embedding (schema in docs/trailers.md)", elem_id="trailer-embedding")
         with gr.Tab("Model"):
             model_info = gr.Markdown()
             evaluation_note = gr.Markdown()

@@ -24,7 +24,7 @@ SUMMARY_KEYS = ("duration_s", "resolution", "frames_sampled", "frames_with_faces
                 "has_audio", "audio_silent", "detector", "emotion_model", "processing_s", "realtime_factor")
 
 _lock = threading.Lock()
-_analyzer = None
+_analyzers: dict[Path | None, object] = {}  # storage folder -> its analyzer (detector + emotion model)
 
 
 @dataclass
@@ -50,12 +50,16 @@ def missing_models_message() -> str | None:
         "\n\n`cineseq models` lists every model file and where it is looked for.")
 
 
-def analyze_upload(path: Path) -> TrailerPreview:
-    """Analyse the video at ``path`` with the shared analyzer; raises CineSeqError for a bad file or missing models."""
+def analyze_upload(path: Path, storage: Path | None = None) -> TrailerPreview:
+    """Analyse the video at ``path`` with the analyzer shared by every call for ``storage`` (the
+    folder whose trained emotion student it uses; default: the project's storage).
+
+    Raises CineSeqError for a bad file or missing models.
+    """
     message = missing_models_message()
     if message:
         raise CineSeqError(message.replace("**", ""))
-    analysis = _shared_analyzer().analyze(path)
+    analysis = _shared_analyzer(storage).analyze(path)
     summary = analysis.summary
     lines = [f"| {key.replace('_', ' ')} | {summary[key]} |" for key in SUMMARY_KEYS]
     row = analysis.embedding
@@ -69,14 +73,15 @@ def analyze_upload(path: Path) -> TrailerPreview:
     return TrailerPreview(figure, markdown, table)
 
 
-def _shared_analyzer():
-    global _analyzer
+def _shared_analyzer(storage: Path | None):
+    from .emotions import load_emotion_model
     from .pipeline import TrailerAnalyzer
 
     with _lock:
-        if _analyzer is None:
-            _analyzer = TrailerAnalyzer()
-        return _analyzer
+        if storage not in _analyzers:
+            student = None if storage is None else Path(storage) / "trailer_emotion_student" / "student.onnx"
+            _analyzers[storage] = TrailerAnalyzer(emotion_model=load_emotion_model("student", student_path=student))
+        return _analyzers[storage]
 
 
 def _fmt(value) -> str:

@@ -81,3 +81,8 @@ def client(demo_url):
     from gradio_client import Client
 
     return Client(demo_url, verbose=False)
+
+
+@pytest.fixture
+def port() -> int:
+    return free_port()

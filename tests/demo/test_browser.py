@@ -75,7 +75,7 @@ def test_pick_a_film_then_replay_from_another_origin(browser, demo_url, forecast
     page.mouse.click(box["x"] + box["width"] * 0.15, box["y"] + box["height"] / 2)
     replay_chart = _wait_for_new_chart(page, film_chart)
     assert replay_chart != film_chart
-    page.wait_for_function("(previous) => document.querySelector('#forecast-status').innerText !== previous",
+    page.wait_for_function("(previous) => document.querySelector('#forecast-status')?.innerText !== previous",
                            arg=latest, timeout=TIMEOUT_MS)
     assert "backtest" in page.locator("#forecast-status").inner_text()
 
@@ -98,13 +98,44 @@ def test_explain_new_film_and_model_tabs(browser, demo_url):
 
     page.get_by_role("tab", name="New film").click()
     page.get_by_role("button", name="Fill in an example (Arrival, 2016)").click()
-    page.wait_for_function("() => document.querySelector('#new-film-title textarea, #new-film-title input')"
+    page.wait_for_function("() => document.querySelector('#new-film-title textarea, #new-film-title input')?"
                            ".value === 'Arrival'", timeout=TIMEOUT_MS)
     page.get_by_role("button", name="Forecast", exact=True).click()
     page.wait_for_selector("#new-film-chart img", timeout=TIMEOUT_MS)
     assert "origin week 3" in page.locator("#new-film-status").inner_text()
 
     page.get_by_role("tab", name="Model").click()
-    page.wait_for_function("() => document.querySelector('#stored-models').innerText.includes('seq2seq_attention')",
+    page.wait_for_function("() => document.querySelector('#stored-models')?.innerText.includes('seq2seq_attention')",
                            timeout=TIMEOUT_MS)
+    page.close()
+
+
+@pytest.mark.filterwarnings("ignore:no trained emotion student")  # the test storage has none: the teacher serves
+def test_trailer_upload_shows_its_arc_and_embedding(browser, demo_url, media):
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    page.goto(demo_url, wait_until="domcontentloaded")
+    page.get_by_role("tab", name="Trailer").click()
+    assert "Trailer models found" in page.locator("#trailer-note").inner_text(timeout=TIMEOUT_MS)
+    page.locator("#trailer-video input[type=file]").set_input_files(str(media / "single_face.mp4"))
+    page.get_by_role("button", name="Analyse").click()
+    page.wait_for_selector("#trailer-chart img", timeout=TIMEOUT_MS)
+    assert "realtime factor" in page.locator("#trailer-summary").inner_text()
+    assert "valence_mean" in page.locator("#trailer-embedding").inner_text()
+    page.close()
+
+
+def test_without_a_model_the_page_says_how_to_materialize(browser, fresh_storage, serve_demo):
+    from cineseq_assets.forecast.store import model_dir
+
+    storage = fresh_storage("seq2seq", models={})
+    (model_dir(storage) / "serving.json").unlink()
+    page = browser.new_page()
+    page.goto(serve_demo(storage), wait_until="domcontentloaded")
+    status = page.locator("#model-status")
+    page.wait_for_function("() => document.querySelector('#model-status')?.innerText.includes('No forecaster')",
+                           timeout=TIMEOUT_MS)
+    assert "cineseq run" in status.inner_text()
+    # picking a film then shows the same advice as an error toast, never a stack trace
+    page.wait_for_selector(".toast-body, .toast-wrap", timeout=TIMEOUT_MS)
+    assert "Traceback" not in page.content()
     page.close()

@@ -4,18 +4,17 @@ import pytest
 
 from cineseq_assets.errors import CineSeqError
 from cineseq_assets.trailers.embedding import EMBEDDING_COLUMNS
-from cineseq_assets.trailers import preview as preview_module
 from cineseq_assets.trailers.preview import analyze_upload, missing_models_message
 
 
-def test_a_real_clip_gives_its_chart_summary_and_embedding(shared_dir, isolated_project, monkeypatch):
-    monkeypatch.setattr(preview_module, "_analyzer", None)  # loaded here, with this test's (empty) storage
-    with pytest.warns(UserWarning, match="no trained emotion student"):  # isolated storage: no student yet
-        preview = analyze_upload(shared_dir / "media" / "single_face.mp4")
+def test_a_real_clip_gives_its_chart_summary_and_embedding(media, tmp_path):
+    with pytest.warns(UserWarning, match="no trained emotion student"):  # an empty storage: no student yet
+        preview = analyze_upload(media / "single_face.mp4", storage=tmp_path)
     assert preview.embedding_table["feature"].tolist() == EMBEDDING_COLUMNS
     assert (preview.embedding_table["meaning"] != "").all()
     assert "frames with faces" in preview.summary_markdown and "Audio-visual alignment" in preview.summary_markdown
     assert len(preview.figure.axes) == 2
+    assert "fer_mini_xception" in preview.summary_markdown  # the teacher, named, stands in for the student
 
 
 def test_missing_models_are_named_with_how_to_get_them(tmp_path, monkeypatch):
