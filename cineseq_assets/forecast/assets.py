@@ -153,9 +153,11 @@ def forecasts(context: dg.AssetExecutionContext) -> dg.Output[pd.DataFrame]:
     if films == 1:
         film = table["film_id"].iloc[0]
         history = read_asset("weekly_panel", film)
-        metadata["plot_forecast"] = image_metadata(film, plots.film_fan(history, table, str(history["title"].iloc[0])))
-        live = table[table["kind"] == "live"][["week", "p10", "p50", "p90"]]
-        metadata["live_forecast"] = dg.MetadataValue.md(live.to_markdown(index=False, floatfmt=",.0f"))
+        live = table[table["kind"] == "live"]
+        chart = plots.forecast_chart(history, live, int(live["origin_week"].iloc[0]), str(history["title"].iloc[0]))
+        metadata["plot_forecast"] = image_metadata(film, to_png(chart))
+        metadata["live_forecast"] = dg.MetadataValue.md(
+            live[["week", "p10", "p50", "p90"]].to_markdown(index=False, floatfmt=",.0f"))
     return dg.Output(table, metadata=metadata)
 
 

@@ -1,5 +1,6 @@
-"""Plots of the forecaster: for the Dagster UI (PNG bytes: learning curves, errors by horizon, one
-film's fan) and for the demo (matplotlib Figures: a forecast against what happened, attention, attributions)."""
+"""Plots of the forecaster: for the Dagster UI (PNG bytes: learning curves, errors by horizon, the
+pooled retention) and for the demo and a film's forecast (matplotlib Figures: a forecast against
+what happened, attention, attributions)."""
 
 from __future__ import annotations
 
@@ -46,23 +47,6 @@ def wape_by_horizon(errors: pd.DataFrame, split_kind: str = "by_film") -> bytes:
     return to_png(fig)
 
 
-def film_fan(history: pd.DataFrame, forecast: pd.DataFrame, title: str) -> bytes:
-    """Observed weekly gross and the live forecast's p50 with its p10-p90 band (log scale)."""
-    fig = new_figure(6, 3.5)
-    ax = fig.add_subplot(1, 1, 1)
-    ax.plot(history["week"], history["gross"], marker="o", color="black", label="observed")
-    live = forecast[forecast["kind"] == "live"].sort_values("week")
-    ax.fill_between(live["week"], live["p10"], live["p90"], alpha=0.3, label="p10-p90")
-    ax.plot(live["week"], live["p50"], marker="o", label="p50")
-    ax.set_yscale("log")
-    ax.set_xlabel("week of run")
-    ax.set_ylabel("weekly gross ($)")
-    ax.set_title(title)
-    ax.grid(alpha=0.3, which="both")
-    ax.legend()
-    return to_png(fig)
-
-
 def pooled_retention(table: dict[str, list[float]]) -> bytes:
     """The decay prior's pooled week-of-run retention (training films)."""
     fig = new_figure(6, 3.5)
@@ -82,7 +66,8 @@ def pooled_retention(table: dict[str, list[float]]) -> bytes:
 
 def forecast_chart(history: pd.DataFrame, table: pd.DataFrame, origin_week: int, title: str):
     """A film's weekly gross, the forecast from ``origin_week`` (p50, p10-p90 band), the decay
-    baseline and, where known, what really happened after the origin. Log scale."""
+    baseline (when ``table`` has a decay_baseline column) and, where known, what really happened
+    after the origin. Log scale."""
     fig = new_figure(8, 4.2)
     ax = fig.add_subplot(1, 1, 1)
     seen = history[history["week"] <= origin_week]
@@ -94,7 +79,8 @@ def forecast_chart(history: pd.DataFrame, table: pd.DataFrame, origin_week: int,
                                           decay_baseline=lambda f: f["gross"]), table], ignore_index=True)
     ax.fill_between(band["week"], band["p10"], band["p90"], alpha=0.25, color="tab:blue", label="p10-p90")
     ax.plot(band["week"], band["p50"], marker="o", color="tab:blue", label="forecast p50")
-    ax.plot(band["week"], band["decay_baseline"], linestyle="--", color="tab:orange", label="decay baseline")
+    if "decay_baseline" in table:
+        ax.plot(band["week"], band["decay_baseline"], linestyle="--", color="tab:orange", label="decay baseline")
     ax.axvline(origin_week, color="grey", alpha=0.4)
     ax.set_yscale("log")
     ax.set_xlabel("week of run")

@@ -16,10 +16,11 @@ from cineseq_assets.settings import storage_dir
 FAST_TRAINING = {"epochs": 2, "hidden": 16, "max_seconds": 30.0}
 
 
-def _run(defs, instance, selection, run_config=None, tags=None):
+def _run(defs, instance, selection, run_config=None, tags=None, partition_key=None):
     job = defs.resolve_implicit_global_asset_job_def()
     return job.execute_in_process(instance=instance, asset_selection=[dg.AssetKey(s) for s in selection],
-                                  run_config=run_config or {}, tags=tags or {}, raise_on_error=False)
+                                  run_config=run_config or {}, tags=tags or {}, partition_key=partition_key,
+                                  raise_on_error=False)
 
 
 def _ops(**configs):
@@ -58,6 +59,10 @@ def test_train_forecast_and_explain_through_dagster(instance, stored_panel):
     table = storage.read_asset("forecasts", first)
     live = table[table["kind"] == "live"]
     assert len(live) == 4 and (live["p10"] <= live["p50"]).all() and (live["p50"] <= live["p90"]).all()
+    # one film alone: its chart and live table in the materialization's metadata
+    assert _run(defs, instance, ["forecasts"], partition_key=first).success
+    meta = instance.get_latest_materialization_event(dg.AssetKey("forecasts")).asset_materialization.metadata
+    assert "data:image/png;base64" in meta["plot_forecast"].value and "p50" in meta["live_forecast"].value
 
     assert _run(defs, instance, ["attributions"]).success
     attributions = storage.read_asset("attributions")
