@@ -50,20 +50,12 @@ EXAMPLE_FILM = ([[1, 31_570_799, 2317], [2, 19_536_764, 2442], [3, 14_670_951, 2
 # ------------------------------------------------------------------------------------ formatting
 
 def _readable(table: pd.DataFrame) -> pd.DataFrame:
-    """The page's version of a table: dollars with thousands separators, empty where unknown."""
-    out = _money(table)
-    for column in ("p10", "p50", "p90", "decay_baseline", "actual", "mae", "gross"):
-        if column in out:
-            out[column] = out[column].map(lambda v: "" if pd.isna(v) else f"${v:,.0f}")
-    return out
-
-
-def _money(table: pd.DataFrame) -> pd.DataFrame:
-    """Dollar columns rounded to whole dollars, dates as dates: what a reader wants to see."""
+    """The page's version of a table: whole dollars with separators (empty where unknown), dates
+    as dates, rates to 3 decimals."""
     out = table.copy()
     for column in ("p10", "p50", "p90", "decay_baseline", "actual", "mae", "gross"):
         if column in out:
-            out[column] = out[column].round(0)
+            out[column] = out[column].map(lambda v: "" if pd.isna(v) else f"${v:,.0f}")
     if "week_start" in out:
         out["week_start"] = pd.to_datetime(out["week_start"]).dt.strftime("%Y-%m-%d")
     for column in ("wape", "inside_p10_p90"):
@@ -72,11 +64,13 @@ def _money(table: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def _model_line(forecast: FilmForecast) -> str:
-    info = forecast.model.summary()
-    wape = f"{info['validation_wape']:.3f}" if isinstance(info["validation_wape"], float) else "n/a"
-    return (f"Model **{info['architecture']}**, materialized {info['materialized_at']} "
-            f"(validation WAPE {wape}, {info['epochs']} epochs, {info['training_seconds']:.0f} s of training)")
+def _model_text(info: dict) -> str:
+    """One line on a served model (``ServedModel.summary()``): what, from where, how it trained."""
+    text = f"**{info['architecture']}** from `{info['file']}`, materialized {info['materialized_at']}"
+    if isinstance(info["validation_wape"], float):
+        text += (f"; validation WAPE {info['validation_wape']:.3f}, best epoch {info['best_epoch']} of "
+                 f"{info['epochs']}, {info['training_seconds']:.0f} s of training")
+    return text
 
 
 def _forecast_status(forecast: FilmForecast) -> str:
@@ -111,13 +105,8 @@ def build_app(storage: Path | None = None) -> gr.Blocks:
             served = service.models.current()
         except CineSeqError:
             return NO_MODEL
-        info = served.summary()
         note = f" (a newer file could not be read: {service.models.reload_error})" if service.models.reload_error else ""
-        wape = info["validation_wape"]
-        return (f"Serving **{info['architecture']}** from `{info['file']}`, materialized {info['materialized_at']}; "
-                f"validation WAPE {wape:.3f}, best epoch {info['best_epoch']} of {info['epochs']}, "
-                f"{info['training_seconds']:.0f} s of training.{note}" if isinstance(wape, float) else
-                f"Serving **{info['architecture']}** from `{info['file']}`, materialized {info['materialized_at']}.{note}")
+        return f"Serving {_model_text(served.summary())}.{note}"
 
     def film_choices() -> list[str]:
         try:
@@ -165,7 +154,7 @@ def build_app(storage: Path | None = None) -> gr.Blocks:
                            title=title or "", genres=genres, budget=budget or None, mpaa=mpaa)
         forecast = _errors(service.forecast_new_film, path)
         chart = plots.forecast_chart(forecast.history, forecast.table, forecast.origin_week, forecast.title)
-        return chart, _readable(forecast.table), f"{_forecast_status(forecast)} {_model_line(forecast)}."
+        return chart, _readable(forecast.table), f"{_forecast_status(forecast)} Model {_model_text(forecast.model.summary())}."
 
     # ---- trailer
     def trailer(video):

@@ -65,10 +65,23 @@ def forecast_file(input_path, model, market: MarketCalendar | None = None,
     forecast. Raises ``InputFileError`` for a problem with the whole file. Repairs made while
     reading the file are appended to ``warnings``.
     """
+    frames, rejected = user_file_panels(input_path, market, warnings)
+    if not frames:
+        return pd.DataFrame(columns=FORECAST_FILE_COLUMNS), rejected
+    forecasts = film_forecasts(model, pooled_panel(frames), backtest=False)
+    return _tidy(forecasts), rejected
+
+
+def user_file_panels(input_path, market: MarketCalendar | None = None,
+                     warnings: list | None = None) -> tuple[list[pd.DataFrame], dict[str, str]]:
+    """The panel of every film of the file that can be forecast, and film_id -> why the others cannot.
+
+    Raises ``InputFileError`` for a problem with the whole file (see :func:`forecast_file`).
+    """
     data = load_user_file(input_path, warnings, min_weeks=MIN_FORECAST_WEEKS)
     rejected = dict(data.rejected)
     if data.films.empty:
-        return pd.DataFrame(columns=FORECAST_FILE_COLUMNS), rejected
+        return [], rejected
     market = market if market is not None else MarketCalendar(load_bundled().market)
     data.films = with_bundled_metadata(data.films)
     frames = []
@@ -77,10 +90,7 @@ def forecast_file(input_path, model, market: MarketCalendar | None = None,
             frames.append(film_panel_for_forecast(data, film_id, market))
         except (CineSeqError, ValueError, KeyError) as error:
             rejected[film_id] = f"film {film_id!r}: its panel could not be built ({error})"
-    if not frames:
-        return pd.DataFrame(columns=FORECAST_FILE_COLUMNS), rejected
-    forecasts = film_forecasts(model, pooled_panel(frames), backtest=False)
-    return _tidy(forecasts), rejected
+    return frames, rejected
 
 
 def film_panel_for_forecast(data: BoxOfficeData, film_id: str, market: MarketCalendar | None) -> pd.DataFrame:

@@ -165,14 +165,16 @@ class OnnxForecaster:
     ``predict.film_forecasts`` takes either.
     """
 
-    def __init__(self, onnx_path: Path, weights_path: Path | None = None, threads: int = 2):
+    def __init__(self, onnx_path: Path, weights_path: Path | None = None, threads: int = 2,
+                 loaded: tuple[TrainedModel, dict] | None = None):
+        """``loaded`` is ``store.load_model(weights_path)`` when the caller has read it already."""
         self.path = Path(onnx_path)
         self.weights_path = Path(weights_path) if weights_path is not None else self.path.with_suffix(".parquet")
         for path, what in ((self.path, "ONNX network"), (self.weights_path, "weights file")):
             if not path.exists():
                 raise ModelError(path, f"no forecast {what} here (the forecast_model asset writes "
                                  "<architecture>.parquet and <architecture>.onnx together)", TRAIN_HINT)
-        trained, self.metrics = load_model(self.weights_path)
+        trained, self.metrics = loaded if loaded is not None else load_model(self.weights_path)
         self.architecture = trained.architecture
         self.model_config = trained.model_config
         self.train_config = trained.train_config

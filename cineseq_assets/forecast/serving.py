@@ -100,18 +100,18 @@ class ModelWatcher:
                 raise
             return
         written = datetime.fromtimestamp(path.stat().st_mtime, tz=timezone.utc)
-        self._served = ServedModel(model, path, written, metrics, _onnx_runner(path) or model)
+        self._served = ServedModel(model, path, written, metrics, _onnx_runner(path, model, metrics) or model)
         self._signature, self.reload_error = signature, None
 
 
-def _onnx_runner(weights: Path):
+def _onnx_runner(weights: Path, model: TrainedModel, metrics: dict):
     """The network of ``weights`` in onnxruntime (one thread: requests run side by side), or None
     when its ONNX export is missing or was exported from other weights. onnxruntime runs one
     film's windows in ~0.3 ms, PyTorch's Python-level LSTM loop in ~3 ms."""
     from .onnx_export import OnnxForecaster
 
     try:
-        return OnnxForecaster(weights.with_suffix(".onnx"), weights, threads=1)
+        return OnnxForecaster(weights.with_suffix(".onnx"), weights, threads=1, loaded=(model, metrics))
     except (CineSeqError, OSError, ValueError):
         return None
 
@@ -237,9 +237,11 @@ class FilmService:
     def _attention_model(self) -> TrainedModel | None:
         """The attention network stored beside the serving model, if any (cached until it changes)."""
         path = model_dir(self.storage_dir) / f"{ATTENTION_ARCHITECTURE}.parquet"
-        if not path.exists():
+        try:
+            stat = path.stat()
+        except FileNotFoundError:
             return None
-        signature = (path.stat().st_mtime_ns, path.stat().st_size)
+        signature = (stat.st_mtime_ns, stat.st_size)
         with self._lock:
             if self._attention is None or self._attention[0] != signature:
                 self._attention = (signature, load_model(path)[0])
@@ -247,19 +249,13 @@ class FilmService:
 
     def forecast_new_film(self, weekly_file: Path, market: MarketCalendar | None = None) -> FilmForecast:
         """The forecast for the first film of a user's weekly or daily file (docs/user_data.md)."""
-        from ..boxoffice.bundled import load_bundled
-        from ..boxoffice.metadata import with_bundled_metadata
-        from ..boxoffice.userfile import load_user_file
-        from .cli_forecast import MIN_FORECAST_WEEKS, film_panel_for_forecast
+        from .cli_forecast import user_file_panels
 
-        data = load_user_file(weekly_file, min_weeks=MIN_FORECAST_WEEKS)
-        if data.films.empty:
-            reasons = "; ".join(data.rejected.values()) or "it holds no film"
+        panels, rejected = user_file_panels(weekly_file, market)
+        if not panels:
+            reasons = "; ".join(rejected.values()) or "it holds no film"
             raise CineSeqError(f"{Path(weekly_file).name}: no film can be forecast: {reasons}")
-        data.films = with_bundled_metadata(data.films)
-        market = market if market is not None else MarketCalendar(load_bundled().market)
-        panel = film_panel_for_forecast(data, str(data.films["film_id"].iloc[0]), market)
-        return forecast_panel(panel, self.models.current(), None)
+        return forecast_panel(panels[0], self.models.current(), None)
 
 
 @dataclass

@@ -152,3 +152,14 @@ def test_diagnostic_images_are_listed(tmp_path):
     (tmp_path / "decay_diagnostics" / "r2_histogram.png").write_bytes(b"png")
     assert diagnostic_images(tmp_path) == [(tmp_path / "decay_diagnostics" / "r2_histogram.png", "decay: r2 histogram")]
     assert not asset_path("forecast_evaluation", root=tmp_path).exists()
+
+
+def test_forecasts_run_in_onnxruntime_when_the_export_matches_else_in_pytorch(fresh_storage, forecast_panel):
+    storage = fresh_storage("seq2seq")
+    film_id = _long_run(forecast_panel)
+    onnx = FilmService(storage).forecast(film_id, 3)
+    assert onnx.model.summary()["runtime"] == "onnxruntime"
+    (model_dir(storage) / "seq2seq.onnx").unlink()
+    torch_forecast = FilmService(storage).forecast(film_id, 3)
+    assert torch_forecast.model.summary()["runtime"] == "pytorch"
+    assert np.allclose(onnx.table[["p10", "p50", "p90"]], torch_forecast.table[["p10", "p50", "p90"]], rtol=1e-3)
