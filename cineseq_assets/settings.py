@@ -23,3 +23,8 @@ def storage_dir() -> Path:
 def dagster_home() -> Path:
     """Dagster's instance folder: ``$DAGSTER_HOME`` or ``<project>/.dagster_home``."""
     return Path(os.environ.get("DAGSTER_HOME", project_root() / ".dagster_home"))
+
+
+def shared_dir() -> Path:
+    """The shared data folder (media/, data/images/, models/): ``$CINESEQ_SHARED`` or ``shared/`` beside the project."""
+    return Path(os.environ.get("CINESEQ_SHARED") or project_root().parent / "shared")

@@ -10,7 +10,7 @@ from pydantic import PrivateAttr
 from ..boxoffice.assets import film_catalog
 from ..io_manager import image_metadata
 from ..partitions import film_backfill_policy, films_partitions, materialize_films
-from ..settings import project_root, storage_dir
+from ..settings import shared_dir, storage_dir
 from ..storage import asset_path, write_bytes_atomic
 from ..weights import write_weights
 from .embedding import EMBEDDING_COLUMNS, EMBEDDING_SCHEMA_VERSION
@@ -58,7 +58,7 @@ class StudentTrainingConfig(dg.Config):
 def _training_sources(config: StudentTrainingConfig):
     from .student import discover_sources
 
-    shared = config.faces_from or os.environ.get("CINESEQ_SHARED") or str(project_root().parent / "shared")
+    shared = config.faces_from or shared_dir()
     sources = discover_sources(shared)
     if config.max_film_sources is None:
         return sources

@@ -50,10 +50,10 @@ class QuantizationError(CineSeqError):
 
 
 def shared_media_dir() -> Path:
-    """`$CINESEQ_SHARED/media`, else the shared/ folder beside the checkout (as the trailer assets use)."""
-    from cineseq_assets.settings import project_root
+    """The media/ folder of the shared data folder (``settings.shared_dir``), as the trailer assets use it."""
+    from cineseq_assets.settings import shared_dir
 
-    return Path(os.environ.get("CINESEQ_SHARED") or project_root().parent / "shared") / "media"
+    return shared_dir() / "media"
 
 
 def int8_path(source: Path) -> Path:
