@@ -1,11 +1,13 @@
 """``cineseq``: the project's command line.
 
     cineseq films [--showcase] [--search TEXT]     list the film catalog
-    cineseq run [--films all|showcase|ID,ID...] [--no-forecast]
+    cineseq run [--films all|showcase|ID,ID...] [--no-forecast] [--frames]
                                                     materialize the default asset graph, with progress
     cineseq trailer VIDEO [--out FILE.parquet] [--json]   one trailer's emotion embedding, without Dagster
     cineseq forecast --input FILE --out FILE [--model WEIGHTS.parquet] [--onnx]
                                                     the next 4 weeks of every film in a daily or weekly file
+    cineseq classify PATH [PATH ...] [--json] [--model WEIGHTS.parquet]
+                                                    genres and budget class of images or videos
     cineseq models [fetch NAME...|--all]            third-party model files: status, or obtain them
     cineseq demo [--host 127.0.0.1] [--port 7860]   the Gradio demo, served from the latest materialized model
 """
@@ -62,7 +64,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     from .runner import run_default_graph
 
     started = time.perf_counter()
-    ok = run_default_graph(args.films, log=lambda message: print(message, flush=True), forecast=not args.no_forecast)
+    ok = run_default_graph(args.films, log=lambda message: print(message, flush=True), forecast=not args.no_forecast,
+                           frames=args.frames)
     print(f"{'done' if ok else 'FAILED'} in {time.perf_counter() - started:.0f} s", flush=True)
     return 0 if ok else 1
 
@@ -132,6 +135,44 @@ def _forecast_report(repairs: list[str], rejected: dict[str, str], summary: str)
         print(f"rejected {film_id}: {reason}", file=sys.stderr)
 
 
+def cmd_classify(args: argparse.Namespace) -> int:
+    """Every path is classified; a bad one is reported on stderr and the others still print."""
+    import json
+
+    from .errors import CineSeqError
+    from .frames.classifier import classify_path, load_classifier, load_serving
+
+    try:
+        classifier = load_classifier(args.model) if args.model else load_serving()
+    except CineSeqError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    failed = 0
+    for path in args.paths:
+        try:
+            result = classify_path(classifier, path)
+        except CineSeqError as error:
+            print(f"error: {error}", file=sys.stderr)
+            failed += 1
+            continue
+        if args.json:
+            print(json.dumps(result.as_json()), flush=True)
+        else:
+            _print_classification(result)
+    return 2 if failed else 0
+
+
+def _print_classification(result) -> None:
+    frames = "1 image" if result.kind == "image" else f"{result.frames} representative frames"
+    print(f"{result.path} ({frames})")
+    print(f"  genres: {', '.join(result.predicted_genres) or '(none above threshold)'}")
+    for genre, p in sorted(result.genres.items(), key=lambda item: -item[1]):
+        print(f"    {genre:<10} {p:.2f}")
+    print(f"  budget: {result.predicted_budget}")
+    for budget_class, p in result.budget.items():
+        print(f"    {budget_class:<10} {p:.2f}")
+
+
 def cmd_models(args: argparse.Namespace) -> int:
     from . import models
 
@@ -176,6 +217,8 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--films", default="all", help="all (default), showcase, or comma-separated film ids")
     run.add_argument("--no-forecast", action="store_true",
                      help="stop after the panel and decay diagnostics (skip training, forecasts and attributions)")
+    run.add_argument("--frames", action="store_true",
+                     help="also train the frame classifier (needs the shared image sets) and classify every trailer's frames")
     run.set_defaults(func=cmd_run)
     trailer = commands.add_parser("trailer", help="one trailer's emotion embedding (same code as the Dagster asset)")
     trailer.add_argument("video", type=Path)
@@ -195,6 +238,13 @@ def main(argv: list[str] | None = None) -> int:
     forecast.add_argument("--onnx", action="store_true",
                           help="run the network with onnxruntime from the .onnx file beside the weights file")
     forecast.set_defaults(func=cmd_forecast)
+    classify = commands.add_parser("classify", help="predicted genres and budget class of images or videos (frame classifier)")
+    classify.add_argument("paths", nargs="+", type=Path, metavar="PATH", help="images (.jpg, .png, ...) or videos (.mp4, .mov, ...)")
+    classify.add_argument("--json", action="store_true",
+                          help="one JSON object per input: path, genres (label -> probability), budget (class -> probability)")
+    classify.add_argument("--model", type=Path, metavar="WEIGHTS",
+                          help="weights file to use (default: the serving model in storage/frame_classifier)")
+    classify.set_defaults(func=cmd_classify)
     model_files = commands.add_parser("models", help="third-party model files: where they are, or fetch them")
     model_files.add_argument("action", nargs="?", choices=["status", "fetch"], default="status")
     model_files.add_argument("names", nargs="*", help="models to fetch")

@@ -12,6 +12,7 @@ from .boxoffice.resources import BoxOfficeMojo, BoxOfficeSource, BuzzSource, Met
 from .decay import assets as decay_assets
 from .decay import checks as decay_checks
 from .forecast import assets as forecast_assets
+from .frames import assets as frame_assets
 from .io_manager import ParquetIOManager
 from .jobs import register_films_job
 from .sensors import film_registration_sensor
@@ -38,7 +39,7 @@ def default_resources() -> dict:
 
 def build_definitions() -> dg.Definitions:
     return dg.Definitions(
-        assets=dg.load_assets_from_modules([boxoffice_assets, decay_assets, trailer_assets, forecast_assets]),
+        assets=dg.load_assets_from_modules([boxoffice_assets, decay_assets, trailer_assets, frame_assets, forecast_assets]),
         asset_checks=[*boxoffice_checks.CHECKS, *decay_checks.CHECKS],
         jobs=[register_films_job],
         sensors=[film_registration_sensor],

@@ -2,8 +2,9 @@
 
 Order: the catalog; its films registered as partitions; the per-film assets in runs of contiguous
 partition ranges (the catalog lists the showcase first, so it is one range); the aggregates with
-their checks; then, unless asked not to, the forecaster: windows, the trained models, every film's
-forecasts and the attributions. Every run is an ordinary Dagster run, visible in the UI afterwards.
+their checks; with ``frames``, the frame classifier and every film's representative frames and
+frame predictions (offered to the forecaster); then, unless asked not to, the forecaster: windows,
+the trained models, every film's forecasts and the attributions. Every run is an ordinary Dagster run, visible in the UI afterwards.
 """
 
 import os
@@ -24,6 +25,8 @@ AGGREGATE_ASSETS = ["panel", "decay_diagnostics"]
 MODEL_ASSETS = ["training_windows", "forecast_model"]
 PER_FILM_FORECAST_ASSETS = ["forecasts"]
 AFTER_FORECAST_ASSETS = ["attributions"]
+FRAME_MODEL_ASSETS = ["frame_classifier"]
+PER_FILM_FRAME_ASSETS = ["representative_frames", "frame_predictions"]
 MIN_FORECAST_FILMS = 20  # fewer films cannot fill the train, validation and test splits
 MAX_WORKERS = 2
 QUIET = {"loggers": {"console": {"config": {"log_level": "INFO"}}}}
@@ -65,9 +68,10 @@ def _materialize(selection: list[str], instance: dg.DagsterInstance, tags: dict 
     return result.success
 
 
-def run_default_graph(films: str = "all", log: Callable[[str], None] = print, forecast: bool = True) -> bool:
+def run_default_graph(films: str = "all", log: Callable[[str], None] = print, forecast: bool = True,
+                      frames: bool = False) -> bool:
     instance = dg.DagsterInstance.get()
-    steps = 7 if forecast else 4
+    steps = (7 if forecast else 4) + (1 if frames else 0)
     log(f"1/{steps} film_catalog")
     if not _materialize(["film_catalog"], instance):
         return False
@@ -82,19 +86,23 @@ def run_default_graph(films: str = "all", log: Callable[[str], None] = print, fo
     ok = _run_film_ranges(ranges, workers, log, PER_FILM_ASSETS)
     log(f"4/{steps} panel + decay_diagnostics (and their checks)")
     ok = _materialize(AGGREGATE_ASSETS, instance) and ok
+    if frames and ok:
+        log(f"5/{steps} frame_classifier (training: several minutes), then representative_frames + frame_predictions")
+        ok = _materialize(FRAME_MODEL_ASSETS, instance) and _run_film_ranges(ranges, workers, log, PER_FILM_FRAME_ASSETS)
+    first = 6 if frames else 5
     if not (forecast and ok):
         return ok
     films_in_panel = read_asset("panel")["film_id"].nunique()
     if films_in_panel < MIN_FORECAST_FILMS:
-        log(f"5/{steps} forecaster skipped: the panel holds {films_in_panel} films, training needs at least "
+        log(f"{first}/{steps} forecaster skipped: the panel holds {films_in_panel} films, training needs at least "
             f"{MIN_FORECAST_FILMS} (train, validation and test films); run more films, e.g. --films showcase or all")
         return ok
-    log(f"5/{steps} training_windows + forecast_model (training: a few minutes)")
+    log(f"{first}/{steps} training_windows + forecast_model (training: a few minutes)")
     if not _materialize(MODEL_ASSETS, instance):
         return False
-    log(f"6/{steps} forecasts: {len(ranges)} run(s)")
+    log(f"{first + 1}/{steps} forecasts: {len(ranges)} run(s)")
     ok = _run_film_ranges(ranges, workers, log, PER_FILM_FORECAST_ASSETS)
-    log(f"7/{steps} attributions (Integrated Gradients)")
+    log(f"{first + 2}/{steps} attributions (Integrated Gradients)")
     return _materialize(AFTER_FORECAST_ASSETS, instance) and ok
 
 

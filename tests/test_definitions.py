@@ -10,7 +10,7 @@ def test_definitions_load_with_every_asset_and_check():
     keys = {key.to_user_string() for key in defs.resolve_all_asset_keys()}
     assert keys == {"mojo_daily_chart", "film_catalog", "weekly_panel", "decay_fit", "panel", "decay_diagnostics",
                     "trailer_emotion", "trailer_emotion_student", "training_windows", "forecast_model", "forecasts",
-                    "forecast_evaluation", "attributions"}
+                    "forecast_evaluation", "attributions", "representative_frames", "frame_classifier", "frame_predictions"}
     checks = {key.name for key in defs.resolve_asset_graph().asset_check_keys}
     assert {"panel_schema", "panel_gross_non_negative", "panel_unique_film_week", "panel_weeks_contiguous",
             "panel_cumulative_consistent", "panel_truncation_invariance"} <= checks
@@ -35,7 +35,9 @@ def test_lineage_runs_from_catalog_to_diagnostics():
     assert parents("panel") == {"weekly_panel"}
     assert parents("decay_diagnostics") == {"decay_fit", "panel", "film_catalog"}
     assert parents("film_catalog") == {"mojo_daily_chart"}
-    assert parents("training_windows") == {"panel"}
+    assert parents("training_windows") == {"panel", "trailer_emotion", "frame_predictions"}  # optional inputs
+    assert parents("representative_frames") == {"film_catalog"}
+    assert parents("frame_predictions") == {"representative_frames", "frame_classifier"}
     assert parents("forecast_model") == {"training_windows"}
     assert parents("forecasts") == {"weekly_panel", "forecast_model"}
     assert parents("forecast_evaluation") == {"panel"}

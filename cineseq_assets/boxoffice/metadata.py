@@ -23,8 +23,9 @@ from ..settings import BUNDLED_DATA_DIR
 METADATA_FILE = "metadata.parquet"
 # What a film gets from the metadata sources (the order of these columns in films.parquet).
 METADATA_COLUMNS = ["budget", "genres", "mpaa", "runtime", "production_company"]
-# metadata.parquet: one row per row of a source; genres '|'-separated in TMDB's vocabulary.
-METADATA_TABLE_COLUMNS = ["source", "title", "release_date", *METADATA_COLUMNS]
+# metadata.parquet: one row per row of a source; genres '|'-separated in TMDB's vocabulary. TMDB rows
+# keep their TMDB id (The Numbers has none), so image sets that carry ids join by id, not by title.
+METADATA_TABLE_COLUMNS = ["source", "title", "release_date", "tmdb_id", *METADATA_COLUMNS]
 NUMBERS, TMDB = "the_numbers", "tmdb"  # values of its ``source`` column
 
 _PARENTHETICAL = re.compile(r"\s*\((?:\d{4}|re-?release|imax|3d|[0-9]+(?:st|nd|rd|th) anniversary)[^)]*\)\s*", re.I)

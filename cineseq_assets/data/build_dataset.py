@@ -83,6 +83,7 @@ def read_tmdb(raw: Path) -> pd.DataFrame:
     genres = tmdb["genres"].map(lambda text: "|".join(g["name"] for g in json.loads(text)) if isinstance(text, str) else "")
     return pd.DataFrame({
         "title": tmdb["title"],
+        "tmdb_id": tmdb["movie_id"].astype("Int64"),
         "release_date": pd.to_datetime(tmdb["release_date"], format="%m/%d/%Y", errors="coerce"),
         "genres": genres,
         "runtime": tmdb["runtime"],
@@ -124,7 +125,7 @@ def metadata_rows(numbers: pd.DataFrame, tmdb: pd.DataFrame) -> pd.DataFrame:
     rows = pd.concat(parts, ignore_index=True)
     rows["genres"] = rows["genres"].where(rows["genres"].fillna("") != "")  # TMDB writes no genre as ""
     text = {column: "str" for column in ("source", "title", "genres", "mpaa", "production_company")}
-    return rows.astype({"budget": float, "runtime": float, **text})
+    return rows.astype({"tmdb_id": "Int64", "budget": float, "runtime": float, **text})
 
 
 def join_metadata(catalog: pd.DataFrame, numbers: pd.DataFrame, tmdb: pd.DataFrame) -> tuple[pd.DataFrame, list[dict]]:

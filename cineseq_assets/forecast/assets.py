@@ -12,6 +12,8 @@ import pandas as pd
 from ..boxoffice.assets import panel as panel_asset
 from ..boxoffice.assets import weekly_panel
 from ..errors import FilmDataError
+from ..frames.assets import frame_predictions
+from ..trailers.assets import trailer_emotion
 from ..io_manager import image_metadata
 from ..partitions import film_backfill_policy, films_partitions, materialize_films
 from ..settings import storage_dir
@@ -49,12 +51,21 @@ class ForecastTrainingConfig(dg.Config):
 
 
 def _trailers() -> pd.DataFrame | None:
-    """Stored trailer embeddings (films never analysed simply have no row)."""
-    films = stored_partitions("trailer_emotion")
-    return read_partitions("trailer_emotion", films) if films else None
+    """Per-film trailer inputs: the stored emotion embeddings and frame predictions, one row per film
+    (films never analysed simply have no row; a film with only one of the two gets NaN for the other)."""
+    tables = [read_partitions(asset).drop_duplicates("film_id") for asset in ("trailer_emotion", "frame_predictions")
+              if stored_partitions(asset)]
+    if not tables:
+        return None
+    merged = tables[0]
+    for table in tables[1:]:
+        merged = merged.merge(table, on="film_id", how="outer")
+    return merged
 
 
-@dg.asset(group_name=GROUP, deps=[panel_asset], kinds={"parquet"})
+# The trailer inputs are optional: films without them (most, until trailers are configured) are
+# masked, so the forecaster trains whether or not they were materialized.
+@dg.asset(group_name=GROUP, deps=[panel_asset, trailer_emotion, frame_predictions], kinds={"parquet"})
 def training_windows(context: dg.AssetExecutionContext, config: ForecastTrainingConfig) -> dg.Output[pd.DataFrame]:
     """The forecast windows of every film (origin week t, 4 target weeks), the film split, and the
     decay prior computed from each window's encoder weeks with the training films' pooled retention."""

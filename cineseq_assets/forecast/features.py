@@ -5,7 +5,8 @@ Three blocks, each a float array with a fixed, named column order (``FeatureSche
 - encoder steps (one per observed week s <= t): the film's own weeks and the market before them;
 - decoder steps (one per horizon week t+h): only what is known at the origin t (week of run,
   holiday flags, the wide releases scheduled for that week);
-- static (one per film): facts known before release, and the trailer embedding when one exists.
+- static (one per film): facts known before release, and the trailer embedding and the frame
+  classifier's genre and budget predictions when they exist.
 
 Missing values are never imputed silently: a missing group is zeroed *and* flagged by a
 ``has_*`` indicator column, so the model can tell "zero" from "unknown". The snapshot columns
@@ -22,6 +23,7 @@ import pandas as pd
 
 from ..boxoffice.calendar import HOLIDAYS
 from ..boxoffice.schema import WIDE_RELEASE_THEATERS
+from ..frames.labels import DEFAULT_GENRES
 
 HORIZON = 4
 
@@ -40,6 +42,10 @@ BUZZ = ["buzz_trends_last4", "buzz_trends_mean", "buzz_trends_peak_weeks_before"
 TRAILER = ["face_presence_ratio", "valence_mean", "valence_std", "valence_volatility", "arousal_mean",
            "arousal_std", "arousal_volatility", "shots_per_minute", "audio_rms_mean", "audio_arousal_mean",
            "audio_onset_mean", "av_alignment_corr"]
+# What the trailer's frames say (frames.classifier.film_row, averaged over its shots): the probability
+# of each of the frame classifier's default genres, and the expected budget class (0 = under $1M ..
+# 4 = $50M and over). Optional like the trailer summary: zeros plus has_frames = 0 without one.
+FRAME = [*[f"frame_genre_{g}" for g in DEFAULT_GENRES], "frame_expected_budget_class"]
 HOLIDAY_NAMES = list(HOLIDAYS)
 
 
@@ -58,14 +64,15 @@ STATIC_FEATURES = ["log_opening_theaters", "wide_release", "release_year", "rele
                    *[f"mpaa_{m}" for m in MPAA], "has_mpaa",
                    *[f"distributor_{d}" for d in DISTRIBUTORS], "distributor_other",
                    *BUZZ, "has_trends",
-                   *[f"trailer_{c}" for c in TRAILER], "has_trailer"]
+                   *[f"trailer_{c}" for c in TRAILER], "has_trailer",
+                   *FRAME, "has_frames"]
 # Continuous columns standardized with training-film statistics; the rest are 0/1 flags.
 CONTINUOUS = {
     "encoder": ["log_gross", "log_retention", "log_theaters", "log_theater_change", "week_of_run",
                 "weeks_since_holiday", "log_market_gross"],
     "decoder": ["week_of_run", "horizon", "prior_log_retention", "log_wide_openings"],
     "static": ["log_opening_theaters", "release_year", "release_month", "log_budget", "runtime", *BUZZ,
-               *[f"trailer_{c}" for c in TRAILER]],
+               *[f"trailer_{c}" for c in TRAILER], "frame_expected_budget_class"],
 }
 
 
@@ -133,7 +140,8 @@ def decoder_blocks(panel: pd.DataFrame) -> np.ndarray:
 
 
 def static_vector(film_row: Mapping, trailer: Mapping | None = None) -> np.ndarray:
-    """Static features of one film (``STATIC_FEATURES`` order) from its panel row (a dict or Series)."""
+    """Static features of one film (``STATIC_FEATURES`` order) from its panel row (a dict or Series)
+    and its trailer row (trailer_emotion and frame_predictions columns, either may be missing)."""
     values: dict[str, float] = {}
     opening = float(film_row.get("opening_theaters", np.nan))
     values["log_opening_theaters"] = float(np.log1p(opening)) if np.isfinite(opening) else 0.0
@@ -161,12 +169,23 @@ def static_vector(film_row: Mapping, trailer: Mapping | None = None) -> np.ndarr
         value = film_row.get(column, np.nan)
         values[column] = float(value) if has_trends and pd.notna(value) else 0.0
     values["has_trends"] = float(has_trends)
-    has_trailer = trailer is not None and bool(trailer.get("has_trailer", 0))
+    has_trailer = _flag(trailer, "has_trailer")
     for column in TRAILER:
         value = trailer.get(column, np.nan) if has_trailer else np.nan
         values[f"trailer_{column}"] = float(value) if pd.notna(value) else 0.0
     values["has_trailer"] = float(has_trailer)
+    has_frames = _flag(trailer, "has_frames")
+    for column in FRAME:
+        value = trailer.get(column, np.nan) if has_frames else np.nan
+        values[column] = float(value) if pd.notna(value) else 0.0
+    values["has_frames"] = float(has_frames)
     return np.array([values[name] for name in STATIC_FEATURES], dtype=float)
+
+
+def _flag(row: Mapping | None, name: str) -> bool:
+    """A 0/1 column of an optional row; missing (no row, no column, NaN after a merge) is 0."""
+    value = None if row is None else row.get(name)
+    return bool(pd.notna(value) and value)
 
 
 def _text(value) -> str | None:

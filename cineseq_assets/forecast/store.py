@@ -33,7 +33,7 @@ from .train import TrainConfig, TrainedModel
 
 MODEL_DIR = "forecast_model"
 SERVING_FILE = "serving.json"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: the frame classifier's static features
 TRAIN_HINT = "Materialize forecast_model first: `cineseq run` does, or materialize it in the Dagster UI."
 
 

@@ -401,11 +401,18 @@ def histogram_changes(frames: Iterable[Frame]) -> tuple[np.ndarray, np.ndarray]:
     timestamps, distances, previous = [], [], None
     for timestamp, image in frames:
         histogram = hsv_histogram(image)
-        change = 0.0 if previous is None else cv2.compareHist(previous, histogram, cv2.HISTCMP_BHATTACHARYYA)
         timestamps.append(timestamp)
-        distances.append(min(max(change, 0.0), 1.0))
+        distances.append(histogram_distance(previous, histogram))
         previous = histogram
     return np.asarray(timestamps, dtype=float), np.asarray(distances, dtype=float)
+
+
+def histogram_distance(previous: np.ndarray | None, histogram: np.ndarray) -> float:
+    """Bhattacharyya distance in [0, 1] between two `hsv_histogram`s; 0 when there is no previous."""
+    if previous is None:
+        return 0.0
+    change = cv2.compareHist(previous, histogram, cv2.HISTCMP_BHATTACHARYYA)
+    return min(max(float(change), 0.0), 1.0)
 
 
 def shot_boundaries(frames: Iterable[Frame], k: float = 4.0, min_distance: float = 0.3) -> list[float]:
@@ -418,6 +425,20 @@ def shot_boundaries(frames: Iterable[Frame], k: float = 4.0, min_distance: float
     samples is found at the next sample, so boundaries are only as precise as the sampling rate.
     """
     timestamps, distances = histogram_changes(frames)
+    return boundaries_from_changes(timestamps, distances, k, min_distance)
+
+
+def boundaries_from_changes(timestamps: Iterable[float], distances: Iterable[float], k: float = 4.0,
+                            min_distance: float = 0.3) -> list[float]:
+    """`shot_boundaries` from precomputed `histogram_changes` output (distance[0] is ignored),
+    for callers that read the frames once for other purposes too.
+
+    The threshold is never below `min_distance`, so only frames whose change exceeds it can
+    start a shot: a caller can tell the possible boundaries before it has seen every frame.
+    """
+    timestamps, distances = np.asarray(list(timestamps), dtype=float), np.asarray(list(distances), dtype=float)
+    if len(distances) != len(timestamps):
+        raise ValueError(f"{len(timestamps)} timestamps but {len(distances)} distances")
     if len(distances) < 2:
         return []
     changes = distances[1:]

@@ -115,7 +115,9 @@ def test_trailer_upload_shows_its_arc_and_embedding(browser, demo_url, media):
     page = browser.new_page(viewport={"width": 1400, "height": 1000})
     page.goto(demo_url, wait_until="domcontentloaded")
     page.get_by_role("tab", name="Trailer").click()
-    assert "Trailer models found" in page.locator("#trailer-note").inner_text(timeout=TIMEOUT_MS)
+    # The note is filled by a load event: until then it may show Gradio's progress timer.
+    page.wait_for_function("() => document.querySelector('#trailer-note')?.innerText.includes('Trailer models found')",
+                           timeout=TIMEOUT_MS)
     page.locator("#trailer-video input[type=file]").set_input_files(str(media / "single_face.mp4"))
     page.get_by_role("button", name="Analyse").click()
     page.wait_for_selector("#trailer-chart img", timeout=TIMEOUT_MS)

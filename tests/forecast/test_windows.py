@@ -101,3 +101,20 @@ def test_trailer_embedding_is_used_when_a_film_has_one(forecast_panel):
     own = windows.film_id == film_id
     assert (windows.static[own, flag] == 1).all() and (windows.static[own, valence] == 0.3).all()
     assert (windows.static[~own, flag] == 0).all() and (windows.static[~own, valence] == 0).all()
+
+
+def test_frame_predictions_are_static_features_when_a_film_has_them(forecast_panel):
+    """Merged trailer inputs: one film has only frame predictions, another only an emotion embedding;
+    the merge leaves NaN flags, which must read as 'missing', not as set."""
+    first, second = forecast_panel["film_id"].unique()[:2]
+    frames = pd.DataFrame([{"film_id": first, "has_frames": 1, "frame_genre_Horror": 0.8, "frame_expected_budget_class": 2.5}])
+    emotion = pd.DataFrame([{"film_id": second, "has_trailer": 1, "valence_mean": 0.3}])
+    windows = build_windows(forecast_panel, trailers=frames.merge(emotion, on="film_id", how="outer"))
+    column = {name: STATIC_FEATURES.index(name) for name in
+              ("has_frames", "frame_genre_Horror", "frame_expected_budget_class", "has_trailer", "frame_genre_Drama")}
+    own, other = windows.film_id == first, windows.film_id == second
+    assert (windows.static[own, column["has_frames"]] == 1).all() and (windows.static[own, column["has_trailer"]] == 0).all()
+    assert (windows.static[own, column["frame_genre_Horror"]] == 0.8).all()
+    assert (windows.static[own, column["frame_expected_budget_class"]] == 2.5).all()
+    assert (windows.static[own, column["frame_genre_Drama"]] == 0).all()  # not predicted: zero, flag still set
+    assert (windows.static[other, column["has_frames"]] == 0).all() and (windows.static[other, column["has_trailer"]] == 1).all()

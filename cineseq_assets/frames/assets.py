@@ -1,0 +1,162 @@
+"""Frame assets: representative trailer frames per film, the genre/budget classifier, and its
+film-level predictions (offered to the forecaster as optional static features).
+
+Thin wrappers: the work is in the Dagster-free modules of this package.
+"""
+
+import dagster as dg
+import numpy as np
+import pandas as pd
+
+from ..boxoffice.assets import film_catalog
+from ..io_manager import image_metadata
+from ..partitions import film_backfill_policy, films_partitions, materialize_films
+from ..settings import shared_dir, storage_dir
+from ..storage import read_partitions, write_parquet_atomic
+from ..trailers.assets import TrailerSource
+from . import plots
+
+GROUP = "frames"
+THUMBNAILS = "representative_frames_jpg"
+
+
+class RepresentativeFramesConfig(dg.Config):
+    """How shots are found and frames chosen (see frames.representative)."""
+
+    sample_rate: float = 2.0
+    max_side: int = 480
+
+
+def _no_frame_row(film_id: str, has_trailer: int) -> pd.DataFrame:
+    """No trailer, or one whose every shot is black or a text card: one row, no frame."""
+    return pd.DataFrame([{"film_id": film_id, "has_trailer": has_trailer, "shot": np.nan, "timestamp": np.nan,
+                          "thumbnail": None}])
+
+
+@dg.asset(group_name=GROUP, partitions_def=films_partitions, backfill_policy=film_backfill_policy,
+          deps=[film_catalog], kinds={"parquet", "opencv"})
+def representative_frames(context: dg.AssetExecutionContext, config: RepresentativeFramesConfig,
+                          trailers: TrailerSource) -> dg.Output[pd.DataFrame]:
+    """One sharp, non-black, non-text frame per shot of the film's trailer (shots cut where the colour
+    histogram changes more than the trailer's own adaptive threshold); thumbnails saved as JPEG."""
+    from .representative import frames_table, representative_frames as choose_frames, save_thumbnails
+
+    sheets: dict[str, bytes] = {}
+
+    def compute(film_id: str) -> pd.DataFrame:
+        path = trailers.path_for(film_id)
+        if path is None:
+            return _no_frame_row(film_id, has_trailer=0)
+        shots = choose_frames(path, rate=config.sample_rate, max_side=config.max_side)
+        if not shots:
+            context.log.warning(f"{film_id}: every shot of {path.name} is black or a text card; no frame kept")
+            return _no_frame_row(film_id, has_trailer=1)
+        saved = save_thumbnails(shots, storage_dir() / THUMBNAILS / film_id)
+        context.log.info(f"{film_id}: {len(shots)} representative frames from {path.name}")
+        sheets[film_id] = plots.contact_sheet([s.image for s in shots], [s.timestamp for s in shots], film_id)
+        return frames_table(shots).assign(film_id=film_id, has_trailer=1, thumbnail=[str(p) for p in saved])
+
+    rows = materialize_films(context, compute)
+    metadata = {"films_with_trailer": int(rows.drop_duplicates("film_id")["has_trailer"].sum()),
+                "frames": int(rows["thumbnail"].notna().sum())}
+    if len(sheets) == 1:
+        metadata["frames_preview"] = image_metadata("representative frames", next(iter(sheets.values())))
+    return dg.Output(rows, metadata=metadata)
+
+
+class FrameClassifierConfig(dg.Config):
+    """What to train on and for how long (see frames.experiment)."""
+
+    images_from: str | None = None  # a folder laid out like shared/ (data/images/...); default $CINESEQ_SHARED
+    label_folder: str | None = None  # train on a bits-in-file-name folder instead (frames.labels)
+    epochs: int = 40
+    finetune: bool = True  # also fine-tune MobileNetV2's last blocks
+    max_films: int | None = None  # a quick run: at most this many films per split
+    max_frames_per_trailer_film: int | None = None
+    time_budget_s: float | None = None  # per model
+
+
+def _experiment_config(config: FrameClassifierConfig):
+    from dataclasses import replace
+
+    from .experiment import ExperimentConfig
+
+    base = ExperimentConfig(max_films=config.max_films, max_frames_per_trailer_film=config.max_frames_per_trailer_film)
+    models = {name: replace(getattr(base, name), epochs=config.epochs, time_budget_s=config.time_budget_s)
+              for name in ("scratch", "transfer", "finetune")}
+    if not config.finetune:
+        models["finetune"] = None
+    return replace(base, **models)
+
+
+@dg.asset(group_name=GROUP, kinds={"pytorch", "parquet"})
+def frame_classifier(context: dg.AssetExecutionContext, config: FrameClassifierConfig) -> dg.Output[pd.DataFrame]:
+    """Genre (multi-label) and budget-class classifiers of a single frame: a small CNN from scratch and
+    MobileNetV2 transfer models, split by film, scored on held-out posters and on real trailer frames
+    next to trivial baselines. The output table is the evaluation; the weights and serving.json are
+    in storage/frame_classifier/."""
+    from .classifier import classifier_dir, save_model, write_serving
+    from .dataset import load_label_folder, load_labelled_images
+    from .experiment import confusion_frame, evaluation_table, run_experiment
+
+    if config.label_folder:
+        data, warnings = load_label_folder(config.label_folder)
+        for warning in warnings:
+            context.log.warning(warning)
+    else:
+        data = load_labelled_images(config.images_from or shared_dir())
+    folder = classifier_dir()
+    result = run_experiment(data, _experiment_config(config), log=context.log.info, checkpoint_dir=folder / "checkpoints")
+    # Every model is trained and scored before any file is replaced: a failed run keeps the old ones.
+    for name, model in result.models.items():
+        save_model(model, folder / f"{name}_weights.parquet", {"inference_images_per_s": result.inference_images_per_s[name]})
+    write_parquet_atomic(result.splits, folder / "splits.parquet")
+    write_parquet_atomic(result.per_genre, folder / "per_genre.parquet")
+    write_serving(folder, result.serving, "lowest validation loss")
+    metadata = {
+        "serving": result.serving,
+        "genres": ", ".join(result.genres),
+        "budget_join": dg.MetadataValue.json(result.budget_report),
+        "train_seconds": dg.MetadataValue.json({n: round(m.train_seconds, 1) for n, m in result.models.items()}),
+        "best_epoch": dg.MetadataValue.json({n: m.best_epoch for n, m in result.models.items()}),
+        "inference_images_per_s": dg.MetadataValue.json({n: round(v, 1) for n, v in result.inference_images_per_s.items()}),
+        "folder": dg.MetadataValue.path(str(folder)),
+    }
+    for test_set in result.evaluation["test_set"].unique():
+        table = evaluation_table(result.evaluation, test_set).round(3)
+        metadata[f"evaluation_{test_set}"] = dg.MetadataValue.md(table.to_markdown(index=False))
+        key = f"{result.serving}/{test_set}"
+        if key in result.confusion:
+            metadata[f"budget_confusion_{test_set}"] = dg.MetadataValue.md(confusion_frame(result.confusion[key]).to_markdown())
+            metadata[f"plot_genre_auc_{test_set}"] = image_metadata("genre AUC", plots.genre_auc_plot(result.per_genre, test_set))
+    return dg.Output(result.evaluation, metadata=metadata)
+
+
+@dg.asset(group_name=GROUP, partitions_def=films_partitions, backfill_policy=film_backfill_policy,
+          deps=[representative_frames, frame_classifier], kinds={"pytorch", "parquet"})
+def frame_predictions(context: dg.AssetExecutionContext) -> dg.Output[pd.DataFrame]:
+    """Genre and budget-class probabilities of the film, averaged over its trailer's representative
+    frames (one per shot) by the serving frame classifier; films without a trailer are recorded as missing."""
+    import cv2
+
+    from .classifier import film_row, load_serving
+
+    classifier = load_serving()
+    chart: dict[str, bytes] = {}
+
+    def compute(film_id: str) -> pd.DataFrame:
+        shots = read_partitions("representative_frames", [film_id])  # empty when never materialized
+        paths = [p for p in shots.get("thumbnail", []) if isinstance(p, str)]
+        images = [image for image in (cv2.imread(p) for p in paths) if image is not None]
+        row = film_row(classifier, film_id, images)
+        if images:
+            genres = {k.removeprefix("frame_genre_"): v for k, v in row.items() if k.startswith("frame_genre_")}
+            budget = {k.removeprefix("frame_budget_"): v for k, v in row.items() if k.startswith("frame_budget_")}
+            chart[film_id] = plots.film_prediction_plot(genres, budget, f"{film_id}: {len(images)} frames")
+        return pd.DataFrame([row])
+
+    rows = materialize_films(context, compute)
+    metadata = {"films_with_frames": int(rows["has_frames"].sum()), "classifier": classifier.name}
+    if len(chart) == 1:
+        metadata["prediction"] = image_metadata("frame prediction", next(iter(chart.values())))
+    return dg.Output(rows, metadata=metadata)

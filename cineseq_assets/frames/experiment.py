@@ -1,0 +1,186 @@
+"""The frame classifier's experiment: data, splits, three models, their scores next to the baselines.
+
+Models: ``scratch`` (the small dual-head CNN), ``transfer`` (MobileNetV2 frozen, dual head trained)
+and ``transfer_finetuned`` (the same, then its last blocks fine-tuned, starting from the trained
+head). Every model is scored on the held-out poster films and on the trailer frames (a different
+domain, never trained on); the baselines are scored on the same images. The model served to the
+rest of the project is the one with the lowest validation loss: test films never choose.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .dataset import LabelledImages, read_pixels, split_by_film
+from .labels import BUDGET_CLASSES, genre_matrix, top_genres
+from .metrics import budget_baselines, budget_metrics, genre_baselines, genre_metrics
+from .train import FrameTrainConfig, SplitArrays, TrainedFrameModel, fit, predict_pixels
+
+# MobileNetV2's last inverted-residual block (160 -> 320 channels) and its 1x1 conv to 1280. Tried on
+# the posters: from block 14 (lr 1e-3 and 3e-4) and from 17 (1e-4), fine-tuning overfits from its
+# first epoch (validation loss 2.64-2.69 against 2.62 for the frozen backbone): 3,000 posters are
+# too few to move ImageNet features. Kept as the smallest, cheapest variant to try on more data.
+FINETUNE_BLOCK = 17
+TEST_SETS = ("test_posters", "trailer_frames")
+
+
+@dataclass
+class ExperimentConfig:
+    scratch: FrameTrainConfig = field(default_factory=FrameTrainConfig)
+    transfer: FrameTrainConfig = field(default_factory=FrameTrainConfig.transfer)
+    finetune: FrameTrainConfig | None = field(
+        default_factory=lambda: FrameTrainConfig.transfer(block=FINETUNE_BLOCK, learning_rate=1e-4))
+    val_fraction: float = 0.15
+    test_fraction: float = 0.15
+    split_seed: int = 0
+    # A quick run (tests, smoke checks): at most this many films per split, stratified by decade,
+    # and this many frames per trailer film.
+    max_films: int | None = None
+    max_frames_per_trailer_film: int | None = None
+
+
+@dataclass
+class ExperimentResult:
+    models: dict[str, TrainedFrameModel]
+    evaluation: pd.DataFrame  # model, test_set, task, metric, value
+    per_genre: pd.DataFrame  # model, test_set, genre, positives, threshold, f1, auc, average_precision
+    confusion: dict[str, np.ndarray]  # "<model>/<test_set>" -> 5x5 (rows: true class)
+    splits: pd.DataFrame  # film, source, decade, split
+    genres: tuple[str, ...]
+    budget_report: dict
+    serving: str
+    inference_images_per_s: dict[str, float]
+
+
+def run_experiment(data: LabelledImages, config: ExperimentConfig | None = None, log: Callable[[str], None] = print,
+                   checkpoint_dir: Path | None = None) -> ExperimentResult:
+    """Train and score every model on ``data`` (dataset.load_labelled_images or load_label_folder).
+
+    ``checkpoint_dir``: each model's best epoch so far is written there as ``<model>.parquet``
+    while it trains (thresholds not yet calibrated: for resuming or inspection, not for serving).
+    """
+    config = config or ExperimentConfig()
+    posters = _with_splits(data, config)
+    frames = data.trailer_frames
+    if config.max_frames_per_trailer_film is not None:
+        frames = frames.groupby("film", group_keys=False).head(config.max_frames_per_trailer_film)
+    genres = data.label_set or top_genres(posters.loc[posters["split"] == "train", "genres"])
+    log(f"{len(posters)} posters ({(posters['split'] == 'train').sum()} train, {(posters['split'] == 'val').sum()} val, "
+        f"{(posters['split'] == 'test').sum()} test films), {len(frames)} trailer frames; genres {', '.join(genres)}")
+    models: dict[str, TrainedFrameModel] = {}
+    arrays_by_size: dict[int, dict[str, SplitArrays]] = {}
+    plans = [("scratch", config.scratch, None), ("transfer", config.transfer, None)]
+    if config.finetune is not None:
+        plans.append(("transfer_finetuned", config.finetune, "transfer"))
+    for name, train_config, start in plans:
+        size = train_config.image_size
+        if size not in arrays_by_size:
+            arrays_by_size[size] = _arrays(posters, frames, genres, size)
+        sets = arrays_by_size[size]
+        log(f"training {name} on {len(sets['train'])} posters at {size} px")
+        models[name] = fit(sets["train"], sets["val"], genres, train_config, log, start_from=models.get(start),
+                           checkpoint=_checkpointer(checkpoint_dir, name))
+    evaluation, per_genre, confusion, speed = _evaluate(models, arrays_by_size, genres)
+    serving = min(models, key=lambda n: min(h["val_loss"] for h in models[n].history))
+    splits = pd.concat([posters[["film", "source", "decade", "split"]].drop_duplicates("film"),
+                        frames[["film", "source", "decade"]].drop_duplicates("film").assign(split="trailer_test")])
+    return ExperimentResult(models, evaluation, per_genre, confusion, splits.reset_index(drop=True), genres,
+                            data.budget_report, serving, speed)
+
+
+def _checkpointer(folder: Path | None, name: str):
+    if folder is None:
+        return None
+    from .classifier import save_model
+
+    return lambda model: save_model(model, Path(folder) / f"{name}.parquet", {"checkpoint_epoch": model.best_epoch})
+
+
+def _with_splits(data: LabelledImages, config: ExperimentConfig) -> pd.DataFrame:
+    posters = data.posters.assign(split=split_by_film(data.posters, config.val_fraction, config.test_fraction,
+                                                      config.split_seed))
+    overlap = set(posters["film"]) & set(data.trailer_frames["film"])
+    posters = posters[~posters["film"].isin(overlap)]  # a trailer-test film never trains, even as a poster
+    if config.max_films is not None:
+        posters = pd.concat([_stratified_head(posters[posters["split"] == split], config.max_films)
+                             for split in ("train", "val", "test")])
+    return posters.reset_index(drop=True)
+
+
+def _stratified_head(films: pd.DataFrame, n: int) -> pd.DataFrame:
+    """At most n rows, each decade keeping its share (at least one film)."""
+    if len(films) <= n:
+        return films
+    quota = (films["decade"].map(films["decade"].value_counts()) * n / len(films)).round().clip(lower=1)
+    return films[films.groupby("decade").cumcount() < quota]
+
+
+def _arrays(posters: pd.DataFrame, frames: pd.DataFrame, genres: tuple[str, ...], size: int) -> dict[str, SplitArrays]:
+    def arrays(table: pd.DataFrame) -> SplitArrays:
+        return SplitArrays(read_pixels(table["path"].tolist(), size), genre_matrix(table["genres"], genres),
+                           table["budget_class"].to_numpy(dtype=np.int64))
+
+    sets = {split: arrays(posters[posters["split"] == split]) for split in ("train", "val", "test")}
+    return {**sets, "test_posters": sets["test"], "trailer_frames": arrays(frames)}
+
+
+def _evaluate(models: dict[str, TrainedFrameModel], arrays_by_size: dict[int, dict[str, SplitArrays]],
+              genres: tuple[str, ...]) -> tuple[pd.DataFrame, pd.DataFrame, dict, dict]:
+    rows, genre_rows, confusion, speed = [], [], {}, {}
+    any_sets = next(iter(arrays_by_size.values()))
+    for test_set in TEST_SETS:
+        target = any_sets[test_set]
+        if len(target) == 0:  # a label folder has no trailer-frame test set
+            continue
+        known = target.budget >= 0
+        scored: dict[str, tuple] = {}
+        for name, model in models.items():
+            sets = arrays_by_size[model.config.image_size]
+            start = time.perf_counter()
+            genre_probs, budget_probs = predict_pixels(model.net, sets[test_set].pixels)
+            speed.setdefault(name, len(target) / (time.perf_counter() - start))
+            scored[name] = (genre_probs, model.thresholds, budget_probs)
+        train = any_sets["train"]
+        for name, (scores, thresholds) in genre_baselines(train.genres, any_sets["val"].genres, len(target)).items():
+            scored[f"baseline_{name}"] = (scores, thresholds, None)
+        for name, probs in budget_baselines(train.budget[train.budget >= 0], len(target)).items():
+            scored[f"baseline_{name}"] = (None, None, probs)
+        for name, (genre_probs, thresholds, budget_probs) in scored.items():
+            if genre_probs is not None:
+                summary, per_genre = genre_metrics(target.genres, genre_probs, thresholds, genres)
+                rows += [(name, test_set, "genre", metric, value) for metric, value in summary.items()]
+                genre_rows += [{"model": name, "test_set": test_set, **row} for row in per_genre]
+            if budget_probs is not None and known.any():
+                summary, matrix = budget_metrics(target.budget[known], budget_probs[known])
+                rows += [(name, test_set, "budget", metric, value) for metric, value in summary.items()]
+                confusion[f"{name}/{test_set}"] = matrix
+        rows += [("(images)", test_set, "genre", "images", float(len(target))),
+                 ("(images)", test_set, "budget", "images_with_budget", float(known.sum()))]
+    evaluation = pd.DataFrame(rows, columns=["model", "test_set", "task", "metric", "value"])
+    return evaluation, pd.DataFrame(genre_rows), confusion, speed
+
+
+def evaluation_table(evaluation: pd.DataFrame, test_set: str) -> pd.DataFrame:
+    """One row per model, one column per task/metric, for one test set (the closing-note view)."""
+    part = evaluation[(evaluation["test_set"] == test_set) & (evaluation["model"] != "(images)")]
+    wide = part.pivot_table(index="model", columns=["task", "metric"], values="value", sort=False)
+    wide.columns = [f"{task}_{metric}" for task, metric in wide.columns]
+    return wide.reset_index()
+
+
+def confusion_frame(matrix: np.ndarray) -> pd.DataFrame:
+    return pd.DataFrame(matrix, index=[f"true_{c}" for c in BUDGET_CLASSES], columns=[f"pred_{c}" for c in BUDGET_CLASSES])
+
+
+def quick_config(max_films: int = 60, epochs: int = 2, finetune: bool = False) -> ExperimentConfig:
+    """A short run (tests, smoke checks): few films per split, 5 frames per trailer film, few epochs."""
+    base = ExperimentConfig()
+    return replace(base, scratch=replace(base.scratch, epochs=epochs), transfer=replace(base.transfer, epochs=epochs),
+                   finetune=replace(base.finetune, epochs=epochs) if finetune else None,
+                   max_films=max_films, max_frames_per_trailer_film=5)

@@ -1,0 +1,257 @@
+"""Training the dual-head frame classifier: losses, augmentation, early stopping on validation films.
+
+Loss = genre binary cross-entropy (positives weighted by sqrt(negatives/positives), so rare genres
+are not ignored, without the noise of full inverse weighting) + budget cross-entropy plus an ordinal
+term, the expected number of classes between the prediction and the truth (a $25-50M film called
+$50M+ is a smaller error than one called under $1M). Images whose film has no known budget
+contribute to the genre loss only. Per-genre decision thresholds are chosen on validation films
+after training (metrics.calibrate_thresholds).
+
+The transfer model's frozen blocks run once per image (and once more on its mirror image, the
+augmentation), and epochs train on the cached activations.
+"""
+
+from __future__ import annotations
+
+import copy
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from .labels import BUDGET_CLASSES, UNKNOWN_BUDGET
+from .metrics import calibrate_thresholds
+from .nets import FROZEN_ALL, FrameNet, TransferTrunk, scratch_net, transfer_net
+
+SCRATCH, TRANSFER = "scratch", "transfer"
+
+
+@dataclass
+class FrameTrainConfig:
+    kind: str = SCRATCH  # "scratch" or "transfer"
+    image_size: int = 96
+    block: int = FROZEN_ALL  # transfer only: MobileNetV2 blocks from here on train (19: the head only)
+    epochs: int = 40
+    batch_size: int = 64
+    learning_rate: float = 2e-3
+    backbone_lr_scale: float = 0.1  # transfer: the pretrained blocks learn this much slower than the head
+    weight_decay: float = 1e-4
+    patience: int = 6  # epochs without a better validation loss before stopping
+    budget_weight: float = 1.0
+    ordinal_weight: float = 0.5
+    seed: int = 0
+    time_budget_s: float | None = None  # stop after the epoch that crosses it
+    channels: tuple[int, ...] = (16, 32, 64, 128, 192)  # scratch trunk
+
+    @classmethod
+    def transfer(cls, block: int = FROZEN_ALL, **overrides) -> "FrameTrainConfig":
+        return cls(**{"kind": TRANSFER, "image_size": 160, "block": block, "learning_rate": 1e-3, **overrides})
+
+
+@dataclass
+class SplitArrays:
+    """One split: pixels (N, S, S, 3) RGB uint8, genre targets (N, k) 0/1, budget classes (N,) (-1 unknown)."""
+
+    pixels: np.ndarray
+    genres: np.ndarray
+    budget: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.pixels)
+
+
+@dataclass
+class TrainedFrameModel:
+    net: FrameNet
+    config: FrameTrainConfig
+    genres: tuple[str, ...]
+    thresholds: np.ndarray
+    history: list[dict] = field(default_factory=list)
+    best_epoch: int = 0
+    train_seconds: float = 0.0
+    train_images: int = 0
+
+    def config_dict(self) -> dict:
+        return {"train": asdict(self.config), "genres": list(self.genres), "budget_classes": list(BUDGET_CLASSES),
+                "thresholds": [float(t) for t in self.thresholds], "best_epoch": self.best_epoch,
+                "train_seconds": round(self.train_seconds, 1), "train_images": self.train_images}
+
+
+def build_net(config: FrameTrainConfig, n_genres: int) -> FrameNet:
+    if config.kind == SCRATCH:
+        return scratch_net(n_genres, len(BUDGET_CLASSES), tuple(config.channels))
+    if config.kind == TRANSFER:
+        return transfer_net(n_genres, len(BUDGET_CLASSES), config.block)
+    raise ValueError(f"unknown frame model kind {config.kind!r}: use 'scratch' or 'transfer'")
+
+
+def to_tensor(pixels: np.ndarray) -> torch.Tensor:
+    """(N, S, S, 3) uint8 -> (N, 3, S, S) float on [0, 1]."""
+    return torch.from_numpy(np.ascontiguousarray(pixels)).permute(0, 3, 1, 2).float().div_(255)
+
+
+def dual_loss(genre_logits: torch.Tensor, budget_logits: torch.Tensor, genres: torch.Tensor, budget: torch.Tensor,
+              pos_weight: torch.Tensor, config: FrameTrainConfig) -> torch.Tensor:
+    loss = F.binary_cross_entropy_with_logits(genre_logits, genres, pos_weight=pos_weight)
+    known = budget != UNKNOWN_BUDGET
+    if known.any():
+        logits, target = budget_logits[known], budget[known]
+        distance = (torch.arange(logits.shape[1]) - target[:, None]).abs().float()
+        ordinal = (logits.softmax(1) * distance).sum(1).mean()
+        loss = loss + config.budget_weight * (F.cross_entropy(logits, target) + config.ordinal_weight * ordinal)
+    return loss
+
+
+def fit(train: SplitArrays, val: SplitArrays, genres: tuple[str, ...], config: FrameTrainConfig,
+        log: Callable[[str], None] = print, start_from: TrainedFrameModel | None = None,
+        checkpoint: Callable[[TrainedFrameModel], None] | None = None) -> TrainedFrameModel:
+    """Train with early stopping on the validation films' loss; returns the best epoch's network.
+
+    ``checkpoint`` is called with the model after every epoch that improves the validation loss
+    (classifier.save_model writes it as Parquet weights), so an interrupted run keeps its best epoch.
+
+    ``start_from``: a trained model whose head starts this one (fine-tuning the last blocks of a
+    transfer model after its head has been trained on the frozen backbone: a random head's large
+    early gradients would otherwise wreck the pretrained blocks).
+    """
+    start = time.perf_counter()  # training time includes caching the frozen blocks' output
+    torch.manual_seed(config.seed)
+    rng = np.random.default_rng(config.seed)
+    net = build_net(config, len(genres))
+    if start_from is not None:
+        net.head.load_state_dict(start_from.net.head.state_dict())
+    inputs = _Inputs(net, train, val, log)
+    optimizer = torch.optim.AdamW(_parameter_groups(net, config), lr=config.learning_rate, weight_decay=config.weight_decay)
+    scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(optimizer, factor=0.3, patience=2)
+    pos_weight = _positive_weights(train.genres)
+    train_y, train_b = torch.from_numpy(train.genres), torch.from_numpy(train.budget.astype(np.int64))
+    best, best_loss, best_epoch, waited, history = None, float("inf"), 0, 0, []
+    for epoch in range(1, config.epochs + 1):
+        net.train()
+        order = rng.permutation(len(train))
+        losses = []
+        for begin in range(0, len(order), config.batch_size):
+            batch = order[begin:begin + config.batch_size]
+            genre_logits, budget_logits = inputs.train_forward(batch, rng)
+            loss = dual_loss(genre_logits, budget_logits, train_y[batch], train_b[batch], pos_weight, config)
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+            losses.append(loss.item())
+        val_loss = _validation_loss(inputs, val, pos_weight, config)
+        scheduler.step(val_loss)
+        history.append({"epoch": epoch, "train_loss": float(np.mean(losses)), "val_loss": val_loss,
+                        "learning_rate": optimizer.param_groups[0]["lr"]})
+        log(f"{config.kind} epoch {epoch}: train loss {np.mean(losses):.4f}, validation loss {val_loss:.4f}")
+        if val_loss < best_loss - 1e-4:
+            best, best_loss, best_epoch, waited = copy.deepcopy(net.state_dict()), val_loss, epoch, 0
+            if checkpoint is not None:
+                checkpoint(TrainedFrameModel(net, config, genres, np.full(len(genres), 0.5), list(history), epoch,
+                                             time.perf_counter() - start, len(train)))
+        else:
+            waited += 1
+        if waited >= config.patience or _out_of_time(start, config):
+            break
+    net.load_state_dict(best)
+    net.eval()
+    val_genre_scores = inputs.predict_val()[0]
+    thresholds = calibrate_thresholds(val.genres, val_genre_scores)
+    return TrainedFrameModel(net, config, genres, thresholds, history, best_epoch, time.perf_counter() - start, len(train))
+
+
+def _parameter_groups(net: FrameNet, config: FrameTrainConfig) -> list[dict]:
+    if not isinstance(net.trunk, TransferTrunk):
+        return [{"params": list(net.parameters())}]
+    tail = [p for p in net.trunk.tail.parameters() if p.requires_grad]
+    groups = [{"params": list(net.head.parameters())}]
+    if tail:
+        groups.append({"params": tail, "lr": config.learning_rate * config.backbone_lr_scale})
+    return groups
+
+
+def _positive_weights(genres: np.ndarray) -> torch.Tensor:
+    positives = genres.sum(0).clip(min=1)
+    return torch.from_numpy(np.sqrt((len(genres) - positives) / positives).astype(np.float32))
+
+
+def _out_of_time(start: float, config: FrameTrainConfig) -> bool:
+    return config.time_budget_s is not None and time.perf_counter() - start > config.time_budget_s
+
+
+@torch.no_grad()
+def _validation_loss(inputs: "_Inputs", val: SplitArrays, pos_weight: torch.Tensor, config: FrameTrainConfig) -> float:
+    genre_logits, budget_logits = inputs.val_logits()
+    return dual_loss(genre_logits, budget_logits, torch.from_numpy(val.genres),
+                     torch.from_numpy(val.budget.astype(np.int64)), pos_weight, config).item()
+
+
+class _Inputs:
+    """What one training step feeds the network: augmented pixels for a scratch net; for a transfer
+    net the cached output of its frozen blocks (an image or its mirror, at random)."""
+
+    def __init__(self, net: FrameNet, train: SplitArrays, val: SplitArrays, log: Callable[[str], None]):
+        self.net = net
+        self.transfer = isinstance(net.trunk, TransferTrunk)
+        if self.transfer:
+            log(f"running the frozen MobileNetV2 blocks once on {len(train)} training images (and their mirrors) "
+                f"and {len(val)} validation images")
+            self.train_cache = frozen_features(net, train.pixels)
+            self.train_mirror = frozen_features(net, train.pixels[:, :, ::-1])
+            self.val_cache = frozen_features(net, val.pixels)
+        else:
+            self.train_pixels, self.val_pixels = train.pixels, val.pixels
+
+    def train_forward(self, batch: np.ndarray, rng: np.random.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+        if self.transfer:
+            mirror = torch.from_numpy(rng.random(len(batch)) < 0.5)[:, None, None, None]
+            cached = torch.where(mirror, self.train_mirror[batch], self.train_cache[batch]).float()
+            return self.net.head(self.net.trunk.tail(cached))
+        return self.net(augment(to_tensor(self.train_pixels[batch]), rng))
+
+    def val_logits(self) -> tuple[torch.Tensor, torch.Tensor]:
+        self.net.eval()
+        if self.transfer:
+            return self.net.head(self.net.trunk.tail(self.val_cache.float()))
+        return _batched(self.net, self.val_pixels)
+
+    @torch.no_grad()
+    def predict_val(self) -> tuple[np.ndarray, np.ndarray]:
+        genre_logits, budget_logits = self.val_logits()
+        return genre_logits.sigmoid().numpy(), budget_logits.softmax(1).numpy()
+
+
+def augment(pixels: torch.Tensor, rng: np.random.Generator, shift: int = 8) -> torch.Tensor:
+    """Random mirror and a random shift of up to ``shift`` pixels (reflect-padded), per batch."""
+    if rng.random() < 0.5:
+        pixels = pixels.flip(3)
+    size = pixels.shape[-1]
+    padded = F.pad(pixels, (shift, shift, shift, shift), mode="reflect")
+    top, left = rng.integers(0, 2 * shift + 1, size=2)
+    return padded[:, :, top:top + size, left:left + size]
+
+
+@torch.no_grad()
+def frozen_features(net: FrameNet, pixels: np.ndarray, batch_size: int = 64) -> torch.Tensor:
+    """The frozen blocks' output for every image, as float16 (half the memory; the tail casts back)."""
+    trunk = net.trunk
+    parts = [trunk.frozen((to_tensor(pixels[i:i + batch_size]) - net.mean) / net.std).half()
+             for i in range(0, len(pixels), batch_size)]
+    return torch.cat(parts)
+
+
+@torch.no_grad()
+def _batched(net: nn.Module, pixels: np.ndarray, batch_size: int = 128) -> tuple[torch.Tensor, torch.Tensor]:
+    outputs = [net(to_tensor(pixels[i:i + batch_size])) for i in range(0, len(pixels), batch_size)]
+    return torch.cat([g for g, _ in outputs]), torch.cat([b for _, b in outputs])
+
+
+@torch.no_grad()
+def predict_pixels(net: FrameNet, pixels: np.ndarray, batch_size: int = 64) -> tuple[np.ndarray, np.ndarray]:
+    """(genre probabilities (N, k), budget probabilities (N, 5)) for RGB uint8 images."""
+    net.eval()
+    genre_logits, budget_logits = _batched(net, pixels, batch_size)
+    return genre_logits.sigmoid().numpy(), budget_logits.softmax(1).numpy()
