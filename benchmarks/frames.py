@@ -4,8 +4,8 @@
 
 Trains the three models of frames.experiment (small CNN from scratch; MobileNetV2 frozen with a
 dual head; the same with its last blocks fine-tuned) on the poster films of the training split,
-and prints, for the held-out poster films and for the 620 trailer frames of 10 films (a different
-domain, never trained on): genre micro/macro F1, mean average precision, mean AUC; budget accuracy,
+and prints, for the held-out poster films, for the 620 trailer frames of 10 films (a different
+domain, never trained on) and for those 10 films with their frames' probabilities averaged: genre micro/macro F1, mean average precision, mean AUC; budget accuracy,
 balanced accuracy, macro F1, log loss and mean class error; next to the trivial baselines. Then
 training time per model, and inference speed in images per second (batch 64, and one image at a
 time), median of 3 runs on the threads torch is given (2 on the reference machine). With several
@@ -67,7 +67,9 @@ def main() -> int:
     first = results[0]
     print(f"\ngenres (top 10 of the training films): {', '.join(first.genres)}")
     print("films per split:", first.splits["split"].value_counts().to_dict())
-    for test_set in ("test_posters", "trailer_frames"):
+    from cineseq_assets.frames.experiment import TEST_SETS
+
+    for test_set in TEST_SETS:
         tables = [evaluation_table(r.evaluation, test_set).set_index("model") for r in results]
         mean = sum(tables) / len(tables)
         shown = mean.round(3).astype(str)

@@ -32,6 +32,7 @@ DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 7860
 MAX_UPLOAD_BYTES = 100 * 1024 * 1024  # per file; a two-minute 1080p trailer is 30-60 MB
 VIDEO_TYPES = [".mp4", ".mov", ".mkv", ".webm"]
+IMAGE_TYPES = [".jpg", ".jpeg", ".png", ".webp"]
 TABLE_TYPES = [".csv", ".csv.gz", ".parquet"]
 GENRES = ["Action", "Adventure", "Animation", "Comedy", "Crime", "Documentary", "Drama", "Family", "Fantasy",
           "History", "Horror", "Music", "Mystery", "Romance", "Science Fiction", "Thriller", "War", "Western"]
@@ -170,6 +171,31 @@ def build_app(storage: Path | None = None) -> gr.Blocks:
 
         return missing_models_message() or "Trailer models found: upload a short video (at most 100 MB)."
 
+    # ---- frames
+    def classify_frames(upload):
+        if not upload:
+            raise gr.Error("Upload an image or a video first.", print_exception=False)
+        from cineseq_assets.frames.classifier import cached_serving, classify_path
+        from cineseq_assets.frames.plots import film_prediction_figure
+
+        path = _checked_upload(upload, IMAGE_TYPES + VIDEO_TYPES, "an image or a video")
+        classifier = _errors(cached_serving, service.storage_dir)
+        result = _errors(classify_path, classifier, path)
+        seen = "1 image" if result.kind == "image" else f"{result.frames} representative frames (one per shot), averaged"
+        summary = (f"**Genres:** {', '.join(result.predicted_genres) or 'none above its threshold'}  \n"
+                   f"**Budget class:** {result.predicted_budget} ({result.budget[result.predicted_budget]:.0%})  \n"
+                   f"From {seen}; model `{classifier.name}`. Held-out scores of every model: `frame_classifier` "
+                   "in the Dagster UI, or docs/frames.md.")
+        return film_prediction_figure(result.genres, result.budget, path.name), summary
+
+    def frame_note() -> str:
+        from cineseq_assets.frames.classifier import SERVING_FILE, classifier_dir
+
+        if (classifier_dir(service.storage_dir) / SERVING_FILE).exists():
+            return "Upload a poster, a still or a trailer: the frame classifier predicts genres and the budget class."
+        return ("**No frame classifier is materialized yet.** Materialize `frame_classifier` in the Dagster UI "
+                "or run `cineseq run --frames`; this tab uses it as soon as it exists.")
+
     # ---- model
     def model_tab():
         errors = stored_evaluation(service.storage_dir)
@@ -239,6 +265,13 @@ def build_app(storage: Path | None = None) -> gr.Blocks:
             trailer_chart = gr.Plot(label="Emotional arc and audio energy", elem_id="trailer-chart")
             embedding = gr.Dataframe(pd.DataFrame(columns=["feature", "value", "meaning"]), interactive=False,
                                      label="Embedding (schema in docs/trailers.md)", elem_id="trailer-embedding")
+        with gr.Tab("Frames"):
+            frames_note = gr.Markdown(elem_id="frames-note")
+            frame_upload = gr.File(label="Image or video (jpg, png, webp, mp4, mov, mkv, webm; at most 100 MB)",
+                                   file_types=IMAGE_TYPES + VIDEO_TYPES, elem_id="frames-upload")
+            frames_button = gr.Button("Classify", variant="primary")
+            frames_summary = gr.Markdown(elem_id="frames-summary")
+            frames_chart = gr.Plot(label="Genre and budget-class probabilities", elem_id="frames-chart")
         with gr.Tab("Model"):
             model_info = gr.Markdown()
             evaluation_note = gr.Markdown()
@@ -255,9 +288,9 @@ def build_app(storage: Path | None = None) -> gr.Blocks:
         def on_load():
             choices = film_choices()
             first = choices[0] if choices else None
-            return gr.Dropdown(choices=choices, value=first), model_status(), trailer_models()
+            return gr.Dropdown(choices=choices, value=first), model_status(), trailer_models(), frame_note()
 
-        app.load(on_load, outputs=[film, status, trailer_note], api_visibility="private")
+        app.load(on_load, outputs=[film, status, trailer_note, frames_note], api_visibility="private")
         film.change(pick_film, [film], film_outputs, api_visibility="private")
         origin.release(show_film, [film, origin], film_outputs, api_visibility="private")
         explain_button.click(explain, [film, origin], [heatmap, bars, contributions, explain_note],
@@ -265,6 +298,7 @@ def build_app(storage: Path | None = None) -> gr.Blocks:
         new_button.click(show_new_film, [weeks, upload, release, new_title, new_genres, new_budget, new_mpaa],
                          [new_chart, new_table, new_status], api_visibility="private")
         trailer_button.click(trailer, [video], [trailer_chart, trailer_summary, embedding], api_visibility="private")
+        frames_button.click(classify_frames, [frame_upload], [frames_chart, frames_summary], api_visibility="private")
         model_outputs = [model_info, evaluation_note, evaluation, trained, gallery]
         refresh.click(model_tab, outputs=model_outputs, api_visibility="private")
         app.load(model_tab, outputs=model_outputs, api_visibility="private")

@@ -1,5 +1,5 @@
 """Fixtures shared by the whole suite: the shared data folder, an isolated storage and Dagster home,
-a small real panel and tiny trained forecasters."""
+a small real panel, tiny trained forecasters and a briefly trained frame classifier."""
 
 import io
 import os
@@ -13,6 +13,9 @@ from cineseq_assets.boxoffice.bundled import bundled_trends, load_bundled
 from cineseq_assets.boxoffice.features import MarketCalendar
 from cineseq_assets.boxoffice.panel import film_panel, pooled_panel
 from cineseq_assets.forecast.train import TrainConfig, calibrate_conformal, prepare, train_model
+from cineseq_assets.frames.classifier import classifier_dir, save_model as save_frame_model, write_serving as write_frame_serving
+from cineseq_assets.frames.dataset import load_labelled_images
+from cineseq_assets.frames.experiment import quick_config, run_experiment
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("CINESEQ_SHARED", REPO.parent / "shared"))
@@ -82,3 +85,26 @@ def tiny_models(forecast_panel) -> dict:
         calibrate_conformal(trained, data.validation)
         models[architecture] = (trained, data)
     return models
+
+
+# A frame classifier trained briefly on real posters (40 films per split, 2 epochs), stored the way
+# the frame_classifier asset stores it: shared by the frame, CLI and demo tests.
+@pytest.fixture(scope="session")
+def labelled(shared_dir):
+    return load_labelled_images(shared_dir)
+
+
+@pytest.fixture(scope="session")
+def quick_result(labelled):
+    return run_experiment(labelled, quick_config(max_films=40, epochs=2), log=lambda message: None)
+
+
+@pytest.fixture(scope="session")
+def frame_storage(quick_result, tmp_path_factory):
+    """A storage folder holding the quick models and serving.json, as the asset writes them."""
+    storage = tmp_path_factory.mktemp("frame_storage")
+    folder = classifier_dir(storage)
+    for name, model in quick_result.models.items():
+        save_frame_model(model, folder / f"{name}_weights.parquet")
+    write_frame_serving(folder, quick_result.serving, "test fixture")
+    return storage

@@ -15,6 +15,8 @@ from ..settings import shared_dir, storage_dir
 from ..storage import read_partitions, write_parquet_atomic
 from ..trailers.assets import TrailerSource
 from . import plots
+from .representative import frames_table, save_thumbnails
+from .representative import representative_frames as choose_frames
 
 GROUP = "frames"
 THUMBNAILS = "representative_frames_jpg"
@@ -39,8 +41,6 @@ def representative_frames(context: dg.AssetExecutionContext, config: Representat
                           trailers: TrailerSource) -> dg.Output[pd.DataFrame]:
     """One sharp, non-black, non-text frame per shot of the film's trailer (shots cut where the colour
     histogram changes more than the trailer's own adaptive threshold); thumbnails saved as JPEG."""
-    from .representative import frames_table, representative_frames as choose_frames, save_thumbnails
-
     sheets: dict[str, bytes] = {}
 
     def compute(film_id: str) -> pd.DataFrame:

@@ -13,6 +13,7 @@ probabilities of the frames are averaged, so each shot counts once however long 
 from __future__ import annotations
 
 import json
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -98,6 +99,23 @@ def load_serving(storage: str | Path | None = None) -> FrameClassifier:
                                       "Materialize the frame_classifier asset first (`cineseq run` or the Dagster UI).")
     name = json.loads(serving.read_text())["model"]
     return load_classifier(folder / f"{name}_weights.parquet")
+
+
+_lock = threading.Lock()
+_loaded: dict[str, tuple[tuple, FrameClassifier]] = {}  # folder -> (file stamps, classifier)
+
+
+def cached_serving(storage: str | Path | None = None) -> FrameClassifier:
+    """``load_serving`` for a long-running process: loaded once, and again only when serving.json or
+    the weights it names change on disk (a newly materialized classifier is picked up, no restart)."""
+    folder = classifier_dir(storage)
+    with _lock:
+        stamps = tuple(p.stat().st_mtime_ns if p.exists() else None
+                       for p in (folder / SERVING_FILE, *sorted(folder.glob("*_weights.parquet"))))
+        cached = _loaded.get(str(folder))
+        if cached is None or cached[0] != stamps:
+            _loaded[str(folder)] = (stamps, load_serving(storage))
+        return _loaded[str(folder)][1]
 
 
 # ------------------------------------------------------------------------------ classifying files

@@ -19,6 +19,7 @@ import pandas as pd
 from ..boxoffice.metadata import NUMBERS, TMDB, metadata_table, normalize_title
 from ..errors import CineSeqError
 from .labels import budget_class, split_genres
+from .representative import letterbox_crop
 
 POSTERS = "posters_imdb_abilpandoli"
 TRAILER_FRAMES = "trailer_frames_zeevzu"
@@ -181,8 +182,6 @@ def square_crop(image: np.ndarray) -> np.ndarray:
 
 def to_model_pixels(image_bgr: np.ndarray, size: int) -> np.ndarray:
     """BGR image -> (size, size, 3) RGB uint8: letterbox bars removed, centred square, area-resized."""
-    from .representative import letterbox_crop
-
     square = square_crop(letterbox_crop(image_bgr))
     resized = cv2.resize(square, (size, size), interpolation=cv2.INTER_AREA)
     return cv2.cvtColor(resized, cv2.COLOR_BGR2RGB)

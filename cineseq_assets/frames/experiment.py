@@ -27,7 +27,7 @@ from .train import FrameTrainConfig, SplitArrays, TrainedFrameModel, fit, predic
 # first epoch (validation loss 2.64-2.69 against 2.62 for the frozen backbone): 3,000 posters are
 # too few to move ImageNet features. Kept as the smallest, cheapest variant to try on more data.
 FINETUNE_BLOCK = 17
-TEST_SETS = ("test_posters", "trailer_frames")
+TEST_SETS = ("test_posters", "trailer_frames", "trailer_films")
 
 
 @dataclass
@@ -124,7 +124,7 @@ def _stratified_head(films: pd.DataFrame, n: int) -> pd.DataFrame:
 def _arrays(posters: pd.DataFrame, frames: pd.DataFrame, genres: tuple[str, ...], size: int) -> dict[str, SplitArrays]:
     def arrays(table: pd.DataFrame) -> SplitArrays:
         return SplitArrays(read_pixels(table["path"].tolist(), size), genre_matrix(table["genres"], genres),
-                           table["budget_class"].to_numpy(dtype=np.int64))
+                           table["budget_class"].to_numpy(dtype=np.int64), table["film"].to_numpy())
 
     sets = {split: arrays(posters[posters["split"] == split]) for split in ("train", "val", "test")}
     return {**sets, "test_posters": sets["test"], "trailer_frames": arrays(frames)}
@@ -132,38 +132,69 @@ def _arrays(posters: pd.DataFrame, frames: pd.DataFrame, genres: tuple[str, ...]
 
 def _evaluate(models: dict[str, TrainedFrameModel], arrays_by_size: dict[int, dict[str, SplitArrays]],
               genres: tuple[str, ...]) -> tuple[pd.DataFrame, pd.DataFrame, dict, dict]:
-    rows, genre_rows, confusion, speed = [], [], {}, {}
+    """Scores of every model and baseline on the poster test films and the trailer frames, and on the
+    trailer films (frame probabilities averaged per film, as frame_predictions does)."""
     any_sets = next(iter(arrays_by_size.values()))
-    for test_set in TEST_SETS:
+    scores = _Scores(genres)
+    speed: dict[str, float] = {}
+    for test_set in ("test_posters", "trailer_frames"):
         target = any_sets[test_set]
         if len(target) == 0:  # a label folder has no trailer-frame test set
             continue
-        known = target.budget >= 0
         scored: dict[str, tuple] = {}
         for name, model in models.items():
-            sets = arrays_by_size[model.config.image_size]
             start = time.perf_counter()
-            genre_probs, budget_probs = predict_pixels(model.net, sets[test_set].pixels)
+            genre_probs, budget_probs = predict_pixels(model.net, arrays_by_size[model.config.image_size][test_set].pixels)
             speed.setdefault(name, len(target) / (time.perf_counter() - start))
             scored[name] = (genre_probs, model.thresholds, budget_probs)
-        train = any_sets["train"]
-        for name, (scores, thresholds) in genre_baselines(train.genres, any_sets["val"].genres, len(target)).items():
-            scored[f"baseline_{name}"] = (scores, thresholds, None)
-        for name, probs in budget_baselines(train.budget[train.budget >= 0], len(target)).items():
-            scored[f"baseline_{name}"] = (None, None, probs)
+        scored |= _baselines(any_sets["train"], any_sets["val"], len(target))
+        scores.add(test_set, target, scored)
+        if test_set == "trailer_frames":
+            films = target.films
+            per_film = SplitArrays(target.pixels[:0], _film_means(target.genres, films), _film_means(target.budget, films))
+            averaged = {name: (_film_means(g, films), t, _film_means(b, films)) for name, (g, t, b) in scored.items()
+                        if name in models}
+            # Baselines are rebuilt per film, not averaged: a mean of equal floats can differ in its
+            # last bit between films, and AUC would rank that noise.
+            scores.add("trailer_films", per_film, averaged | _baselines(any_sets["train"], any_sets["val"], len(per_film)))
+    return scores.table(), pd.DataFrame(scores.per_genre), scores.confusion, speed
+
+
+def _baselines(train: SplitArrays, val: SplitArrays, n: int) -> dict[str, tuple]:
+    scored = {f"baseline_{name}": (scores, thresholds, None)
+              for name, (scores, thresholds) in genre_baselines(train.genres, val.genres, n).items()}
+    return scored | {f"baseline_{name}": (None, None, probs)
+                     for name, probs in budget_baselines(train.budget[train.budget >= 0], n).items()}
+
+
+def _film_means(values: np.ndarray, films: np.ndarray) -> np.ndarray:
+    """Mean over each film's rows, films in sorted order (labels are per film, so their mean is exact)."""
+    order = np.unique(films)
+    return np.stack([values[films == film].mean(0) for film in order]).astype(values.dtype)
+
+
+class _Scores:
+    """Accumulates the long evaluation table, the per-genre rows and the confusion matrices."""
+
+    def __init__(self, genres: tuple[str, ...]):
+        self.genres, self.rows, self.per_genre, self.confusion = genres, [], [], {}
+
+    def add(self, test_set: str, target: SplitArrays, scored: dict[str, tuple]) -> None:
+        known = target.budget >= 0
         for name, (genre_probs, thresholds, budget_probs) in scored.items():
             if genre_probs is not None:
-                summary, per_genre = genre_metrics(target.genres, genre_probs, thresholds, genres)
-                rows += [(name, test_set, "genre", metric, value) for metric, value in summary.items()]
-                genre_rows += [{"model": name, "test_set": test_set, **row} for row in per_genre]
+                summary, per_genre = genre_metrics(target.genres, genre_probs, thresholds, self.genres)
+                self.rows += [(name, test_set, "genre", metric, value) for metric, value in summary.items()]
+                self.per_genre += [{"model": name, "test_set": test_set, **row} for row in per_genre]
             if budget_probs is not None and known.any():
                 summary, matrix = budget_metrics(target.budget[known], budget_probs[known])
-                rows += [(name, test_set, "budget", metric, value) for metric, value in summary.items()]
-                confusion[f"{name}/{test_set}"] = matrix
-        rows += [("(images)", test_set, "genre", "images", float(len(target))),
-                 ("(images)", test_set, "budget", "images_with_budget", float(known.sum()))]
-    evaluation = pd.DataFrame(rows, columns=["model", "test_set", "task", "metric", "value"])
-    return evaluation, pd.DataFrame(genre_rows), confusion, speed
+                self.rows += [(name, test_set, "budget", metric, value) for metric, value in summary.items()]
+                self.confusion[f"{name}/{test_set}"] = matrix
+        self.rows += [("(images)", test_set, "genre", "images", float(len(target.genres))),
+                      ("(images)", test_set, "budget", "images_with_budget", float(known.sum()))]
+
+    def table(self) -> pd.DataFrame:
+        return pd.DataFrame(self.rows, columns=["model", "test_set", "task", "metric", "value"])
 
 
 def evaluation_table(evaluation: pd.DataFrame, test_set: str) -> pd.DataFrame:

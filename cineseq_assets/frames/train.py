@@ -54,14 +54,16 @@ class FrameTrainConfig:
 
 @dataclass
 class SplitArrays:
-    """One split: pixels (N, S, S, 3) RGB uint8, genre targets (N, k) 0/1, budget classes (N,) (-1 unknown)."""
+    """One split: pixels (N, S, S, 3) RGB uint8, genre targets (N, k) 0/1, budget classes (N,) (-1 unknown),
+    and each image's film where known."""
 
     pixels: np.ndarray
     genres: np.ndarray
     budget: np.ndarray
+    films: np.ndarray | None = None
 
     def __len__(self) -> int:
-        return len(self.pixels)
+        return len(self.genres)
 
 
 @dataclass

@@ -1,5 +1,6 @@
 """A materialized storage folder (panel, catalog, two tiny models) and the demo served from it on 127.0.0.1."""
 
+import shutil
 import socket
 from pathlib import Path
 
@@ -8,6 +9,7 @@ import pytest
 
 from cineseq_assets.forecast.onnx_export import export_onnx
 from cineseq_assets.forecast.store import model_dir, save_model, write_serving
+from cineseq_assets.frames.classifier import classifier_dir
 from cineseq_assets.storage import asset_path, write_parquet_atomic
 
 SHOWCASE_FILMS = 3  # the first films of the test panel are flagged showcase, so they lead the list
@@ -62,8 +64,11 @@ def fresh_storage(tmp_path, forecast_panel, tiny_models):
 
 
 @pytest.fixture(scope="session")
-def demo_storage(tmp_path_factory, forecast_panel, tiny_models) -> Path:
-    return write_storage(tmp_path_factory.mktemp("demo_storage"), forecast_panel, tiny_models, "seq2seq_attention")
+def demo_storage(tmp_path_factory, forecast_panel, tiny_models, frame_storage) -> Path:
+    """The forecasters and a frame classifier, as `cineseq run --frames` leaves them."""
+    root = write_storage(tmp_path_factory.mktemp("demo_storage"), forecast_panel, tiny_models, "seq2seq_attention")
+    shutil.copytree(classifier_dir(frame_storage), classifier_dir(root))
+    return root
 
 
 @pytest.fixture(scope="session")

@@ -126,6 +126,20 @@ def test_trailer_upload_shows_its_arc_and_embedding(browser, demo_url, media):
     page.close()
 
 
+def test_frames_tab_classifies_an_uploaded_image(browser, demo_url, media):
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    page.goto(demo_url, wait_until="domcontentloaded")
+    page.get_by_role("tab", name="Frames").click()
+    page.wait_for_function("() => document.querySelector('#frames-note')?.innerText.includes('Upload a poster')",
+                           timeout=TIMEOUT_MS)
+    page.locator("#frames-upload input[type=file]").set_input_files(str(media / "newton.png"))
+    page.get_by_role("button", name="Classify").click()
+    page.wait_for_selector("#frames-chart img", timeout=TIMEOUT_MS)
+    summary = page.locator("#frames-summary").inner_text()
+    assert "Budget class:" in summary and "From 1 image" in summary
+    page.close()
+
+
 def test_without_a_model_the_page_says_how_to_materialize(browser, fresh_storage, serve_demo):
     from cineseq_assets.forecast.store import model_dir
 
@@ -140,4 +154,7 @@ def test_without_a_model_the_page_says_how_to_materialize(browser, fresh_storage
     # picking a film then shows the same advice as an error toast, never a stack trace
     page.wait_for_selector(".toast-body, .toast-wrap", timeout=TIMEOUT_MS)
     assert "Traceback" not in page.content()
+    page.get_by_role("tab", name="Frames").click()  # no frame classifier in this storage either
+    page.wait_for_function("() => document.querySelector('#frames-note')?.innerText.includes('No frame classifier')",
+                           timeout=TIMEOUT_MS)
     page.close()

@@ -21,7 +21,7 @@ def test_every_model_and_baseline_is_scored_on_both_test_sets(quick_result):
         assert table.loc["scratch", ["genre_mean_auc", "budget_balanced_accuracy"]].notna().all()
         assert table.loc["baseline_all_zero", "genre_micro_f1"] == 0.0
     images = evaluation[evaluation["metric"] == "images"].set_index("test_set")["value"]
-    assert images["trailer_frames"] == 50  # 5 frames of each of the 10 trailer films
+    assert images["trailer_frames"] == 50 and images["trailer_films"] == 10  # 5 frames of each of 10 films
 
 
 def test_training_learns_and_keeps_its_best_validation_epoch(quick_result):
@@ -104,3 +104,9 @@ def test_a_bits_in_file_name_folder_trains_directly(labelled, tmp_path):
     assert result.genres == DEFAULT_GENRES and set(result.evaluation["test_set"]) == {"test_posters"}
     assert (result.splits.groupby("film")["split"].nunique() == 1).all()
     assert (tmp_path / "checkpoints" / "scratch.parquet").exists()
+
+
+def test_constant_baselines_rank_nothing_on_every_test_set(quick_result):
+    table = quick_result.evaluation
+    auc = table[(table["model"] == "baseline_prevalence") & (table["metric"] == "mean_auc")]
+    assert len(auc) == 3 and (auc["value"] == 0.5).all()
