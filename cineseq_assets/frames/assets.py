@@ -4,6 +4,8 @@ film-level predictions (offered to the forecaster as optional static features).
 Thin wrappers: the work is in the Dagster-free modules of this package.
 """
 
+from dataclasses import replace
+
 import dagster as dg
 import numpy as np
 import pandas as pd
@@ -77,9 +79,7 @@ class FrameClassifierConfig(dg.Config):
 
 
 def _experiment_config(config: FrameClassifierConfig):
-    from dataclasses import replace
-
-    from .experiment import ExperimentConfig
+    from .experiment import ExperimentConfig  # torch: imported when a run needs it, not when Dagster loads
 
     base = ExperimentConfig(max_films=config.max_films, max_frames_per_trailer_film=config.max_frames_per_trailer_film)
     models = {name: replace(getattr(base, name), epochs=config.epochs, time_budget_s=config.time_budget_s)

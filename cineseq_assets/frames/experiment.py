@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from .classifier import save_model
 from .dataset import LabelledImages, read_pixels, split_by_film
 from .labels import BUDGET_CLASSES, genre_matrix, top_genres
 from .metrics import budget_baselines, budget_metrics, genre_baselines, genre_metrics
@@ -97,8 +98,6 @@ def run_experiment(data: LabelledImages, config: ExperimentConfig | None = None,
 def _checkpointer(folder: Path | None, name: str):
     if folder is None:
         return None
-    from .classifier import save_model
-
     return lambda model: save_model(model, Path(folder) / f"{name}.parquet", {"checkpoint_epoch": model.best_epoch})
 
 
