@@ -57,8 +57,12 @@ class FrameNet(nn.Module):
         self.register_buffer("std", torch.tensor(IMAGENET_STD).view(1, 3, 1, 1), persistent=False)
         self.trunk, self.head = trunk, head
 
+    def normalize(self, pixels: torch.Tensor) -> torch.Tensor:
+        """[0, 1] RGB -> the ImageNet-normalized input of the trunk."""
+        return (pixels - self.mean) / self.std
+
     def forward(self, pixels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        return self.head(self.trunk((pixels - self.mean) / self.std))
+        return self.head(self.trunk(self.normalize(pixels)))
 
 
 def scratch_net(n_genres: int, n_budget: int, channels: tuple[int, ...] = (16, 32, 64, 128, 192)) -> FrameNet:

@@ -239,8 +239,7 @@ def augment(pixels: torch.Tensor, rng: np.random.Generator, shift: int = 8) -> t
 @torch.no_grad()
 def frozen_features(net: FrameNet, pixels: np.ndarray, batch_size: int = 64) -> torch.Tensor:
     """The frozen blocks' output for every image, as float16 (half the memory; the tail casts back)."""
-    trunk = net.trunk
-    parts = [trunk.frozen((to_tensor(pixels[i:i + batch_size]) - net.mean) / net.std).half()
+    parts = [net.trunk.frozen(net.normalize(to_tensor(pixels[i:i + batch_size]))).half()
              for i in range(0, len(pixels), batch_size)]
     return torch.cat(parts)
 
