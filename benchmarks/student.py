@@ -78,8 +78,15 @@ def main() -> None:
 
     from cineseq_assets.trailers.emotions import default_student_path, load_emotion_model
     from cineseq_assets.trailers.faces import make_detector
-    from cineseq_assets.trailers.student import (FIDELITY_FIRST, SPEED_FIRST, build_crop_dataset, discover_sources,
-                                                 evaluate, export_onnx, train_student)
+    from cineseq_assets.trailers.student import (
+        FIDELITY_FIRST,
+        SPEED_FIRST,
+        build_crop_dataset,
+        discover_sources,
+        evaluate,
+        export_onnx,
+        train_student,
+    )
 
     cv2.setNumThreads(2)
     started = time.perf_counter()

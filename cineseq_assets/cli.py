@@ -13,11 +13,11 @@
 """
 
 import argparse
-import warnings
-from pathlib import Path
 import os
 import sys
 import time
+import warnings
+from pathlib import Path
 
 from .settings import dagster_home
 

@@ -24,8 +24,15 @@ import pandas as pd  # noqa: E402
 
 from cineseq_assets.errors import CineSeqError  # noqa: E402
 from cineseq_assets.forecast import plots  # noqa: E402
-from cineseq_assets.forecast.serving import (FilmForecast, FilmService, diagnostic_images,  # noqa: E402
-                                             evaluation_table, stored_evaluation, stored_models, write_weekly_file)
+from cineseq_assets.forecast.serving import (  # noqa: E402
+    FilmForecast,
+    FilmService,
+    diagnostic_images,
+    evaluation_table,
+    stored_evaluation,
+    stored_models,
+    write_weekly_file,
+)
 from cineseq_assets.settings import storage_dir  # noqa: E402
 
 DEFAULT_HOST = "127.0.0.1"

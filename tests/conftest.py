@@ -13,7 +13,9 @@ from cineseq_assets.boxoffice.bundled import bundled_trends, load_bundled
 from cineseq_assets.boxoffice.features import MarketCalendar
 from cineseq_assets.boxoffice.panel import film_panel, pooled_panel
 from cineseq_assets.forecast.train import TrainConfig, calibrate_conformal, prepare, train_model
-from cineseq_assets.frames.classifier import classifier_dir, save_model as save_frame_model, write_serving as write_frame_serving
+from cineseq_assets.frames.classifier import classifier_dir
+from cineseq_assets.frames.classifier import save_model as save_frame_model
+from cineseq_assets.frames.classifier import write_serving as write_frame_serving
 from cineseq_assets.frames.dataset import load_labelled_images
 from cineseq_assets.frames.experiment import quick_config, run_experiment
 

@@ -5,7 +5,6 @@ import dagster as dg
 import pandas as pd
 
 from ..partitions import chart_days, film_backfill_policy, films_partitions, materialize_films
-from ..storage import read_partitions
 from .bundled import build_report
 from .catalog import catalog_table, match_rate_table
 from .features import MarketCalendar

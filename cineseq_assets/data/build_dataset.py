@@ -25,8 +25,15 @@ from pathlib import Path
 
 import pandas as pd
 
-from cineseq_assets.boxoffice.metadata import (METADATA_TABLE_COLUMNS, NUMBERS, TMDB, combine_metadata,
-                                               match_by_title_year, match_report, matched_rows)
+from cineseq_assets.boxoffice.metadata import (
+    METADATA_TABLE_COLUMNS,
+    NUMBERS,
+    TMDB,
+    combine_metadata,
+    match_by_title_year,
+    match_report,
+    matched_rows,
+)
 from cineseq_assets.boxoffice.schema import MIN_CATALOG_WEEKS, WIDE_RELEASE_THEATERS
 from cineseq_assets.boxoffice.sources import from_daily
 

@@ -13,12 +13,12 @@ from ..boxoffice.assets import panel as panel_asset
 from ..boxoffice.assets import weekly_panel
 from ..errors import FilmDataError
 from ..frames.assets import frame_predictions
-from ..trailers.assets import trailer_emotion
 from ..io_manager import image_metadata
 from ..partitions import film_backfill_policy, films_partitions, materialize_films
+from ..plotting import to_png
 from ..settings import storage_dir
 from ..storage import asset_path, read_asset, read_partitions, stored_partitions, write_bytes_atomic, write_parquet_atomic
-from ..plotting import to_png
+from ..trailers.assets import trailer_emotion
 from . import plots
 from .evaluate import NETWORKS, EvaluationConfig, evaluate, headline
 from .predict import film_forecasts

@@ -12,8 +12,15 @@ the class prior for budget.
 from __future__ import annotations
 
 import numpy as np
-from sklearn.metrics import (accuracy_score, average_precision_score, balanced_accuracy_score,
-                             confusion_matrix, f1_score, log_loss, roc_auc_score)
+from sklearn.metrics import (
+    accuracy_score,
+    average_precision_score,
+    balanced_accuracy_score,
+    confusion_matrix,
+    f1_score,
+    log_loss,
+    roc_auc_score,
+)
 
 from .labels import BUDGET_CLASSES
 

@@ -52,8 +52,14 @@ import torch.nn.functional as F
 from torch import nn
 
 from cineseq_assets.errors import InputFileError
-from cineseq_assets.trailers.emotions import (CONTRACT_METADATA_KEY, TEACHER_CONTRACT, EmotionContract,
-                                              EmotionModel, affect, to_gray_square)
+from cineseq_assets.trailers.emotions import (
+    CONTRACT_METADATA_KEY,
+    TEACHER_CONTRACT,
+    EmotionContract,
+    EmotionModel,
+    affect,
+    to_gray_square,
+)
 from cineseq_assets.trailers.mini_xception import KerasGraphModel, load_keras_weights, read_model_config
 
 log = logging.getLogger(__name__)

@@ -7,8 +7,15 @@ import pandas as pd
 import pytest
 
 from cineseq_assets.boxoffice.bundled import build_report, load_bundled
-from cineseq_assets.boxoffice.metadata import (METADATA_COLUMNS, METADATA_TABLE_COLUMNS, NUMBERS, TMDB,
-                                               bundled_metadata, combine_metadata, metadata_table)
+from cineseq_assets.boxoffice.metadata import (
+    METADATA_COLUMNS,
+    METADATA_TABLE_COLUMNS,
+    NUMBERS,
+    TMDB,
+    bundled_metadata,
+    combine_metadata,
+    metadata_table,
+)
 
 NUMBERS_FILE = "data/raw/the_numbers_budgets_delafields/movie-budgets.csv"
 TMDB_FILE = "data/raw/tmdb5000_kicks07/tmdb_5000_movies.csv"

@@ -10,8 +10,8 @@ import pandas as pd
 import pytest
 
 from cineseq_assets.decay import plots
-from cineseq_assets.plotting import DPI
 from cineseq_assets.decay.fits import fit_film_decay
+from cineseq_assets.plotting import DPI
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 INCEPTION = "rl2908456449"

@@ -4,9 +4,8 @@ import time
 
 import pandas as pd
 import pytest
-from gradio_client.exceptions import AppError
-
 from gradio_client import Client
+from gradio_client.exceptions import AppError
 
 from cineseq_assets.forecast.store import model_dir, write_serving
 

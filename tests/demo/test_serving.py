@@ -8,8 +8,14 @@ import pytest
 
 from cineseq_assets.boxoffice.userfile import load_user_file
 from cineseq_assets.errors import CineSeqError, ModelError
-from cineseq_assets.forecast.serving import (FilmNotFoundError, FilmService, diagnostic_images, evaluation_table,
-                                             stored_models, write_weekly_file)
+from cineseq_assets.forecast.serving import (
+    FilmNotFoundError,
+    FilmService,
+    diagnostic_images,
+    evaluation_table,
+    stored_models,
+    write_weekly_file,
+)
 from cineseq_assets.forecast.store import model_dir, write_serving
 from cineseq_assets.storage import asset_path
 

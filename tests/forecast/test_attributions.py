@@ -5,9 +5,17 @@ import logging
 import numpy as np
 import pytest
 
-from cineseq_assets.forecast.attributions import (ATTENTION_COLUMNS, ATTRIBUTION_COLUMNS, IMPORTANCE_COLUMNS,
-                                                  attribution_table, explain, global_importance,
-                                                  importance_figure, integrated_gradients, live_windows)
+from cineseq_assets.forecast.attributions import (
+    ATTENTION_COLUMNS,
+    ATTRIBUTION_COLUMNS,
+    IMPORTANCE_COLUMNS,
+    attribution_table,
+    explain,
+    global_importance,
+    importance_figure,
+    integrated_gradients,
+    live_windows,
+)
 from cineseq_assets.plotting import to_png
 
 ARCHITECTURES = ["seq2seq", "seq2seq_attention"]

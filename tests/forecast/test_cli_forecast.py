@@ -26,8 +26,12 @@ from cineseq_assets.boxoffice.schema import POST_RELEASE_COLUMNS
 from cineseq_assets.boxoffice.userfile import load_user_file
 from cineseq_assets.cli import main
 from cineseq_assets.forecast import store
-from cineseq_assets.forecast.cli_forecast import (FORECAST_FILE_COLUMNS, film_panel_for_forecast, forecast_file,
-                                                  with_bundled_metadata)
+from cineseq_assets.forecast.cli_forecast import (
+    FORECAST_FILE_COLUMNS,
+    film_panel_for_forecast,
+    forecast_file,
+    with_bundled_metadata,
+)
 
 REPO = Path(__file__).resolve().parents[2]
 WEEKLY_EXAMPLE = REPO / "examples" / "my_films_weekly.csv"

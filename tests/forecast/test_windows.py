@@ -5,8 +5,7 @@ import pandas as pd
 import pytest
 
 from cineseq_assets.forecast.decay_prior import PooledRetention, PriorConfig
-from cineseq_assets.forecast.features import (DECODER_FEATURES, ENCODER_FEATURES, HORIZON, STATIC_FEATURES,
-                                              static_vector)
+from cineseq_assets.forecast.features import DECODER_FEATURES, ENCODER_FEATURES, HORIZON, STATIC_FEATURES, static_vector
 from cineseq_assets.forecast.windows import build_windows
 
 LOG_GROSS = ENCODER_FEATURES.index("log_gross")

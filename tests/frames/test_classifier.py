@@ -4,8 +4,14 @@ import numpy as np
 import pytest
 
 from cineseq_assets.errors import InputFileError
-from cineseq_assets.frames.classifier import (ClassifierNotFoundError, classifier_dir, classify_path, film_row,
-                                              load_classifier, load_serving)
+from cineseq_assets.frames.classifier import (
+    ClassifierNotFoundError,
+    classifier_dir,
+    classify_path,
+    film_row,
+    load_classifier,
+    load_serving,
+)
 from cineseq_assets.frames.dataset import read_pixels
 from cineseq_assets.frames.experiment import TEST_SETS, evaluation_table
 from cineseq_assets.frames.labels import BUDGET_CLASSES

@@ -4,8 +4,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from cineseq_assets.frames.dataset import (ImageSetError, attach_budgets, read_image_set, read_pixels,
-                                           split_by_film, to_model_pixels)
+from cineseq_assets.frames.dataset import (
+    ImageSetError,
+    attach_budgets,
+    read_image_set,
+    read_pixels,
+    split_by_film,
+    to_model_pixels,
+)
 from cineseq_assets.frames.experiment import ExperimentConfig, _with_splits
 
 

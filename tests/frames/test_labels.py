@@ -3,12 +3,21 @@
 import json
 
 import numpy as np
-import pandas as pd
 import pytest
 
-from cineseq_assets.frames.labels import (BUDGET_CLASSES, DEFAULT_GENRES, UNKNOWN_BUDGET, LabelFolderError,
-                                          budget_class, decode_name, encode_name, export_folder, genre_matrix,
-                                          import_folder, top_genres)
+from cineseq_assets.frames.labels import (
+    BUDGET_CLASSES,
+    DEFAULT_GENRES,
+    UNKNOWN_BUDGET,
+    LabelFolderError,
+    budget_class,
+    decode_name,
+    encode_name,
+    export_folder,
+    genre_matrix,
+    import_folder,
+    top_genres,
+)
 
 
 @pytest.mark.parametrize("budget, expected", [(7_000, 0), (999_999, 0), (1e6, 1), (9.9e6, 1), (10e6, 2), (25e6, 3),

@@ -2,8 +2,7 @@
 
 import numpy as np
 
-from cineseq_assets.frames.metrics import (budget_baselines, budget_metrics, calibrate_thresholds, genre_baselines,
-                                           genre_metrics)
+from cineseq_assets.frames.metrics import budget_baselines, budget_metrics, calibrate_thresholds, genre_baselines, genre_metrics
 
 LABELS = ("a", "b", "c")
 

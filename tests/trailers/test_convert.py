@@ -14,8 +14,13 @@ from torch import nn
 
 from cineseq_assets.trailers.convert import convert_keras_to_onnx, max_abs_difference, predictor
 from cineseq_assets.trailers.emotions import TEACHER_CONTRACT, to_gray_square
-from cineseq_assets.trailers.mini_xception import (KerasGraphModel, load_keras_weights, mini_xception_from_keras,
-                                                   read_model_config, same_padding)
+from cineseq_assets.trailers.mini_xception import (
+    KerasGraphModel,
+    load_keras_weights,
+    mini_xception_from_keras,
+    read_model_config,
+    same_padding,
+)
 
 PHOTOS = ["0-f1-su-ph.jpg", "0-f15-hao-ph.jpg", "15-f13-anc-ph.jpg", "45-m7-di-ph.jpg", "single_face.jpg",
           "multi_face.jpg", "newton.png", "gauss.png"]

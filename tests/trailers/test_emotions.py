@@ -9,8 +9,15 @@ import torch
 
 from cineseq_assets import models as registry
 from cineseq_assets.trailers.convert import export_nchw_onnx
-from cineseq_assets.trailers.emotions import (CIRCUMPLEX, FER2013_LABELS, FERPLUS_CONTRACT, FERPLUS_LABELS,
-                                              EmotionModel, affect, load_emotion_model)
+from cineseq_assets.trailers.emotions import (
+    CIRCUMPLEX,
+    FER2013_LABELS,
+    FERPLUS_CONTRACT,
+    FERPLUS_LABELS,
+    EmotionModel,
+    affect,
+    load_emotion_model,
+)
 
 
 @pytest.fixture(autouse=True)

@@ -8,9 +8,18 @@ import numpy as np
 import pytest
 
 from cineseq_assets.trailers.emotions import FER2013_LABELS, affect, load_emotion_model
-from cineseq_assets.trailers.student import (CropDataset, Source, StudentConfig, assign_splits,
-                                             build_crop_dataset, discover_sources, evaluate, export_onnx,
-                                             load_student_arrays, train_student)
+from cineseq_assets.trailers.student import (
+    CropDataset,
+    Source,
+    StudentConfig,
+    assign_splits,
+    build_crop_dataset,
+    discover_sources,
+    evaluate,
+    export_onnx,
+    load_student_arrays,
+    train_student,
+)
 
 
 @pytest.fixture(scope="module")
@@ -139,8 +148,8 @@ def test_onnx_student_matches_pytorch(short_run, dataset):
 def test_weights_round_trip_without_pickle(short_run, dataset, tmp_path):
     import torch
 
-    from cineseq_assets.weights import read_weights, write_weights
     from cineseq_assets.trailers.student import to_student_input
+    from cineseq_assets.weights import read_weights, write_weights
 
     student, _, _ = short_run
     arrays = student.state_arrays()
