@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import dagster as dg
 
@@ -12,38 +13,53 @@ from .boxoffice.resources import BoxOfficeMojo, BoxOfficeSource, BuzzSource, Met
 from .decay import assets as decay_assets
 from .decay import checks as decay_checks
 from .forecast import assets as forecast_assets
+from .forecast import checks as forecast_checks
 from .frames import assets as frame_assets
+from .frames import checks as frame_checks
 from .io_manager import ParquetIOManager
 from .jobs import register_films_job
+from .resources import ArtifactStore, TrailerSource
 from .sensors import film_registration_sensor
-from .settings import storage_dir
+from .storage import Storage
 from .trailers import assets as trailer_assets
+from .trailers import checks as trailer_checks
 
 
-def default_resources() -> dict:
-    """Sources default to the bundled data; environment variables switch to a user's file or live APIs."""
+def default_resources(storage_dir: str | Path | None = None) -> dict:
+    """Sources default to the bundled data; environment variables switch to a user's file or live APIs.
+
+    ``storage_dir`` is the one storage root (default: ``Storage.default()``): the IO manager's tables and
+    the artifact store's side files live under it.
+    """
+    root = str(storage_dir if storage_dir is not None else Storage.default().root)
+    artifacts = ArtifactStore(base_dir=root)
     metadata_kind = os.environ.get("CINESEQ_METADATA_SOURCE", "bundled")
     buzz_kind = os.environ.get("CINESEQ_BUZZ_SOURCE", "bundled")
     return {
-        "io_manager": ParquetIOManager(base_dir=str(storage_dir())),
+        "io_manager": ParquetIOManager(base_dir=root),
+        "artifacts": artifacts,
         "box_office": BoxOfficeSource(
             kind=os.environ.get("CINESEQ_BOX_OFFICE_SOURCE", "bundled"),
             user_file=os.environ.get("CINESEQ_USER_FILE"),
+            artifacts=artifacts,
         ),
-        "metadata": MetadataSource(kind=metadata_kind, tmdb_api_key=dg.EnvVar("TMDB_API_KEY") if metadata_kind != "bundled" else None),
+        "metadata": MetadataSource(kind=metadata_kind,
+                                   tmdb_api_key=dg.EnvVar("TMDB_API_KEY") if metadata_kind != "bundled" else None),
         "buzz": BuzzSource(kind=buzz_kind, youtube_api_key=dg.EnvVar("YOUTUBE_API_KEY") if buzz_kind != "bundled" else None),
         "mojo": BoxOfficeMojo(),
-        "trailers": trailer_assets.default_trailer_source(),
+        "trailers": TrailerSource.from_environment(),
     }
 
 
-def build_definitions() -> dg.Definitions:
+def build_definitions(storage_dir: str | Path | None = None) -> dg.Definitions:
+    """The code location; ``storage_dir`` moves its storage root (tests give a temporary folder)."""
     return dg.Definitions(
         assets=dg.load_assets_from_modules([boxoffice_assets, decay_assets, trailer_assets, frame_assets, forecast_assets]),
-        asset_checks=[*boxoffice_checks.CHECKS, *decay_checks.CHECKS],
+        asset_checks=[*boxoffice_checks.CHECKS, *decay_checks.CHECKS, *forecast_checks.CHECKS, *frame_checks.CHECKS,
+                      *trailer_checks.CHECKS],
         jobs=[register_films_job],
         sensors=[film_registration_sensor],
-        resources=default_resources(),
+        resources=default_resources(storage_dir),
     )
 
 

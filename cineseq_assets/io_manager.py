@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import base64
+from pathlib import Path
 
 import dagster as dg
 import pandas as pd
 
-from .storage import asset_path, read_partitions, write_parquet_atomic
+from .storage import Storage, remove_stale_temporaries, write_parquet_atomic
 
 PREVIEW_ROWS = 5
+# Input metadata, as Dagster's UPathIOManager spells it: partitions never materialized are skipped
+# instead of failing the load (optional inputs, and per-film inputs whose film fails alone).
+ALLOW_MISSING_PARTITIONS = "allow_missing_partitions"
 
 
 def image_metadata(name: str, png: bytes) -> dg.MetadataValue:
@@ -36,34 +40,53 @@ class ParquetIOManager(dg.ConfigurableIOManager):
 
     base_dir: str
 
-    def _asset_name(self, context) -> str:
-        return context.asset_key.path[-1]
+    @property
+    def storage(self) -> Storage:
+        return Storage(Path(self.base_dir))
+
+    def write_partition(self, asset: str, partition: str | None, frame: pd.DataFrame) -> Path:
+        """One partition's file (the whole asset's when ``partition`` is None); returns its path."""
+        return write_parquet_atomic(frame, self.storage.asset_file(asset, partition))
 
     def handle_output(self, context: dg.OutputContext, obj: pd.DataFrame | None) -> None:
         if obj is None:
             return
-        name = self._asset_name(context)
+        name = context.asset_key.path[-1]
         if not context.has_asset_partitions:
-            path = write_parquet_atomic(obj, asset_path(name, root=self.base_dir))
-            context.add_output_metadata(table_metadata(obj, path))
+            context.add_output_metadata(table_metadata(obj, self.write_partition(name, None, obj)))
             return
+        remove_stale_temporaries(self.storage.folder(name))
         keys = context.asset_partition_keys
         if len(keys) == 1:
-            path = write_parquet_atomic(obj, asset_path(name, keys[0], root=self.base_dir))
-            context.add_output_metadata(table_metadata(obj, path))
+            context.add_output_metadata(table_metadata(obj, self.write_partition(name, keys[0], obj)))
             return
         by_film = dict(tuple(obj.groupby("film_id", sort=False)))
         missing = [key for key in keys if key not in by_film]
         if missing:
             raise dg.Failure(f"{name}: no rows for partitions {missing[:5]} of this run; nothing was written for them.")
         for key in keys:
-            write_parquet_atomic(by_film[key].reset_index(drop=True), asset_path(name, key, root=self.base_dir))
-        metadata = table_metadata(obj, asset_path(name, keys[0], root=self.base_dir).parent)
+            self.write_partition(name, key, by_film[key].reset_index(drop=True))
+        metadata = table_metadata(obj, self.storage.folder(name))
         metadata["partitions"] = dg.MetadataValue.int(len(keys))
         context.add_output_metadata(metadata)
 
     def load_input(self, context: dg.InputContext) -> pd.DataFrame:
-        name = self._asset_name(context)
+        name = context.asset_key.path[-1]
         if not context.has_asset_partitions:
-            return pd.read_parquet(asset_path(name, root=self.base_dir))
-        return read_partitions(name, list(context.asset_partition_keys), root=self.base_dir)
+            return self.storage.read(name)
+        keys = list(context.asset_partition_keys)
+        allow_missing = bool((context.definition_metadata or {}).get(ALLOW_MISSING_PARTITIONS, False))
+        if not allow_missing:
+            missing = [key for key in keys if not self.storage.asset_file(name, key).exists()]
+            if missing:
+                raise FileNotFoundError(f"{self.storage.folder(name)}: no partition {', '.join(missing[:5])} of {name!r}: "
+                                        f"materialize {name} for {len(missing)} film(s) first (cineseq run, or the Dagster UI).")
+        return self.storage.read_partitions(name, keys)
+
+
+def stored_films(asset: str, every_film: bool = False) -> dg.AssetIn:
+    """An input of ``asset``'s stored per-film partitions: the run's own films (identity mapping), or
+    with ``every_film`` all of them (into an aggregate). Films never materialized are left out: the
+    asset decides whether that matters (a per-film asset fails that film alone)."""
+    mapping = dg.AllPartitionMapping() if every_film else None
+    return dg.AssetIn(key=dg.AssetKey(asset), partition_mapping=mapping, metadata={ALLOW_MISSING_PARTITIONS: True})

@@ -3,9 +3,9 @@
 Per-film assets run over many films in one run (a backfill of every film is a handful of runs).
 Dagster records one materialization per partition for the whole range when a run succeeds, and
 cannot mark part of a range as failed (dagster#17836). So ``materialize_films`` computes each film
-alone: when every film succeeds it returns one table for the IO manager; when some fail, it writes
-the good films itself, records a materialization for each of them, and then fails the run naming
-the bad films, so that only their partitions show as failed and nothing stored is lost.
+alone: when every film succeeds it returns one table for the IO manager; when some fail, it hands the
+good films to the asset's IO manager itself, records a materialization for each of them, and then
+fails the run naming the bad films, so that only their partitions show as failed and nothing stored is lost.
 """
 
 
@@ -14,9 +14,8 @@ from typing import Callable
 import dagster as dg
 import pandas as pd
 
-from .errors import CineSeqError
+from .errors import CineSeqError, FilmDataError
 from .io_manager import table_metadata
-from .storage import asset_path, write_parquet_atomic
 
 films_partitions = dg.DynamicPartitionsDefinition(name="films")
 chart_days = dg.DailyPartitionsDefinition(start_date="2000-01-01", end_offset=0)
@@ -54,8 +53,24 @@ def materialize_films(
     return pd.concat(frames.values(), ignore_index=True)
 
 
+def films_of(table: pd.DataFrame, asset: str) -> Callable[[str], pd.DataFrame]:
+    """``rows(film_id)``: that film's rows of a loaded per-film input; a film whose ``asset`` partition
+    was never stored fails alone (inside ``materialize_films``), naming what to materialize."""
+    by_film = dict(tuple(table.groupby("film_id", sort=False))) if len(table) else {}
+
+    def rows(film_id: str) -> pd.DataFrame:
+        if film_id not in by_film:
+            raise FilmDataError(film_id, f"has no stored {asset} partition", fix=f"Materialize {asset} for this film first.")
+        return by_film[film_id].reset_index(drop=True)
+
+    return rows
+
+
 def _record_good_films(context: dg.AssetExecutionContext, frames: dict[str, pd.DataFrame]) -> None:
+    """Written by the asset's own IO manager (its root and layout), as a successful run would."""
+    io_manager = getattr(context.resources, context.assets_def.get_io_manager_key_for_asset_key(context.asset_key))
     name = context.asset_key.path[-1]
     for film, frame in frames.items():
-        path = write_parquet_atomic(frame, asset_path(name, film))
-        context.log_event(dg.AssetMaterialization(asset_key=context.asset_key, partition=film, metadata=table_metadata(frame, path)))
+        path = io_manager.write_partition(name, film, frame)
+        context.log_event(dg.AssetMaterialization(asset_key=context.asset_key, partition=film,
+                                                  metadata=table_metadata(frame, path)))

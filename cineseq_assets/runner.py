@@ -76,7 +76,7 @@ def run_default_graph(films: str = "all", log: Callable[[str], None] = print, fo
     if not _materialize(["film_catalog"], instance):
         return False
     catalog = read_asset("film_catalog")
-    new = register_new_films(instance)
+    new = register_new_films(instance, catalog)
     selected = select_films(films, catalog)
     log(f"2/{steps} registered {len(new)} new film partitions; {len(selected)} films selected")
     order = instance.get_dynamic_partitions(films_partitions.name)

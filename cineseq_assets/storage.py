@@ -1,48 +1,112 @@
-"""Parquet storage: ``storage/<asset>/<partition>.parquet`` (``storage/<asset>.parquet`` unpartitioned).
+"""Parquet storage: ``<root>/<asset>/<partition>.parquet`` (``<root>/<asset>.parquet`` unpartitioned), and
+side files (model folders, plots, thumbnails) under ``<root>/<asset>/``.
 
-Writes go to a temporary file in the same folder and are renamed into place (an atomic rename on
-POSIX), so an interrupted or failed run leaves the previous file intact. Reading needs nothing but
-pandas, so the demo and notebooks can read what Dagster materialized.
+Every file is written by ``write_atomic``: into a hidden temporary file in the same folder, renamed
+into place (an atomic rename on POSIX), so an interrupted or failed write leaves the previous file
+intact. Reading needs nothing but pandas, so the demo and notebooks can read what Dagster materialized.
+
+``Storage`` is the one place that knows the layout under a root; Dagster's IO manager and the
+artifact-store resource (resources.py) are configured with the same root, and the demo and the
+CLI find the default root through ``Storage.default()``.
 """
 
 from __future__ import annotations
 
 import os
-import tempfile
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
 
 from .settings import storage_dir
 
-
-def asset_path(asset: str, partition: str | None = None, root: Path | None = None) -> Path:
-    root = Path(root) if root is not None else storage_dir()
-    return root / asset / f"{partition}.parquet" if partition is not None else root / f"{asset}.parquet"
+_TEMP_SUFFIX = ".tmp"
 
 
-def write_parquet_atomic(frame: pd.DataFrame, path: Path) -> Path:
-    """Write ``frame`` to ``path`` through a temporary file and an atomic rename."""
+def write_atomic(path: Path, write: Callable[[Path], object]) -> Path:
+    """Call ``write(temporary_path)``, then rename the temporary file onto ``path``.
+
+    A failed ``write`` removes its temporary file and leaves ``path`` as it was. A killed process
+    cannot clean up: its temporary file stays, hidden (``.<name>.<pid>.<token>.tmp``, never read as
+    data) until ``remove_stale_temporaries`` removes it (the IO manager does, once per output).
+    """
+    path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    handle, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=".tmp")
-    os.close(handle)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}{_TEMP_SUFFIX}")
     try:
-        frame.to_parquet(tmp_name, index=False)
-        os.replace(tmp_name, path)
+        write(tmp)
+        os.replace(tmp, path)
     except BaseException:
-        Path(tmp_name).unlink(missing_ok=True)
+        tmp.unlink(missing_ok=True)
         raise
     return path
 
 
+def remove_stale_temporaries(folder: Path) -> list[Path]:
+    """Remove the temporary files in ``folder`` whose writer no longer runs (killed mid-write).
+
+    Not done on every write: listing a folder of thousands of partitions for each of them would
+    cost more than the writes. A temporary file of a running writer is left alone.
+    """
+    removed = []
+    for leftover in Path(folder).glob(f".*{_TEMP_SUFFIX}"):
+        pid = leftover.name.removesuffix(_TEMP_SUFFIX).split(".")[-2]
+        if pid.isdigit() and not _running(int(pid)):
+            leftover.unlink(missing_ok=True)
+            removed.append(leftover)
+    return removed
+
+
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process: alive
+        return True
+    return True
+
+
+def write_parquet_atomic(frame: pd.DataFrame, path: Path) -> Path:
+    """``frame`` as Parquet (no index) through ``write_atomic``."""
+    return write_atomic(path, lambda tmp: frame.to_parquet(tmp, index=False))
+
+
 def write_bytes_atomic(data: bytes, path: Path) -> Path:
-    """Same as ``write_parquet_atomic`` for a file of bytes (plots beside a table)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=".tmp")
-    with os.fdopen(handle, "wb") as tmp:
-        tmp.write(data)
-    os.replace(tmp_name, path)
-    return path
+    """``data`` through ``write_atomic`` (plots, JSON, ONNX files beside a table)."""
+    return write_atomic(path, lambda tmp: Path(tmp).write_bytes(data))
+
+
+@dataclass(frozen=True)
+class Storage:
+    """The files under one storage root."""
+
+    root: Path
+
+    @classmethod
+    def default(cls) -> "Storage":
+        """The user's storage: ``$CINESEQ_STORAGE`` or ``<project>/storage``."""
+        return cls(storage_dir())
+
+    def asset_file(self, asset: str, partition: str | None = None) -> Path:
+        return asset_path(asset, partition, self.root)
+
+    def folder(self, asset: str) -> Path:
+        """The folder of an asset's partitions and side files: ``<root>/<asset>``."""
+        return self.root / asset
+
+    def read(self, asset: str, partition: str | None = None) -> pd.DataFrame:
+        return read_asset(asset, partition, self.root)
+
+    def read_partitions(self, asset: str, partitions: list[str] | None = None) -> pd.DataFrame:
+        return read_partitions(asset, partitions, self.root)
+
+
+def asset_path(asset: str, partition: str | None = None, root: Path | None = None) -> Path:
+    root = Path(root) if root is not None else storage_dir()
+    return root / asset / f"{partition}.parquet" if partition is not None else root / f"{asset}.parquet"
 
 
 def read_asset(asset: str, partition: str | None = None, root: Path | None = None) -> pd.DataFrame:

@@ -4,13 +4,13 @@ metadata holds the model's config and metrics as JSON. Any Parquet reader can in
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
+
+from .storage import write_atomic
 
 _META_KEY = b"cineseq"
 
@@ -27,17 +27,7 @@ def write_weights(path: Path, state: dict[str, np.ndarray], config: dict, metric
     })
     meta = json.dumps({"config": config, "metrics": metrics or {}}, default=_json_default).encode()
     table = table.replace_schema_metadata({_META_KEY: meta})
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-    os.close(handle)
-    try:
-        pq.write_table(table, tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    return write_atomic(Path(path), lambda tmp: pq.write_table(table, tmp))
 
 
 def read_metadata(path: Path) -> tuple[dict, dict]:

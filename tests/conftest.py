@@ -18,6 +18,7 @@ from cineseq_assets.frames.classifier import save_model as save_frame_model
 from cineseq_assets.frames.classifier import write_serving as write_frame_serving
 from cineseq_assets.frames.dataset import load_labelled_images
 from cineseq_assets.frames.experiment import quick_config, run_experiment
+from cineseq_assets.storage import Storage
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("CINESEQ_SHARED", REPO.parent / "shared"))
@@ -39,7 +40,10 @@ def media(shared_dir) -> Path:
 
 @pytest.fixture
 def isolated_project(tmp_path, monkeypatch):
-    """Empty storage and Dagster home for one test (nothing of the user's project is touched)."""
+    """Empty storage and Dagster home for one test (nothing of the user's project is touched).
+
+    ``$CINESEQ_STORAGE`` (tmp/storage) is the user-facing default, read by command-line processes;
+    tests running Dagster in this process configure the storage root instead (``defs``, ``stored``)."""
     storage, home = tmp_path / "storage", tmp_path / "dagster_home"
     home.mkdir()
     (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
@@ -52,6 +56,35 @@ def isolated_project(tmp_path, monkeypatch):
 def instance(isolated_project):
     with dg.instance_for_test(temp_dir=str(isolated_project / "dagster_home")) as test_instance:
         yield test_instance
+
+
+@pytest.fixture
+def storage_root(isolated_project) -> Path:
+    """The storage root the test's Definitions are configured with: not $CINESEQ_STORAGE, so that
+    anything read or written through the environment instead of the resources lands elsewhere."""
+    return isolated_project / "configured_storage"
+
+
+@pytest.fixture
+def stored(storage_root) -> Storage:
+    """The files under ``storage_root``, as the IO manager and the artifact store lay them out."""
+    return Storage(storage_root)
+
+
+@pytest.fixture
+def defs(storage_root) -> dg.Definitions:
+    """The code location with its IO manager and artifact store rooted at ``storage_root``."""
+    from cineseq_assets.definitions import build_definitions
+
+    return build_definitions(storage_root)
+
+
+@pytest.fixture
+def environment_storage_untouched(isolated_project):
+    """Fails the test if anything was written under $CINESEQ_STORAGE (the unconfigured default root)."""
+    yield
+    leaked = sorted(str(p.relative_to(isolated_project)) for p in (isolated_project / "storage").rglob("*"))
+    assert not leaked, f"written through the environment's storage root instead of the configured one: {leaked[:10]}"
 
 
 # A small real panel and tiny trained forecasters, shared by the forecast and demo tests. The panel is

@@ -15,6 +15,7 @@ def test_definitions_load_with_every_asset_and_check():
     assert {"panel_schema", "panel_gross_non_negative", "panel_unique_film_week", "panel_weeks_contiguous",
             "panel_cumulative_consistent", "panel_truncation_invariance"} <= checks
     assert {"decay_fit_sanity"} <= checks
+    assert {"forecast_model_sanity", "frame_classifier_sanity", "trailer_emotion_student_sanity"} <= checks  # trained models
 
 
 def test_per_film_assets_are_partitioned_by_film_with_a_backfill_policy():
@@ -38,12 +39,40 @@ def test_lineage_runs_from_catalog_to_diagnostics():
     assert parents("training_windows") == {"panel", "trailer_emotion", "frame_predictions"}  # optional inputs
     assert parents("representative_frames") == {"film_catalog"}
     assert parents("frame_predictions") == {"representative_frames", "frame_classifier"}
-    assert parents("forecast_model") == {"training_windows"}
-    assert parents("forecasts") == {"weekly_panel", "forecast_model"}
-    assert parents("forecast_evaluation") == {"panel"}
-    assert parents("attributions") == {"forecast_model", "panel"}
+    assert parents("forecast_model") == {"training_windows"}  # the windows prepared once, by training_windows
+    # lineage is the data flow: the optional trailer inputs are inputs wherever the forecaster reads them
+    trailers = {"trailer_emotion", "frame_predictions"}
+    assert parents("forecasts") == {"weekly_panel", "forecast_model"} | trailers
+    assert parents("forecast_evaluation") == {"panel"} | trailers
+    assert parents("attributions") == {"forecast_model", "panel"} | trailers
 
 
 def test_registration_job_and_sensor_exist():
     assert defs.resolve_job_def("register_films_job")
     assert defs.resolve_sensor_def("film_registration_sensor")
+
+
+def test_the_io_manager_and_the_artifact_store_share_one_root(tmp_path):
+    from cineseq_assets.definitions import build_definitions
+
+    resources = build_definitions(tmp_path).resources
+    assert resources["io_manager"].base_dir == resources["artifacts"].base_dir == str(tmp_path)
+    assert resources["box_office"].artifacts.base_dir == str(tmp_path)
+
+
+def test_stages_name_each_others_assets_by_key_only():
+    """No assets, checks or sensors module imports another stage's assets module."""
+    import ast
+    from pathlib import Path
+
+    package = Path(__file__).resolve().parents[1] / "cineseq_assets"
+    stages = {p.name for p in package.iterdir() if (p / "assets.py").exists()}
+    offending = []
+    for path in [*package.glob("*/assets.py"), *package.glob("*/checks.py"), package / "sensors.py", package / "jobs.py"]:
+        own = path.parent.name
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.module:
+                parts = node.module.split(".")
+                if parts[-1] == "assets" and any(stage in parts and stage != own for stage in stages):
+                    offending.append(f"{path.relative_to(package)}: from {'.' * node.level}{node.module}")
+    assert not offending, offending

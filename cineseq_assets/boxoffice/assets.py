@@ -4,6 +4,7 @@
 import dagster as dg
 import pandas as pd
 
+from ..io_manager import stored_films
 from ..partitions import chart_days, film_backfill_policy, films_partitions, materialize_films
 from .bundled import build_report
 from .catalog import catalog_table, match_rate_table
@@ -74,7 +75,7 @@ def weekly_panel(
     })
 
 
-@dg.asset(group_name=GROUP, ins={"weekly_panel": dg.AssetIn(partition_mapping=dg.AllPartitionMapping())}, kinds={"parquet"})
+@dg.asset(group_name=GROUP, ins={"weekly_panel": stored_films("weekly_panel", every_film=True)}, kinds={"parquet"})
 def panel(context: dg.AssetExecutionContext, weekly_panel: pd.DataFrame) -> dg.Output[pd.DataFrame]:
     """Every film's weekly panel in one table for training, with the schema version."""
     pooled = pooled_panel([weekly_panel])

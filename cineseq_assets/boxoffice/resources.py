@@ -12,7 +12,7 @@ import dagster as dg
 import pandas as pd
 from pydantic import PrivateAttr
 
-from ..storage import read_partitions
+from ..resources import ArtifactStore
 from .bundled import bundled_trends, load_bundled
 from .mojo import DailyChart, fetch_daily_chart
 from .sources import BoxOfficeData, from_daily
@@ -25,11 +25,12 @@ class BoxOfficeSource(dg.ConfigurableResource):
 
     ``bundled``: the real dataset shipped with CineSeq. ``user_file``: your own CSV or Parquet
     (docs/user_data.md). ``live_chart``: the Box Office Mojo daily charts fetched by the
-    ``mojo_daily_chart`` asset into storage.
+    ``mojo_daily_chart`` asset into storage (``artifacts``: the storage root they are read from).
     """
 
     kind: Literal["bundled", "user_file", "live_chart"] = "bundled"
     user_file: str | None = None
+    artifacts: ArtifactStore | None = None
     _data: BoxOfficeData | None = PrivateAttr(default=None)
 
     def load(self) -> BoxOfficeData:
@@ -44,7 +45,8 @@ class BoxOfficeSource(dg.ConfigurableResource):
             from .userfile import load_user_file
 
             if not self.user_file:
-                raise dg.Failure("box_office.kind is user_file but box_office.user_file is empty: set it to your CSV or Parquet file.")
+                raise dg.Failure("box_office.kind is user_file but box_office.user_file is empty: "
+                                 "set it to your CSV or Parquet file.")
             from .metadata import with_bundled_metadata
 
             data = load_user_file(self.user_file)
@@ -54,7 +56,8 @@ class BoxOfficeSource(dg.ConfigurableResource):
             data.market = load_bundled().market
             data.films = with_bundled_metadata(data.films)
             return data
-        daily = read_partitions("mojo_daily_chart")
+        storage = (self.artifacts or ArtifactStore.default()).storage
+        daily = storage.read_partitions("mojo_daily_chart")
         if daily.empty:
             raise dg.Failure("box_office.kind is live_chart but no mojo_daily_chart partition is materialized: "
                              "materialize the dates you need first (or use kind: bundled).")

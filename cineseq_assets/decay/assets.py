@@ -4,10 +4,9 @@
 import dagster as dg
 import pandas as pd
 
-from ..boxoffice.assets import weekly_panel
-from ..io_manager import image_metadata
-from ..partitions import film_backfill_policy, films_partitions, materialize_films
-from ..storage import asset_path, read_asset, write_bytes_atomic, write_parquet_atomic
+from ..io_manager import image_metadata, stored_films
+from ..partitions import film_backfill_policy, films_of, films_partitions, materialize_films
+from ..resources import ArtifactStore
 from .diagnostics import group_summary, pooled_fixed_effects, share_well_explained
 from .fits import fit_film_decay
 from .plots import film_fit_plot, half_life_by_genre, r2_by_width, r2_histogram
@@ -20,13 +19,14 @@ EXAMPLE_FILM_TITLE = "Inception"
     group_name=GROUP,
     partitions_def=films_partitions,
     backfill_policy=film_backfill_policy,
-    deps=[weekly_panel],
+    ins={"weekly_panel": stored_films("weekly_panel")},
     kinds={"parquet", "statsmodels"},
 )
-def decay_fit(context: dg.AssetExecutionContext) -> dg.Output[pd.DataFrame]:
+def decay_fit(context: dg.AssetExecutionContext, weekly_panel: pd.DataFrame) -> dg.Output[pd.DataFrame]:
     """OLS of log weekly gross on week over the usable run and weeks 1-8: rate, half-life, R²,
     ADF tests, residual ACF/PACF with confidence bounds (one row per window)."""
-    fits = materialize_films(context, lambda film_id: fit_film_decay(read_asset("weekly_panel", film_id), film_id))
+    weeks = films_of(weekly_panel, "weekly_panel")
+    fits = materialize_films(context, lambda film_id: fit_film_decay(weeks(film_id), film_id))
     run = fits[fits["window"] == "run"]
     return dg.Output(fits, metadata={
         "films": len(run),
@@ -37,26 +37,28 @@ def decay_fit(context: dg.AssetExecutionContext) -> dg.Output[pd.DataFrame]:
 
 @dg.asset(
     group_name=GROUP,
-    ins={"decay_fit": dg.AssetIn(partition_mapping=dg.AllPartitionMapping()), "panel": dg.AssetIn(), "film_catalog": dg.AssetIn()},
+    ins={"decay_fit": stored_films("decay_fit", every_film=True), "panel": dg.AssetIn("panel"),
+         "film_catalog": dg.AssetIn("film_catalog")},
     kinds={"parquet", "statsmodels"},
 )
 def decay_diagnostics(context: dg.AssetExecutionContext, decay_fit: pd.DataFrame, panel: pd.DataFrame,
-                      film_catalog: pd.DataFrame) -> dg.Output[pd.DataFrame]:
+                      film_catalog: pd.DataFrame, artifacts: ArtifactStore) -> dg.Output[pd.DataFrame]:
     """R² and half-life by release width, genre and year; pooled fixed-effects decay; plots."""
     films = films_table(panel, film_catalog)
     summary = group_summary(decay_fit, films)
     fixed_effects = pooled_fixed_effects(panel)
-    folder = asset_path("decay_diagnostics").with_suffix("")
-    write_parquet_atomic(fixed_effects, folder / "pooled_fixed_effects.parquet")
+    folder = artifacts.folder("decay_diagnostics")
+    artifacts.write_table(fixed_effects, "decay_diagnostics", "pooled_fixed_effects.parquet")
     plots = _plots(decay_fit, panel, films)
     for name, png in plots.items():
-        write_bytes_atomic(png, folder / f"{name}.png")
+        artifacts.write_bytes(png, "decay_diagnostics", f"{name}.png")
     showcase_fits = decay_fit[decay_fit["film_id"].isin(films.loc[films["showcase"], "film_id"])]
     metadata = {
         "films": int(decay_fit["film_id"].nunique()),
         "share_r2_ge_0_9_run": share_well_explained(decay_fit, "run"),
         "share_r2_ge_0_9_weeks_1_8": share_well_explained(decay_fit, "weeks_1_8"),
-        "share_r2_ge_0_9_weeks_1_8_showcase": share_well_explained(showcase_fits, "weeks_1_8") if len(showcase_fits) else float("nan"),
+        "share_r2_ge_0_9_weeks_1_8_showcase":
+            share_well_explained(showcase_fits, "weeks_1_8") if len(showcase_fits) else float("nan"),
         "pooled_fixed_effects": dg.MetadataValue.md(fixed_effects.to_markdown(index=False, floatfmt=".3f")),
         "plots_folder": dg.MetadataValue.path(str(folder)),
     }
@@ -82,6 +84,3 @@ def _plots(fits: pd.DataFrame, panel: pd.DataFrame, films: pd.DataFrame) -> dict
         "half_life_by_genre": half_life_by_genre(fits, films),
         "example_film_fit": film_fit_plot(panel[panel["film_id"] == example_id], example_fit, example_title),
     }
-
-
-

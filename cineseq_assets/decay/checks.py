@@ -4,6 +4,7 @@ import dagster as dg
 import numpy as np
 import pandas as pd
 
+from ..io_manager import stored_films
 from .assets import decay_diagnostics
 
 
@@ -15,7 +16,7 @@ def decay_fit_problems(fits: pd.DataFrame) -> pd.DataFrame:
     return fitted.loc[bad_r2 | bad_estimate, ["film_id", "window", "r2", "decay_rate"]]
 
 
-@dg.asset_check(asset=decay_diagnostics, additional_ins={"decay_fit": dg.AssetIn(partition_mapping=dg.AllPartitionMapping())},
+@dg.asset_check(asset=decay_diagnostics, additional_ins={"decay_fit": stored_films("decay_fit", every_film=True)},
                 description="Every fit has finite estimates and R² in [0, 1]; wide releases decay (median rate < 0).")
 def decay_fit_sanity(decay_fit: pd.DataFrame) -> dg.AssetCheckResult:
     problems = decay_fit_problems(decay_fit)

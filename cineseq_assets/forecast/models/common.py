@@ -14,16 +14,19 @@ QUANTILES = (0.1, 0.5, 0.9)
 
 @dataclass
 class ModelConfig:
+    """The network's shape. The architecture fields (encoder_length .. decay_residual) have no
+    defaults here: they are TrainConfig's, copied by name (train.model_config)."""
+
     encoder_features: int
     decoder_features: int
     static_features: int
-    encoder_length: int = 8
+    encoder_length: int
+    hidden: int  # LSTM encoder and GRU decoder state size
+    static_hidden: int
+    attention_hidden: int
+    dropout: float
+    decay_residual: bool  # predict the deviation from the decay prior (False: predict log gross)
     horizon: int = 4
-    hidden: int = 64  # LSTM encoder and GRU decoder state size
-    static_hidden: int = 32
-    attention_hidden: int = 32
-    dropout: float = 0.1
-    decay_residual: bool = True  # predict the deviation from the decay prior (False: predict log gross)
     output_scale: float = 1.0  # deviation units: std of log(actual / prior) on training windows
     target_mean: float = 0.0  # direct mode: log1p gross = target_mean + target_std * output
     target_std: float = 1.0

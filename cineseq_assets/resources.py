@@ -1,0 +1,66 @@
+"""Resources shared by several stages: the artifact store (side files under the storage root) and
+where the trailers are. Definitions builds them; assets receive them as parameters."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import dagster as dg
+import pandas as pd
+from pydantic import PrivateAttr
+
+from .storage import Storage, write_bytes_atomic, write_parquet_atomic
+from .trailers.inputs import read_manifest, trailer_path
+
+
+class ArtifactStore(dg.ConfigurableResource):
+    """The storage root's side files: model folders, ONNX exports, plots, thumbnails, JSON.
+
+    Asset tables go through the Parquet IO manager, which Definitions configures with the same
+    ``base_dir``; this resource writes what sits beside them, atomically.
+    """
+
+    base_dir: str
+
+    @classmethod
+    def default(cls) -> "ArtifactStore":
+        return cls(base_dir=str(Storage.default().root))
+
+    @property
+    def storage(self) -> Storage:
+        return Storage(Path(self.base_dir))
+
+    @property
+    def root(self) -> Path:
+        return self.storage.root
+
+    def folder(self, asset: str) -> Path:
+        """``<root>/<asset>``: the side files of ``asset`` (its partitions' Parquet files, if any, too)."""
+        return self.storage.folder(asset)
+
+    def path(self, asset: str, *parts: str) -> Path:
+        return self.folder(asset).joinpath(*parts)
+
+    def write_bytes(self, data: bytes, asset: str, *parts: str) -> Path:
+        return write_bytes_atomic(data, self.path(asset, *parts))
+
+    def write_table(self, frame: pd.DataFrame, asset: str, *parts: str) -> Path:
+        return write_parquet_atomic(frame, self.path(asset, *parts))
+
+
+class TrailerSource(dg.ConfigurableResource):
+    """Where trailers are: a manifest CSV (``film_id, path``) and/or a folder of ``<film_id>.<ext>``."""
+
+    manifest: str | None = None
+    folder: str | None = None
+    _entries: dict | None = PrivateAttr(default=None)
+
+    @classmethod
+    def from_environment(cls) -> "TrailerSource":
+        return cls(manifest=os.environ.get("CINESEQ_TRAILER_MANIFEST"), folder=os.environ.get("CINESEQ_TRAILER_DIR"))
+
+    def path_for(self, film_id: str) -> Path | None:
+        if self._entries is None:
+            self._entries = read_manifest(self.manifest) if self.manifest else {}
+        return trailer_path(film_id, self._entries, self.folder)
