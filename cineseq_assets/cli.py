@@ -106,15 +106,14 @@ def cmd_forecast(args: argparse.Namespace) -> int:
 
     from .errors import CineSeqError
     from .forecast.cli_forecast import forecast_file, load_forecaster
-    from .settings import storage_dir
-    from .storage import write_bytes_atomic
+    from .storage import Storage, write_bytes_atomic
 
     started = time.perf_counter()
     # Repairs and left-out films are printed below, once each: not again by the loader's logger.
     logging.getLogger("cineseq.userfile").addHandler(logging.NullHandler())
     repairs: list[str] = []
     try:
-        model, served = load_forecaster(args.model, storage_dir(), onnx=args.onnx)
+        model, served = load_forecaster(args.model, Storage.default().root, onnx=args.onnx)
         forecast, rejected = forecast_file(args.input, model, warnings=repairs)
     except CineSeqError as error:
         print(f"error: {error}", file=sys.stderr)
@@ -141,9 +140,10 @@ def cmd_classify(args: argparse.Namespace) -> int:
 
     from .errors import CineSeqError
     from .frames.classifier import classify_path, load_classifier, load_serving
+    from .storage import Storage
 
     try:
-        classifier = load_classifier(args.model) if args.model else load_serving()
+        classifier = load_classifier(args.model) if args.model else load_serving(Storage.default().root)
     except CineSeqError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

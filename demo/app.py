@@ -33,7 +33,7 @@ from cineseq_assets.forecast.serving import (  # noqa: E402
     stored_models,
     write_weekly_file,
 )
-from cineseq_assets.settings import storage_dir  # noqa: E402
+from cineseq_assets.storage import Storage  # noqa: E402
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 7860
@@ -106,7 +106,7 @@ def _checked_upload(upload, suffixes: list[str], what: str) -> Path:
 # ------------------------------------------------------------------------------------ the app
 
 def build_app(storage: Path | None = None) -> gr.Blocks:
-    service = FilmService(Path(storage) if storage else storage_dir())
+    service = FilmService(Path(storage) if storage else Storage.default().root)
 
     def model_status() -> str:
         try:

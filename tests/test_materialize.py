@@ -4,7 +4,6 @@ from pathlib import Path
 
 import dagster as dg
 import pandas as pd
-
 import pytest
 
 from cineseq_assets.boxoffice.bundled import load_bundled

@@ -89,7 +89,7 @@ class FrameClassifierConfig(RunConfig):
 
         base = self.build(ExperimentConfig())
         models = {name: self.build(getattr(base, name)) for name in ("scratch", "transfer", "finetune")}
-        return replace(base, **models, **({} if self.finetune else {"finetune": None}))
+        return replace(base, **(models if self.finetune else {**models, "finetune": None}))
 
 
 @dg.asset(group_name=GROUP, kinds={"pytorch", "parquet"})

@@ -6,9 +6,8 @@ import dagster as dg
 import pytest
 import responses
 
-from cineseq_assets import storage
 from cineseq_assets.boxoffice.resources import BoxOfficeSource
-from cineseq_assets.definitions import build_definitions
+from cineseq_assets.resources import ArtifactStore
 
 DAYS = ["2019-04-26", "2019-04-27", "2020-03-28"]
 
@@ -28,32 +27,32 @@ def _materialize_day(defs, instance, day):
                                   partition_key=day, raise_on_error=False)
 
 
-def test_chart_days_materialize_and_feed_the_catalog(instance, recorded_pages):
-    defs = build_definitions()
+@pytest.mark.usefixtures("environment_storage_untouched")
+def test_chart_days_materialize_and_feed_the_catalog(instance, recorded_pages, defs, stored):
     for day in DAYS[:2]:
         assert _materialize_day(defs, instance, day).success
-    rows = storage.read_asset("mojo_daily_chart", "2019-04-26")
+    rows = stored.read("mojo_daily_chart", "2019-04-26")
     endgame = rows[rows["film_id"] == "rl3059975681"].iloc[0]
     assert endgame["gross"] == 157_461_641 and endgame["theaters"] == 4662
 
-    data = BoxOfficeSource(kind="live_chart").load()
+    data = BoxOfficeSource(kind="live_chart", artifacts=ArtifactStore(base_dir=str(stored.root))).load()
     assert data.source == "live_chart"
     assert "rl3059975681" in set(data.films["film_id"])
     assert data.market["chart_gross"].gt(0).all()
 
 
-def test_a_day_without_a_chart_materializes_nothing_and_says_so(instance, recorded_pages):
-    result = _materialize_day(build_definitions(), instance, "2020-03-28")
+def test_a_day_without_a_chart_materializes_nothing_and_says_so(instance, recorded_pages, defs):
+    result = _materialize_day(defs, instance, "2020-03-28")
     assert result.success
     assert not instance.get_materialized_partitions(dg.AssetKey("mojo_daily_chart"))
     warnings = [e.message for e in instance.all_logs(result.run_id) if e.level >= 30]
     assert any("no chart for 2020-03-28" in message for message in warnings)
 
 
-def test_an_unreachable_site_fails_with_the_offline_path(instance):
+def test_an_unreachable_site_fails_with_the_offline_path(instance, defs):
     with responses.RequestsMock() as mock:
         mock.get("https://www.boxofficemojo.com/date/2019-04-26/", status=503)
-        result = _materialize_day(build_definitions(), instance, "2019-04-26")
+        result = _materialize_day(defs, instance, "2019-04-26")
     assert not result.success
     failure = next(e for e in result.all_events if e.event_type_value == "STEP_FAILURE")
     error = failure.event_specific_data.error

@@ -7,24 +7,26 @@ import responses
 
 from cineseq_assets.definitions import build_definitions
 from cineseq_assets.partitions import films_partitions
+from cineseq_assets.storage import Storage
 
 INCEPTION = "rl2908456449"
 SECRET = "tmdb-key-that-must-not-leak"
 
 
-def _run_panel(instance):
-    job = build_definitions().resolve_implicit_global_asset_job_def()
+def _run_panel(instance, storage_root):
+    job = build_definitions(storage_root).resolve_implicit_global_asset_job_def()  # after the test set the sources
     return job.execute_in_process(instance=instance, asset_selection=[dg.AssetKey("weekly_panel")],
                                   partition_key=INCEPTION, raise_on_error=False)
 
 
-def test_unreachable_tmdb_fails_the_film_naming_source_film_and_offline_path(instance, monkeypatch):
+def test_unreachable_tmdb_fails_the_film_naming_source_film_and_offline_path(instance, monkeypatch, storage_root):
     monkeypatch.setenv("CINESEQ_METADATA_SOURCE", "tmdb_api")
     monkeypatch.setenv("TMDB_API_KEY", SECRET)
     instance.add_dynamic_partitions(films_partitions.name, [INCEPTION])
     with responses.RequestsMock() as mock:
-        mock.get(re.compile(r"https://api\.themoviedb\.org/3/search/movie.*"), status=500, json={"status_message": "Internal error"})
-        result = _run_panel(instance)
+        mock.get(re.compile(r"https://api\.themoviedb\.org/3/search/movie.*"), status=500,
+                 json={"status_message": "Internal error"})
+        result = _run_panel(instance, storage_root)
     assert not result.success
     failure = next(e for e in result.all_events if e.event_type_value == "STEP_FAILURE")
     message = failure.event_specific_data.error.message
@@ -33,7 +35,7 @@ def test_unreachable_tmdb_fails_the_film_naming_source_film_and_offline_path(ins
     assert SECRET not in logs and SECRET not in message
 
 
-def test_tmdb_metadata_lands_in_the_panel(instance, monkeypatch, shared_dir):
+def test_tmdb_metadata_lands_in_the_panel(instance, monkeypatch, shared_dir, storage_root):
     monkeypatch.setenv("CINESEQ_METADATA_SOURCE", "tmdb_api")
     monkeypatch.setenv("TMDB_API_KEY", SECRET)
     instance.add_dynamic_partitions(films_partitions.name, [INCEPTION])
@@ -45,10 +47,8 @@ def test_tmdb_metadata_lands_in_the_panel(instance, monkeypatch, shared_dir):
     with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
         mock.get(re.compile(r"https://api\.themoviedb\.org/3/search/movie.*"), json=search)
         mock.get(re.compile(r"https://api\.themoviedb\.org/3/movie/27205.*"), json=details)
-        assert _run_panel(instance).success
-    from cineseq_assets import storage
-
-    panel = storage.read_asset("weekly_panel", INCEPTION)
+        assert _run_panel(instance, storage_root).success
+    panel = Storage(storage_root).read("weekly_panel", INCEPTION)
     assert panel.loc[0, "genres"] == "Action|Science Fiction" and panel.loc[0, "runtime"] == 148
     meta = instance.get_latest_materialization_event(dg.AssetKey("weekly_panel")).asset_materialization.metadata
     assert "metadata: tmdb_api" in meta["source"].value

@@ -7,11 +7,9 @@ import dagster as dg
 import pandas as pd
 import pytest
 
-from cineseq_assets import storage
-from cineseq_assets.definitions import build_definitions
 from cineseq_assets.forecast.store import latest_model_path, load_latest, model_dir
 from cineseq_assets.partitions import films_partitions
-from cineseq_assets.settings import storage_dir
+from cineseq_assets.storage import write_parquet_atomic
 
 FAST_TRAINING = {"epochs": 2, "hidden": 16, "max_seconds": 30.0}
 
@@ -27,26 +25,30 @@ def _ops(**configs):
     return {"ops": {name: {"config": config} for name, config in configs.items()}}
 
 
+pytestmark = pytest.mark.usefixtures("environment_storage_untouched")
+
+
 @pytest.fixture
-def stored_panel(instance, forecast_panel):
+def stored_panel(instance, forecast_panel, stored):
     """The panel and two films' weekly_panel partitions, as the upstream assets store them."""
-    storage.write_parquet_atomic(forecast_panel, storage.asset_path("panel"))
+    write_parquet_atomic(forecast_panel, stored.asset_file("panel"))
     films = list(forecast_panel["film_id"].drop_duplicates()[:2])
     for film in films:
-        storage.write_parquet_atomic(forecast_panel[forecast_panel["film_id"] == film], storage.asset_path("weekly_panel", film))
+        write_parquet_atomic(forecast_panel[forecast_panel["film_id"] == film], stored.asset_file("weekly_panel", film))
     instance.add_dynamic_partitions(films_partitions.name, films)
     return films
 
 
-def test_train_forecast_and_explain_through_dagster(instance, stored_panel):
-    defs = build_definitions()
+def test_train_forecast_and_explain_through_dagster(instance, stored_panel, defs, stored):
     result = _run(defs, instance, ["training_windows", "forecast_model"],
                   _ops(training_windows=FAST_TRAINING, forecast_model=FAST_TRAINING))
     assert result.success
-    windows = storage.read_asset("training_windows")
+    checks = {e.check_name: e.passed for e in result.get_asset_check_evaluations()}
+    assert checks == {"forecast_model_sanity": True}
+    windows = stored.read("training_windows")
     assert set(windows["split"]) == {"train", "validation", "test"}
     assert windows.groupby("film_id")["split"].nunique().max() == 1  # a film never straddles splits
-    folder = model_dir(storage_dir())
+    folder = model_dir(stored.root)
     assert {p.name for p in folder.iterdir()} >= {"seq2seq.parquet", "seq2seq.onnx", "seq2seq_attention.parquet",
                                                   "seq2seq_attention.onnx", "serving.json"}
     meta = instance.get_latest_materialization_event(dg.AssetKey("forecast_model")).asset_materialization.metadata
@@ -56,7 +58,7 @@ def test_train_forecast_and_explain_through_dagster(instance, stored_panel):
     first, last = stored_panel
     tags = {"dagster/asset_partition_range_start": first, "dagster/asset_partition_range_end": last}
     assert _run(defs, instance, ["forecasts"], tags=tags).success
-    table = storage.read_asset("forecasts", first)
+    table = stored.read("forecasts", first)
     live = table[table["kind"] == "live"]
     assert len(live) == 4 and (live["p10"] <= live["p50"]).all() and (live["p50"] <= live["p90"]).all()
     # one film alone: its chart and live table in the materialization's metadata
@@ -65,20 +67,19 @@ def test_train_forecast_and_explain_through_dagster(instance, stored_panel):
     assert "data:image/png;base64" in meta["plot_forecast"].value and "p50" in meta["live_forecast"].value
 
     assert _run(defs, instance, ["attributions"]).success
-    attributions = storage.read_asset("attributions")
-    assert attributions["film_id"].nunique() == len(storage.read_asset("panel")["film_id"].unique())
-    folder = storage.asset_path("attributions").with_suffix("")
+    attributions = stored.read("attributions")
+    assert attributions["film_id"].nunique() == len(stored.read("panel")["film_id"].unique())
+    folder = stored.folder("attributions")
     importance = pd.read_parquet(folder / "global_importance.parquet")
     assert importance["share"].sum() == pytest.approx(1.0)
     assert (folder / "global_importance.png").stat().st_size > 1000
 
 
-def test_evaluation_asset_scores_models_and_baselines_on_test_films(instance, stored_panel):
-    defs = build_definitions()
+def test_evaluation_asset_scores_models_and_baselines_on_test_films(instance, stored_panel, defs, stored):
     config = {"seeds": [0], "split_kinds": ["by_film"], "networks": ["seq2seq"], "epochs": 2, "max_seconds": 30.0}
     result = _run(defs, instance, ["forecast_evaluation"], _ops(forecast_evaluation=config))
     assert result.success
-    errors = storage.read_asset("forecast_evaluation")
+    errors = stored.read("forecast_evaluation")
     assert set(errors["model"]) == {"seq2seq", "naive", "pooled_decay", "film_loglinear", "decay_prior", "gradient_boosting"}
     assert set(errors["grouping"]) == {"overall", "horizon", "origin", "release_width", "film"}
     origins = errors.loc[errors["grouping"] == "origin", "group"].astype(int)
@@ -87,18 +88,22 @@ def test_evaluation_asset_scores_models_and_baselines_on_test_films(instance, st
     assert "seq2seq" in meta["overall_by_film"].value and "wape_mean" in meta["overall_by_film"].value
 
 
-def test_a_failed_training_keeps_the_serving_model(instance, stored_panel):
-    defs = build_definitions()
+def test_a_failed_training_keeps_the_serving_model(instance, stored_panel, defs, stored):
     assert _run(defs, instance, ["training_windows", "forecast_model"],
                 _ops(training_windows=FAST_TRAINING, forecast_model=FAST_TRAINING | {"architectures": ["seq2seq"]})).success
-    weights = latest_model_path(storage_dir())
-    before = weights.read_bytes(), (model_dir(storage_dir()) / "serving.json").read_text()
+    weights = latest_model_path(stored.root)
+    before = weights.read_bytes(), (model_dir(stored.root) / "serving.json").read_text()
     bad = FAST_TRAINING | {"architectures": ["seq2seq", "transformer"]}
     result = _run(defs, instance, ["forecast_model"], _ops(forecast_model=bad))
     assert not result.success
     failure = next(e for e in result.all_events if e.event_type_value == "STEP_FAILURE")
     error = failure.event_specific_data.error
     assert "transformer" in (error.message + (error.cause.message if error.cause else ""))
-    assert (weights.read_bytes(), (model_dir(storage_dir()) / "serving.json").read_text()) == before
+    assert (weights.read_bytes(), (model_dir(stored.root) / "serving.json").read_text()) == before
+    # the model trains on the windows training_windows prepared: other window settings are refused, naming them
+    other_windows = _run(defs, instance, ["forecast_model"], _ops(forecast_model=FAST_TRAINING | {"encoder_length": 12}))
+    error = next(e for e in other_windows.all_events if e.event_type_value == "STEP_FAILURE").event_specific_data.error
+    assert "encoder_length 8 there, 12 here" in (error.message + (error.cause.message if error.cause else ""))
+    assert (weights.read_bytes(), (model_dir(stored.root) / "serving.json").read_text()) == before
     assert json.loads(before[1])["architecture"] == "seq2seq"
-    assert load_latest(storage_dir())[0].architecture == "seq2seq"
+    assert load_latest(stored.root)[0].architecture == "seq2seq"
