@@ -21,11 +21,11 @@ class RunConfig(dg.Config):
         """The settings this run sets (run inputs left out)."""
         return {name: value for name, value in self.model_dump(exclude_unset=True).items() if name not in self.RUN_INPUTS}
 
-    def build(self, default: T, only: set[str] | None = None, **fixed) -> T:
-        """``default`` with this run's overrides (those of ``default``'s fields, or of ``only``) and ``fixed``."""
-        names = {f.name for f in fields(default)} if only is None else only
+    def build(self, default: T, **fixed) -> T:
+        """``default`` with this run's overrides of its fields, and ``fixed``."""
+        names = {f.name for f in fields(default)}
         values = {name: _like(getattr(default, name), value) for name, value in self.overrides().items() if name in names}
-        return replace(default, **values, **fixed)
+        return replace(default, **(values | fixed))
 
 
 def _like(default, value):

@@ -12,13 +12,14 @@ from cineseq_assets.forecast.models import ARCHITECTURES
 from cineseq_assets.forecast.models.common import ModelConfig
 from cineseq_assets.forecast.splits import SplitConfig
 from cineseq_assets.forecast.train import TrainConfig
-from cineseq_assets.frames.assets import FrameClassifierConfig
+from cineseq_assets.frames.assets import FrameClassifierConfig, RepresentativeFramesConfig
 from cineseq_assets.frames.experiment import ExperimentConfig
 from cineseq_assets.trailers.assets import STUDENT_EPOCHS, StudentTrainingConfig, TrailerEmotionConfig
 from cineseq_assets.trailers.pipeline import TrailerConfig
 from cineseq_assets.trailers.student import SPEED_FIRST
 
-CONFIGS = [ForecastTrainingConfig, ForecastEvaluationConfig, TrailerEmotionConfig, StudentTrainingConfig, FrameClassifierConfig]
+CONFIGS = [ForecastTrainingConfig, ForecastEvaluationConfig, TrailerEmotionConfig, StudentTrainingConfig, FrameClassifierConfig,
+           RepresentativeFramesConfig]
 
 
 def _overridable(config_class) -> list[str]:
@@ -109,6 +110,19 @@ def test_frame_classifier_config_builds_the_experiment_and_each_models_config():
         built = config.experiment_config()
         assert all(getattr(getattr(built, model), name) == expected for model in ("scratch", "transfer", "finetune")), name
     assert FrameClassifierConfig(finetune=False).experiment_config().finetune is None
+
+
+def test_representative_frames_config_overrides_the_functions_arguments():
+    import inspect
+
+    from cineseq_assets.frames.representative import representative_frames
+
+    assert RepresentativeFramesConfig().arguments() == {}
+    parameters = inspect.signature(representative_frames).parameters
+    for name in _overridable(RepresentativeFramesConfig):
+        config, expected = _set(RepresentativeFramesConfig, name, None)
+        (argument, value), = config.arguments().items()
+        assert argument in parameters and value == expected, name
 
 
 def test_run_inputs_are_named_and_not_dataclass_settings():

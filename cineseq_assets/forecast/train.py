@@ -35,7 +35,8 @@ class TrainConfig:
     dropout: float = 0.1
     decay_residual: bool = True  # False: the direct-modelling ablation
     prior: PriorConfig = field(default_factory=PriorConfig)
-    gross_weight: float = 0.5  # weight windows by (last week's gross)^this: 0 = all equal, 1 = in dollars (0.5: best on validation)
+    # weight windows by (last week's gross)^this: 0 = all equal, 1 = in dollars (0.5: best on validation)
+    gross_weight: float = 0.5
     epochs: int = 60
     batch_size: int = 256
     learning_rate: float = 3e-3

@@ -24,11 +24,15 @@ GROUP = "frames"
 THUMBNAILS = "representative_frames_jpg"
 
 
-class RepresentativeFramesConfig(dg.Config):
-    """How shots are found and frames chosen (the arguments of frames.representative.representative_frames)."""
+class RepresentativeFramesConfig(RunConfig):
+    """Overrides of the arguments of frames.representative.representative_frames (its defaults)."""
 
-    sample_rate: float = 2.0
-    max_side: int = 480
+    sample_rate: float | None = None  # its `rate`: frames per second looked at
+    max_side: int | None = None
+
+    def arguments(self) -> dict:
+        values = self.overrides()
+        return {("rate" if name == "sample_rate" else name): value for name, value in values.items()}
 
 
 def _no_frame_row(film_id: str, has_trailer: int) -> pd.DataFrame:
@@ -49,7 +53,7 @@ def representative_frames(context: dg.AssetExecutionContext, config: Representat
         path = trailers.path_for(film_id)
         if path is None:
             return _no_frame_row(film_id, has_trailer=0)
-        shots = choose_frames(path, rate=config.sample_rate, max_side=config.max_side)
+        shots = choose_frames(path, **config.arguments())
         if not shots:
             context.log.warning(f"{film_id}: every shot of {path.name} is black or a text card; no frame kept")
             return _no_frame_row(film_id, has_trailer=1)
