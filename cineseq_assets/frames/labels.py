@@ -24,18 +24,17 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from ..contracts import BUDGET_CLASSES, FRAME_GENRES
 from ..errors import CineSeqError
 
 N_GENRES = 10
-# Upper bounds in dollars, production budget; the last class is open-ended.
+# Upper bounds in dollars, production budget; the last class is open-ended. The class names
+# (BUDGET_CLASSES) and the default genre set are the forecaster's contract (contracts.py).
 BUDGET_EDGES = (1e6, 10e6, 25e6, 50e6)
-BUDGET_CLASSES = ("under_1M", "1M_10M", "10M_25M", "25M_50M", "50M_plus")
 UNKNOWN_BUDGET = -1  # class index of an image whose film has no known budget (ignored by the budget loss)
 
-# The default genre bits of a folder without labels.json: the 10 most frequent genres of the
-# bundled poster set (IMDb vocabulary), most frequent first.
-DEFAULT_GENRES = ("Drama", "Comedy", "Action", "Romance", "Crime", "Adventure", "Thriller", "Fantasy",
-                  "Horror", "Sci-Fi")
+# The default genre bits of a folder without labels.json (contracts.FRAME_GENRES).
+DEFAULT_GENRES = FRAME_GENRES
 
 LABELS_FILE, FILMS_FILE = "labels.json", "films.csv"
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp")

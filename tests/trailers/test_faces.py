@@ -21,10 +21,9 @@ from cineseq_assets.trailers.faces import (
     YunetDetector,
     available_threads,
     crop_face,
-    dynamic_scrfd_graph,
     make_detector,
-    plan_copies,
 )
+from cineseq_assets.trailers.scrfd import dynamic_scrfd_graph, plan_copies
 
 # (x1, y1, x2, y2) and keypoints from scrfd's tests/truth_faces.py
 NEWTON_BOX = (334, 89, 438, 232)
