@@ -42,7 +42,7 @@ sys.path.insert(0, str(ROOT))
 SHARED = Path(os.environ.get("CINESEQ_SHARED", ROOT.parent / "shared"))
 os.environ.setdefault("CINESEQ_MODEL_DIR", str(SHARED / "models"))
 
-FERPLUS_ONNX_BYTES = 35_040_571  # emotion-ferplus-8.onnx, as listed in the model registry (models.py, ferplus_8)
+FERPLUS_ONNX_BYTES = 35_040_571  # emotion-ferplus-8.onnx, as listed in the model registry (model_files.py, ferplus_8)
 FERPLUS_CLASSES = 8
 OPSET = 17
 
@@ -129,7 +129,7 @@ def trained_speed_student(explicit: Path | None) -> Path | None:
 
 def random_student(config, path: Path) -> Path:
     """The student net of ``config`` with random weights, written by the student asset's export_onnx."""
-    from cineseq_assets.models import locate
+    from cineseq_assets.model_files import locate
     from cineseq_assets.trailers.emotions import TEACHER_CONTRACT
     from cineseq_assets.trailers.student import TrainedStudent, build_student_net, export_onnx, student_model_config
 

@@ -146,7 +146,8 @@ def import_folder(folder: str | Path) -> tuple[pd.DataFrame, tuple[str, ...], li
     table = pd.DataFrame(rows).sort_values("index", ignore_index=True)
     duplicated = table["index"][table["index"].duplicated()]
     if len(duplicated):
-        raise LabelFolderError(f"{folder}: index {int(duplicated.iloc[0])} is used by more than one file; each index must be unique.")
+        raise LabelFolderError(f"{folder}: index {int(duplicated.iloc[0])} is used by more than one file; "
+                               "each index must be unique.")
     return table, genres, warnings
 
 
@@ -157,7 +158,8 @@ def _folder_genres(folder: Path) -> tuple[tuple[str, ...], list[str]]:
     try:
         genres = tuple(json.loads(labels.read_text())["genres"])
     except (ValueError, KeyError, TypeError) as error:
-        raise LabelFolderError(f"{labels}: not readable ({error}); it must be JSON with a 'genres' list of {N_GENRES} names.") from error
+        raise LabelFolderError(f"{labels}: not readable ({error}); "
+                               f"it must be JSON with a 'genres' list of {N_GENRES} names.") from error
     if len(genres) != N_GENRES:
         raise LabelFolderError(f"{labels}: {len(genres)} genres listed; the file names carry exactly {N_GENRES} genre bits.")
     return genres, []

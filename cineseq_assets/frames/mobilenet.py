@@ -134,7 +134,7 @@ def load_imagenet(path: Path | str | None = None) -> MobileNetV2:
     leaving any layer at its random initialisation.
     """
     if path is None:
-        from cineseq_assets import models
+        from cineseq_assets import model_files as models
 
         path = models.locate("mobilenet_v2_imagenet")
     path = Path(path)

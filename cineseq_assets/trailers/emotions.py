@@ -209,11 +209,11 @@ def load_emotion_model(kind: Literal["student", "teacher", "ferplus"] = "student
                        student_path: str | Path | None = None, threads: int = 2) -> EmotionModel:
     """The emotion model of ``kind``; the student falls back to the teacher, with a warning, until one is trained.
 
-    Teacher and FER+ files are found by the model registry (``cineseq_assets.models.locate``:
+    Teacher and FER+ files are found by the model registry (``cineseq_assets.model_files.locate``:
     ``$CINESEQ_MODEL_DIR`` or the user cache); a missing file raises its ModelNotFoundError, which says
     how to get it. The student is read from ``student_path`` or :func:`default_student_path`.
     """
-    from cineseq_assets.models import locate
+    from cineseq_assets.model_files import locate
 
     if kind == "teacher":
         return EmotionModel(locate("fer_mini_xception_onnx"), TEACHER_CONTRACT, "fer_mini_xception", threads=threads)

@@ -20,7 +20,7 @@ import cv2
 import numpy as np
 
 from cineseq_assets.errors import CineSeqError
-from cineseq_assets.models import locate
+from cineseq_assets.model_files import locate
 
 from .quantize import int8_available, int8_scrfd
 from .scrfd import ScaledCopy, as_bgr, dynamic_scrfd_graph, network_input, plan_copies

@@ -13,7 +13,7 @@ from pathlib import Path
 import pandas as pd
 
 from ..errors import CineSeqError
-from ..models import ModelNotFoundError, get, how_to_get, locate
+from ..model_files import ModelNotFoundError, get, how_to_get, locate
 from .embedding import EMBEDDING_SCHEMA
 from .plots import trailer_timeline_figure
 

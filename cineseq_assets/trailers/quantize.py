@@ -30,7 +30,7 @@ import cv2
 import numpy as np
 
 from cineseq_assets.errors import CineSeqError
-from cineseq_assets.models import cache_dir, file_sha256
+from cineseq_assets.model_files import cache_dir, file_sha256
 from cineseq_assets.settings import shared_dir
 
 from .scrfd import dynamic_scrfd_graph, network_inputs

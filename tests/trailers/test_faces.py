@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from cineseq_assets.errors import CineSeqError
-from cineseq_assets.models import ModelNotFoundError, get
+from cineseq_assets.model_files import ModelNotFoundError, get
 from cineseq_assets.trailers.faces import (
     Face,
     ScrfdDetector,
