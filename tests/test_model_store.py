@@ -55,9 +55,10 @@ def test_a_model_below_its_gate_is_kept_but_not_published(folder):
 @pytest.mark.parametrize("old", [{"architecture": "seq2seq", "chosen_by": "validation WAPE"},
                                  {"model": "transfer", "reason": "lowest validation loss"}])
 def test_a_serving_file_of_an_older_version_is_refused_with_what_to_do(folder, old):
-    _save(folder, next(iter(old.values())))
+    key, name = next(iter(old.items()))
+    _save(folder, name)
     (folder.path / SERVING_FILE).write_text(json.dumps(old))
-    with pytest.raises(ModelError, match=f"older version of CineSeq .*'{next(iter(old))}'.*Materialize the some_model asset again"):
+    with pytest.raises(ModelError, match=f"older version of CineSeq .*'{key}'.*Materialize the some_model asset again"):
         folder.serving()
 
 
