@@ -60,10 +60,6 @@ class FileWatch(Generic[T]):
                 self._failed, self.error = stamps, _describe(error, files)
             return self._value
 
-    @property
-    def loaded(self) -> bool:
-        return self._value is not _UNSET
-
 
 def _describe(error: Exception, files: Sequence[Path]) -> str:
     text = str(error)

@@ -2,7 +2,8 @@
 
 For each split (by film, stratified; and out of time) and each seed, the networks are trained on
 the training films, early-stopped and calibrated on the validation films, and scored once on the
-test films over origins 2-8 and horizons 1-4. Baselines are fitted on the same training films.
+test films over origins 2-8 and horizons 1-4. Baselines are fitted on the same training films. Every
+model is a forecast.forecaster.Forecaster (fit, predict), named in FORECASTERS; the loop treats all alike.
 Errors are in dollars; the summary is mean +- std over seeds.
 """
 
