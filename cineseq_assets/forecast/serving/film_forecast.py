@@ -86,5 +86,6 @@ def film_errors(dollars: np.ndarray, actual: np.ndarray) -> pd.DataFrame:
 
     ``dollars`` [N, H, 3] are the p10/p50/p90 of every origin, ``actual`` [N, H] the gross (NaN: unknown).
     """
-    errors = errors_by_horizon(dollars, actual)
-    return errors.rename(columns={"n": "forecasts", "coverage_80": "inside_p10_p90"})[ERROR_COLUMNS]
+    return pd.DataFrame([{"horizon": row["horizon"], "forecasts": row["n"], "mae": row["mae"], "wape": row["wape"],
+                          "inside_p10_p90": row["coverage_80"]} for row in errors_by_horizon(dollars, actual)],
+                        columns=ERROR_COLUMNS)
