@@ -23,7 +23,7 @@ from . import plots
 from .evaluate import NETWORKS, EvaluationConfig, evaluate, headline
 from .predict import film_forecasts
 from .splits import SplitConfig
-from .store import load_latest, model_dir, save_model, write_serving
+from .store import load_latest, model_dir, model_folder, save_model
 from .train import TrainConfig, calibrate_conformal, prepare, train_model
 from .windows import Windows
 
@@ -122,7 +122,7 @@ def forecast_model(context: dg.AssetExecutionContext, config: ForecastTrainingCo
         save_model(trained, folder / f"{architecture}.parquet", metrics[architecture])
         export_onnx(trained, folder / f"{architecture}.onnx")
     serving = min(metrics, key=lambda a: metrics[a]["validation_wape"])
-    write_serving(storage_dir(), serving, {"chosen_by": "validation WAPE", "validation_wape": metrics})
+    model_folder(storage_dir()).publish(serving, chosen_by="validation WAPE", metrics=metrics)
     curves = plots.learning_curves({a: t.history for a, t in trained_models.items()})
     return dg.MaterializeResult(metadata={
         "serving": serving,

@@ -9,12 +9,13 @@ from pydantic import PrivateAttr
 
 from ..boxoffice.assets import film_catalog
 from ..io_manager import image_metadata
+from ..model_store import Gate
 from ..partitions import film_backfill_policy, films_partitions, materialize_films
 from ..settings import shared_dir, storage_dir
 from ..storage import asset_path, write_bytes_atomic
 from ..weights import write_weights
 from .embedding import EMBEDDING_COLUMNS, EMBEDDING_SCHEMA_VERSION
-from .emotions import default_student_path, load_emotion_model
+from .emotions import STUDENT, STUDENT_CANDIDATE, load_emotion_model, student_folder
 from .faces import make_detector
 from .inputs import read_manifest, trailer_path
 from .pipeline import TrailerAnalyzer, TrailerConfig
@@ -79,8 +80,8 @@ def trailer_emotion_student(context: dg.AssetExecutionContext, config: StudentTr
     teacher = load_emotion_model("teacher")
     student = train_student(dataset, teacher, StudentConfig(epochs=config.epochs, max_train_crops=config.max_train_crops,
                                                             time_budget_s=config.time_budget_s))
-    target = default_student_path()
-    candidate = export_onnx(student, target.with_name(".candidate.onnx"))
+    folder = student_folder()
+    candidate = export_onnx(student, folder.path / ".candidate.onnx")
     report = evaluate(candidate, teacher, dataset)
     metrics = {
         "test_agreement": report.agreement, "valence_mad": report.valence_mad, "arousal_mad": report.arousal_mad,
@@ -88,15 +89,15 @@ def trailer_emotion_student(context: dg.AssetExecutionContext, config: StudentTr
         "test_crops": report.test_crops, "test_sources": report.test_sources, "train_crops": student.train_crops,
         "epochs_run": student.epochs_run, "train_seconds": student.train_seconds,
     }
-    deployed = report.agreement >= config.min_agreement or config.deploy_below_gate
-    name = target.stem if deployed else "student_candidate"
-    write_weights(target.with_name(f"{name}_weights.parquet"), student.state_arrays(), student.config_dict(), metrics)
-    # A complete file replaces the old one in one rename, so a running pipeline never reads half a model.
-    os.replace(candidate, target.with_name(f"{name}.onnx"))
+    write_weights(folder.file(STUDENT_CANDIDATE), student.state_arrays(), student.config_dict(), metrics)
+    os.replace(candidate, folder.file(STUDENT_CANDIDATE, ".onnx"))
+    gate = None if config.deploy_below_gate else Gate("test_agreement", config.min_agreement)
+    deployed = folder.publish(STUDENT_CANDIDATE, as_name=STUDENT, chosen_by="top-1 agreement with the teacher",
+                              metrics=metrics, gate=gate)
     verdict = "deployed" if deployed else f"NOT deployed (agreement below {config.min_agreement:.0%}); trailer_emotion keeps the teacher"
     context.log.info(f"student: {report.agreement:.1%} top-1 agreement, {report.speedup(1):.1f}x faster per face; {verdict}")
     return dg.MaterializeResult(metadata={**metrics, "deployed": deployed, "verdict": verdict,
-                                          "onnx": dg.MetadataValue.path(str(target)),
+                                          "onnx": dg.MetadataValue.path(str(folder.file(STUDENT, ".onnx"))),
                                           "agreement_by_kind": dg.MetadataValue.json(report.agreement_by_kind)})
 
 

@@ -22,7 +22,8 @@ from typing import Literal, Sequence
 import cv2
 import numpy as np
 
-from cineseq_assets.errors import InputFileError
+from cineseq_assets.errors import InputFileError, ModelError
+from cineseq_assets.model_store import ModelFolder
 from cineseq_assets.settings import storage_dir
 
 FER2013_LABELS = ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral")
@@ -189,9 +190,24 @@ class EmotionModel:
 
 # ------------------------------------------------------------------------------------- the factory
 
-def default_student_path() -> Path:
-    """Where the student is looked for by default: ``<storage>/trailer_emotion_student/student.onnx``."""
-    return storage_dir() / "trailer_emotion_student" / "student.onnx"
+STUDENT, STUDENT_CANDIDATE = "student", "student_candidate"  # the published student; the latest trained one
+
+
+def student_folder(storage: str | Path | None = None) -> ModelFolder:
+    """The trained students of ``storage`` (default: the project's): weights + ONNX per model, serving.json."""
+    return ModelFolder((Path(storage) if storage else storage_dir()) / "trailer_emotion_student",
+                       ("_weights.parquet", ".onnx"), "emotion student",
+                       "Materialize trailer_emotion_student (`cineseq run` or the Dagster UI).")
+
+
+def default_student_path(storage: str | Path | None = None) -> Path:
+    """The published student's ONNX file: the one serving.json names in ``<storage>/trailer_emotion_student``,
+    else ``student.onnx`` there (which exists only once a student has passed its gate)."""
+    folder = student_folder(storage)
+    try:
+        return folder.serving_file(".onnx")
+    except ModelError:
+        return folder.file(STUDENT, ".onnx")
 
 
 def read_contract(onnx_path: str | Path) -> EmotionContract:

@@ -100,5 +100,5 @@ def test_a_failed_training_keeps_the_serving_model(instance, stored_panel):
     error = failure.event_specific_data.error
     assert "transformer" in (error.message + (error.cause.message if error.cause else ""))
     assert (weights.read_bytes(), (model_dir(storage_dir()) / "serving.json").read_text()) == before
-    assert json.loads(before[1])["architecture"] == "seq2seq"
+    assert json.loads(before[1])["serving"] == "seq2seq"
     assert load_latest(storage_dir())[0].architecture == "seq2seq"
