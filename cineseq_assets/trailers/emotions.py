@@ -217,7 +217,7 @@ def read_contract(onnx_path: str | Path) -> EmotionContract:
     metadata = {p.key: p.value for p in onnx.load(str(onnx_path), load_external_data=False).metadata_props}
     if CONTRACT_METADATA_KEY not in metadata:
         raise InputFileError(onnx_path, f"no {CONTRACT_METADATA_KEY!r} metadata",
-                             "Export the student with cineseq_assets.trailers.student.export_onnx.")
+                             "Export the student with cineseq_assets.trailers.student.export.export_onnx.")
     return EmotionContract.from_json(metadata[CONTRACT_METADATA_KEY])
 
 
