@@ -106,6 +106,9 @@ def main() -> None:
     parser.add_argument("--out", help="folder for the errors and test forecasts as Parquet")
     parser.add_argument("--skip-inference", action="store_true")
     args = parser.parse_args()
+    import torch
+
+    torch.set_num_threads(2)  # the reference's 2 cores; the library leaves threads to its caller
     panel = pd.read_parquet(args.panel) if args.panel else default_panel()
     print(f"panel: {panel['film_id'].nunique()} films, {len(panel)} film-weeks", flush=True)
     config = EvaluationConfig(seeds=tuple(int(s) for s in args.seeds.split(",")), split_kinds=(args.split,))

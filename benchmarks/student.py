@@ -74,21 +74,19 @@ def main() -> None:
     import tempfile
 
     import cv2
+    import torch
     from tabulate import tabulate
 
     from cineseq_assets.trailers.emotions import default_student_path, load_emotion_model
     from cineseq_assets.trailers.faces import make_detector
-    from cineseq_assets.trailers.student import (
-        FIDELITY_FIRST,
-        SPEED_FIRST,
-        build_crop_dataset,
-        discover_sources,
-        evaluate,
-        export_onnx,
-        train_student,
-    )
+    from cineseq_assets.trailers.student.data import build_crop_dataset, discover_sources
+    from cineseq_assets.trailers.student.evaluate import evaluate
+    from cineseq_assets.trailers.student.export import export_onnx
+    from cineseq_assets.trailers.student.net import FIDELITY_FIRST, SPEED_FIRST
+    from cineseq_assets.trailers.student.train import train_student
 
     cv2.setNumThreads(2)
+    torch.set_num_threads(2)  # training on 2 threads, as measured (the library leaves threads to its caller)
     started = time.perf_counter()
     dataset = build_crop_dataset(discover_sources(args.shared), make_detector(args.detector), args.cache)
     build_seconds = time.perf_counter() - started

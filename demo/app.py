@@ -23,8 +23,9 @@ import gradio as gr  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from cineseq_assets.errors import CineSeqError  # noqa: E402
-from cineseq_assets.forecast import plots  # noqa: E402
+from cineseq_assets.forecast import features, plots  # noqa: E402
 from cineseq_assets.forecast.serving import (  # noqa: E402
+    FORECAST_TABLE_COLUMNS,
     FilmForecast,
     FilmService,
     diagnostic_images,
@@ -41,15 +42,15 @@ MAX_UPLOAD_BYTES = 100 * 1024 * 1024  # per file; a two-minute 1080p trailer is 
 VIDEO_TYPES = [".mp4", ".mov", ".mkv", ".webm"]
 IMAGE_TYPES = [".jpg", ".jpeg", ".png", ".webp"]
 TABLE_TYPES = [".csv", ".csv.gz", ".parquet"]
-GENRES = ["Action", "Adventure", "Animation", "Comedy", "Crime", "Documentary", "Drama", "Family", "Fantasy",
-          "History", "Horror", "Music", "Mystery", "Romance", "Science Fiction", "Thriller", "War", "Western"]
-MPAA = ["", "G", "PG", "PG-13", "R", "NC-17", "Not Rated"]
+GENRES = sorted(features.GENRES)  # the genres the forecaster reads, alphabetical for the picker
+MPAA = ["", *features.MPAA, "Not Rated"]  # "" = not given; "Not Rated" is accepted and read as unknown
 NO_MODEL = ("**No forecaster is materialized yet.** Run `cineseq run` (or `./scripts/main.sh`), or "
             "materialize `forecast_model` in the Dagster UI; this page uses it as soon as it exists, "
             "no restart needed.")
-TABLE_COLUMNS = ["week", "week_start", "p10", "p50", "p90", "decay_baseline", "actual"]
-DOLLARS = ["p10", "p50", "p90", "decay_baseline", "actual"]
-ERROR_COLUMNS = ["horizon", "forecasts", "mae", "wape", "inside_p10_p90"]
+TABLE_COLUMNS = FORECAST_TABLE_COLUMNS
+DOLLARS = [column for column in TABLE_COLUMNS if column not in ("week", "week_start")]
+ERROR_COLUMNS = ["horizon", "forecasts", "mae", "wape", "inside_p10_p90"]  # serving.film_errors' columns
+CONTRIBUTION_COLUMNS = ["block", "feature", *[f"h{h}" for h in range(1, features.HORIZON + 1)], "attribution"]
 # Arrival (2016): its first three weeks (Box Office Mojo) and its facts, for the New film tab's example button.
 EXAMPLE_FILM = ([[1, 31_570_799, 2317], [2, 19_536_764, 2442], [3, 14_670_951, 2442]], "Arrival", "2016-11-11",
                 ["Drama", "Science Fiction", "Mystery"], 47_000_000, "PG-13")
@@ -106,34 +107,82 @@ def _checked_upload(upload, suffixes: list[str], what: str) -> Path:
 # ------------------------------------------------------------------------------------ the app
 
 def build_app(storage: Path | None = None) -> gr.Blocks:
+    """The page: one function per tab builds its components and wires its events, then the page's
+    load fills in the film list and the notes that depend on what is materialized."""
     service = FilmService(Path(storage) if storage else Storage.default().root)
+    with gr.Blocks(title="CineSeq") as app:
+        gr.Markdown("# CineSeq: decay-aware box office forecasts")
+        status = gr.Markdown(elem_id="model-status")
+        film, origin = _film_forecast_tab(service, status)
+        _explain_tab(service, film, origin)
+        _new_film_tab(service)
+        trailer_note = _trailer_tab(service)
+        frames_note = _frames_tab(service)
 
-    def model_status() -> str:
-        try:
-            served = service.models.current()
-        except CineSeqError:
-            return NO_MODEL
-        note = f" (a newer file could not be read: {service.models.reload_error})" if service.models.reload_error else ""
-        return f"Serving {_model_text(served.summary())}.{note}"
+        def on_load():
+            choices = _film_choices(service)
+            first = choices[0] if choices else None
+            return gr.Dropdown(choices=choices, value=first), _model_status(service), _trailer_models(), _frame_note(service)
 
-    def film_choices() -> list[str]:
-        try:
-            return service.catalog()["label"].tolist()
-        except CineSeqError:
-            return []
+        # Registered before the Model tab's own load, the order in which the page has always run them.
+        app.load(on_load, outputs=[film, status, trailer_note, frames_note], api_visibility="private")
+        _model_tab(app, service)
+        _public_api(service)
+    return app
 
-    # ---- film forecast
+
+def _model_status(service: FilmService) -> str:
+    try:
+        served = service.models.current()
+    except CineSeqError:
+        return NO_MODEL
+    note = f" (a newer file could not be read: {service.models.reload_error})" if service.models.reload_error else ""
+    return f"Serving {_model_text(served.summary())}.{note}"
+
+
+def _film_choices(service: FilmService) -> list[str]:
+    try:
+        return service.catalog()["label"].tolist()
+    except CineSeqError:
+        return []
+
+
+def _film_forecast_tab(service: FilmService, status: gr.Markdown) -> tuple[gr.Dropdown, gr.Slider]:
+    """A catalog film's forecast from any origin week: chart, table and the film's backtest errors.
+    Returns the film and origin inputs, which the Explain tab reads too."""
+
     def show_film(film: str, origin: float | None):
         forecast = _errors(service.forecast, film, int(origin or 0))
         chart = plots.forecast_chart(forecast.history, forecast.table, forecast.origin_week, forecast.title)
         slider = gr.Slider(minimum=1, maximum=forecast.last_week, value=forecast.origin_week, step=1)
         return (slider, chart, _readable(forecast.table), _readable(forecast.errors), _forecast_status(forecast),
-                model_status())
+                _model_status(service))
 
     def pick_film(film: str):
         return show_film(film, 0)
 
-    # ---- explain
+    with gr.Tab("Film forecast"):
+        with gr.Row():
+            film = gr.Dropdown(label="Film (showcase first; type to search)", choices=[], allow_custom_value=True,
+                               filterable=True, elem_id="film", scale=3)
+            origin = gr.Slider(label="Origin week: replay the forecast from any week of the run", minimum=1,
+                               maximum=30, value=1, step=1, elem_id="origin", scale=2)
+        forecast_status = gr.Markdown(elem_id="forecast-status")
+        chart = gr.Plot(label="Weekly gross, forecast and decay baseline", elem_id="forecast-chart")
+        with gr.Row():
+            table = gr.Dataframe(pd.DataFrame(columns=TABLE_COLUMNS), label="Forecast (dollars)",
+                                 interactive=False, elem_id="forecast-table")
+            errors = gr.Dataframe(pd.DataFrame(columns=ERROR_COLUMNS), interactive=False,
+                                  label="This film's backtest errors (p50 vs actual, every origin)")
+    film_outputs = [origin, chart, table, errors, forecast_status, status]
+    film.change(pick_film, [film], film_outputs, api_visibility="private")
+    origin.release(show_film, [film, origin], film_outputs, api_visibility="private")
+    return film, origin
+
+
+def _explain_tab(service: FilmService, film: gr.Dropdown, origin: gr.Slider) -> None:
+    """Why the forecast on the first tab: attention over the observed weeks, Integrated Gradients per feature."""
+
     def explain(film: str, origin: float | None):
         forecast = _errors(service.forecast, film, int(origin or 0))
         explanation = _errors(service.explain, forecast)
@@ -150,7 +199,23 @@ def build_app(storage: Path | None = None) -> gr.Blocks:
         table = table.astype({c: float for c in table.columns if c not in ("block", "feature")}).round(4)
         return heatmap, bars, table, note
 
-    # ---- new film
+    with gr.Tab("Explain"):
+        gr.Markdown("Why the forecast shown on the first tab: attention over the observed weeks and "
+                    "Integrated Gradients per feature.")
+        explain_button = gr.Button("Explain the shown forecast", variant="primary")
+        explain_note = gr.Markdown(elem_id="explain-note")
+        with gr.Row():
+            heatmap = gr.Plot(label="Attention: forecast week x observed week", elem_id="explain-attention")
+            bars = gr.Plot(label="Integrated Gradients", elem_id="explain-attributions")
+        contributions = gr.Dataframe(pd.DataFrame(columns=CONTRIBUTION_COLUMNS),
+                                     label="Contributions to log(p50), per horizon (attribution: their mean)",
+                                     interactive=False)
+    explain_button.click(explain, [film, origin], [heatmap, bars, contributions, explain_note], api_visibility="private")
+
+
+def _new_film_tab(service: FilmService) -> None:
+    """A film not in the catalog: its first weeks typed in (or a weekly or daily file) and its facts."""
+
     def show_new_film(weeks: pd.DataFrame, upload, release_date: str, title: str, genres: list[str], budget, mpaa: str):
         folder = Path(tempfile.mkdtemp(prefix="cineseq-newfilm-"))
         if upload:
@@ -164,25 +229,68 @@ def build_app(storage: Path | None = None) -> gr.Blocks:
         chart = plots.forecast_chart(forecast.history, forecast.table, forecast.origin_week, forecast.title)
         return chart, _readable(forecast.table), f"{_forecast_status(forecast)} Model {_model_text(forecast.model.summary())}."
 
-    # ---- trailer
+    with gr.Tab("New film"):
+        gr.Markdown("A film that is not in the catalog: enter its first weeks (or upload a weekly or daily "
+                    "file, see docs/user_data.md). Metadata not given is looked up by title and year.")
+        with gr.Row():
+            weeks = gr.Dataframe(headers=["week", "gross", "theaters"], datatype=["number", "number", "number"],
+                                 value=[[1, None, None], [2, None, None], [3, None, None]], row_count=3,
+                                 interactive=True, label="Weeks of run (week 1 = opening week)")
+            with gr.Column():
+                new_title = gr.Textbox(label="Title", elem_id="new-film-title")
+                release = gr.Textbox(label="Release date (YYYY-MM-DD)", placeholder="2016-11-11")
+                new_genres = gr.Dropdown(GENRES, multiselect=True, label="Genres (optional)")
+                new_budget = gr.Number(None, label="Budget in dollars (optional)")
+                new_mpaa = gr.Dropdown(MPAA, value="", label="MPAA rating (optional)")
+                upload = gr.File(label="...or a file", file_types=TABLE_TYPES, type="filepath")
+        with gr.Row():
+            new_button = gr.Button("Forecast", variant="primary", scale=3)
+            example_button = gr.Button("Fill in an example (Arrival, 2016)", scale=1)
+        new_status = gr.Markdown(elem_id="new-film-status")
+        new_chart = gr.Plot(label="Forecast", elem_id="new-film-chart")
+        new_table = gr.Dataframe(pd.DataFrame(columns=TABLE_COLUMNS), label="Forecast (dollars)", interactive=False)
+    new_button.click(show_new_film, [weeks, upload, release, new_title, new_genres, new_budget, new_mpaa],
+                     [new_chart, new_table, new_status], api_visibility="private")
+    example_button.click(lambda: EXAMPLE_FILM, outputs=[weeks, new_title, release, new_genres, new_budget, new_mpaa],
+                         api_visibility="private")
+
+
+def _trailer_tab(service: FilmService) -> gr.Markdown:
+    """An uploaded trailer's emotional arc, audio energy and embedding. Returns the note the page's load fills."""
+
     def trailer(video):
         if not video:
             raise gr.Error("Upload a video first (mp4, mov, mkv or webm).", print_exception=False)
-        from cineseq_assets.trailers.preview import analyze_upload
+        from cineseq_assets.trailers.preview import analyze_upload  # heavy (onnxruntime, librosa): on first use
 
         result = _errors(analyze_upload, _checked_upload(video, VIDEO_TYPES, "a video"), service.storage_dir)
         return result.figure, result.summary_markdown, result.embedding_table
 
-    def trailer_models() -> str:
-        from cineseq_assets.trailers.preview import missing_models_message
+    with gr.Tab("Trailer"):
+        trailer_note = gr.Markdown(elem_id="trailer-note")
+        video = gr.Video(label="Trailer (mp4, mov, mkv, webm; at most 100 MB)", sources=["upload"], elem_id="trailer-video")
+        trailer_button = gr.Button("Analyse", variant="primary")
+        trailer_summary = gr.Markdown(elem_id="trailer-summary")
+        trailer_chart = gr.Plot(label="Emotional arc and audio energy", elem_id="trailer-chart")
+        embedding = gr.Dataframe(pd.DataFrame(columns=["feature", "value", "meaning"]), interactive=False,
+                                 label="Embedding (schema in docs/trailers.md)", elem_id="trailer-embedding")
+    trailer_button.click(trailer, [video], [trailer_chart, trailer_summary, embedding], api_visibility="private")
+    return trailer_note
 
-        return missing_models_message() or "Trailer models found: upload a short video (at most 100 MB)."
 
-    # ---- frames
+def _trailer_models() -> str:
+    from cineseq_assets.trailers.preview import missing_models_message
+
+    return missing_models_message() or "Trailer models found: upload a short video (at most 100 MB)."
+
+
+def _frames_tab(service: FilmService) -> gr.Markdown:
+    """Genres and budget class of an image or a video by the frame classifier. Returns the note the page's load fills."""
+
     def classify_frames(upload):
         if not upload:
             raise gr.Error("Upload an image or a video first.", print_exception=False)
-        from cineseq_assets.frames.classifier import cached_serving, classify_path
+        from cineseq_assets.frames.classifier import cached_serving, classify_path  # heavy (torch): on first use
         from cineseq_assets.frames.plots import film_prediction_figure
 
         path = _checked_upload(upload, IMAGE_TYPES + VIDEO_TYPES, "an image or a video")
@@ -195,15 +303,29 @@ def build_app(storage: Path | None = None) -> gr.Blocks:
                    "in the Dagster UI, or docs/frames.md.")
         return film_prediction_figure(result.genres, result.budget, path.name), summary
 
-    def frame_note() -> str:
-        from cineseq_assets.frames.classifier import SERVING_FILE, classifier_dir
+    with gr.Tab("Frames"):
+        frames_note = gr.Markdown(elem_id="frames-note")
+        frame_upload = gr.File(label="Image or video (jpg, png, webp, mp4, mov, mkv, webm; at most 100 MB)",
+                               file_types=IMAGE_TYPES + VIDEO_TYPES, elem_id="frames-upload")
+        frames_button = gr.Button("Classify", variant="primary")
+        frames_summary = gr.Markdown(elem_id="frames-summary")
+        frames_chart = gr.Plot(label="Genre and budget-class probabilities", elem_id="frames-chart")
+    frames_button.click(classify_frames, [frame_upload], [frames_chart, frames_summary], api_visibility="private")
+    return frames_note
 
-        if (classifier_dir(service.storage_dir) / SERVING_FILE).exists():
-            return "Upload a poster, a still or a trailer: the frame classifier predicts genres and the budget class."
-        return ("**No frame classifier is materialized yet.** Materialize `frame_classifier` in the Dagster UI "
-                "or run `cineseq run --frames`; this tab uses it as soon as it exists.")
 
-    # ---- model
+def _frame_note(service: FilmService) -> str:
+    from cineseq_assets.frames.classifier import SERVING_FILE, classifier_dir
+
+    if (classifier_dir(service.storage_dir) / SERVING_FILE).exists():
+        return "Upload a poster, a still or a trailer: the frame classifier predicts genres and the budget class."
+    return ("**No frame classifier is materialized yet.** Materialize `frame_classifier` in the Dagster UI "
+            "or run `cineseq run --frames`; this tab uses it as soon as it exists.")
+
+
+def _model_tab(app: gr.Blocks, service: FilmService) -> None:
+    """Which model serves, the evaluation of every model and baseline, stored models, diagnostic plots."""
+
     def model_tab():
         errors = stored_evaluation(service.storage_dir)
         if errors is None:
@@ -215,105 +337,21 @@ def build_app(storage: Path | None = None) -> gr.Blocks:
             note = "Test films, origins 2-8, horizons 1-4, dollars; mean over seeds (by-film split)."
         images = [(str(path), caption) for path, caption in diagnostic_images(service.storage_dir)]
         evaluation_shown = gr.Dataframe(table, visible=not table.empty)
-        return model_status(), note, evaluation_shown, stored_models(service.storage_dir).round(3), images
+        return _model_status(service), note, evaluation_shown, stored_models(service.storage_dir).round(3), images
 
-    with gr.Blocks(title="CineSeq") as app:
-        gr.Markdown("# CineSeq: decay-aware box office forecasts")
-        status = gr.Markdown(elem_id="model-status")
-        with gr.Tab("Film forecast"):
-            with gr.Row():
-                film = gr.Dropdown(label="Film (showcase first; type to search)", choices=[], allow_custom_value=True,
-                                   filterable=True, elem_id="film", scale=3)
-                origin = gr.Slider(label="Origin week: replay the forecast from any week of the run", minimum=1,
-                                   maximum=30, value=1, step=1, elem_id="origin", scale=2)
-            forecast_status = gr.Markdown(elem_id="forecast-status")
-            chart = gr.Plot(label="Weekly gross, forecast and decay baseline", elem_id="forecast-chart")
-            with gr.Row():
-                table = gr.Dataframe(pd.DataFrame(columns=TABLE_COLUMNS), label="Forecast (dollars)",
-                                     interactive=False, elem_id="forecast-table")
-                errors = gr.Dataframe(pd.DataFrame(columns=ERROR_COLUMNS), interactive=False,
-                                      label="This film's backtest errors (p50 vs actual, every origin)")
-        with gr.Tab("Explain"):
-            gr.Markdown("Why the forecast shown on the first tab: attention over the observed weeks and "
-                        "Integrated Gradients per feature.")
-            explain_button = gr.Button("Explain the shown forecast", variant="primary")
-            explain_note = gr.Markdown(elem_id="explain-note")
-            with gr.Row():
-                heatmap = gr.Plot(label="Attention: forecast week x observed week", elem_id="explain-attention")
-                bars = gr.Plot(label="Integrated Gradients", elem_id="explain-attributions")
-            contributions = gr.Dataframe(pd.DataFrame(columns=["block", "feature", "h1", "h2", "h3", "h4", "attribution"]),
-                                         label="Contributions to log(p50), per horizon (attribution: their mean)",
-                                         interactive=False)
-        with gr.Tab("New film"):
-            gr.Markdown("A film that is not in the catalog: enter its first weeks (or upload a weekly or daily "
-                        "file, see docs/user_data.md). Metadata not given is looked up by title and year.")
-            with gr.Row():
-                weeks = gr.Dataframe(headers=["week", "gross", "theaters"], datatype=["number", "number", "number"],
-                                     value=[[1, None, None], [2, None, None], [3, None, None]], row_count=3,
-                                     interactive=True, label="Weeks of run (week 1 = opening week)")
-                with gr.Column():
-                    new_title = gr.Textbox(label="Title", elem_id="new-film-title")
-                    release = gr.Textbox(label="Release date (YYYY-MM-DD)", placeholder="2016-11-11")
-                    new_genres = gr.Dropdown(GENRES, multiselect=True, label="Genres (optional)")
-                    new_budget = gr.Number(None, label="Budget in dollars (optional)")
-                    new_mpaa = gr.Dropdown(MPAA, value="", label="MPAA rating (optional)")
-                    upload = gr.File(label="...or a file", file_types=TABLE_TYPES, type="filepath")
-            with gr.Row():
-                new_button = gr.Button("Forecast", variant="primary", scale=3)
-                example_button = gr.Button("Fill in an example (Arrival, 2016)", scale=1)
-            new_status = gr.Markdown(elem_id="new-film-status")
-            new_chart = gr.Plot(label="Forecast", elem_id="new-film-chart")
-            new_table = gr.Dataframe(pd.DataFrame(columns=TABLE_COLUMNS), label="Forecast (dollars)", interactive=False)
-        with gr.Tab("Trailer"):
-            trailer_note = gr.Markdown(elem_id="trailer-note")
-            video = gr.Video(label="Trailer (mp4, mov, mkv, webm; at most 100 MB)", sources=["upload"], elem_id="trailer-video")
-            trailer_button = gr.Button("Analyse", variant="primary")
-            trailer_summary = gr.Markdown(elem_id="trailer-summary")
-            trailer_chart = gr.Plot(label="Emotional arc and audio energy", elem_id="trailer-chart")
-            embedding = gr.Dataframe(pd.DataFrame(columns=["feature", "value", "meaning"]), interactive=False,
-                                     label="Embedding (schema in docs/trailers.md)", elem_id="trailer-embedding")
-        with gr.Tab("Frames"):
-            frames_note = gr.Markdown(elem_id="frames-note")
-            frame_upload = gr.File(label="Image or video (jpg, png, webp, mp4, mov, mkv, webm; at most 100 MB)",
-                                   file_types=IMAGE_TYPES + VIDEO_TYPES, elem_id="frames-upload")
-            frames_button = gr.Button("Classify", variant="primary")
-            frames_summary = gr.Markdown(elem_id="frames-summary")
-            frames_chart = gr.Plot(label="Genre and budget-class probabilities", elem_id="frames-chart")
-        with gr.Tab("Model"):
-            model_info = gr.Markdown()
-            evaluation_note = gr.Markdown()
-            evaluation = gr.Dataframe(pd.DataFrame(), label="Evaluation: every model and baseline", interactive=False)
-            trained = gr.Dataframe(pd.DataFrame(), label="Stored models (training on the training films, "
-                                   "early stopping and choice on the validation films)", interactive=False,
-                                   elem_id="stored-models")
-            gallery = gr.Gallery(label="Decay diagnostics and evaluation plots", columns=2, height=640,
-                                 object_fit="contain", preview=False)
-            refresh = gr.Button("Refresh")
-
-        film_outputs = [origin, chart, table, errors, forecast_status, status]
-
-        def on_load():
-            choices = film_choices()
-            first = choices[0] if choices else None
-            return gr.Dropdown(choices=choices, value=first), model_status(), trailer_models(), frame_note()
-
-        app.load(on_load, outputs=[film, status, trailer_note, frames_note], api_visibility="private")
-        film.change(pick_film, [film], film_outputs, api_visibility="private")
-        origin.release(show_film, [film, origin], film_outputs, api_visibility="private")
-        explain_button.click(explain, [film, origin], [heatmap, bars, contributions, explain_note],
-                             api_visibility="private")
-        new_button.click(show_new_film, [weeks, upload, release, new_title, new_genres, new_budget, new_mpaa],
-                         [new_chart, new_table, new_status], api_visibility="private")
-        trailer_button.click(trailer, [video], [trailer_chart, trailer_summary, embedding], api_visibility="private")
-        frames_button.click(classify_frames, [frame_upload], [frames_chart, frames_summary], api_visibility="private")
-        model_outputs = [model_info, evaluation_note, evaluation, trained, gallery]
-        refresh.click(model_tab, outputs=model_outputs, api_visibility="private")
-        app.load(model_tab, outputs=model_outputs, api_visibility="private")
-        example_button.click(lambda: EXAMPLE_FILM, outputs=[weeks, new_title, release, new_genres, new_budget, new_mpaa],
-                             api_visibility="private")
-
-        _public_api(service)
-    return app
+    with gr.Tab("Model"):
+        model_info = gr.Markdown()
+        evaluation_note = gr.Markdown()
+        evaluation = gr.Dataframe(pd.DataFrame(), label="Evaluation: every model and baseline", interactive=False)
+        trained = gr.Dataframe(pd.DataFrame(), label="Stored models (training on the training films, "
+                               "early stopping and choice on the validation films)", interactive=False,
+                               elem_id="stored-models")
+        gallery = gr.Gallery(label="Decay diagnostics and evaluation plots", columns=2, height=640,
+                             object_fit="contain", preview=False)
+        refresh = gr.Button("Refresh")
+    model_outputs = [model_info, evaluation_note, evaluation, trained, gallery]
+    refresh.click(model_tab, outputs=model_outputs, api_visibility="private")
+    app.load(model_tab, outputs=model_outputs, api_visibility="private")
 
 
 # ------------------------------------------------------------------------------------ public API

@@ -13,9 +13,8 @@ from cineseq_assets.boxoffice.bundled import bundled_trends, load_bundled
 from cineseq_assets.boxoffice.features import MarketCalendar
 from cineseq_assets.boxoffice.panel import film_panel, pooled_panel
 from cineseq_assets.forecast.train import TrainConfig, calibrate_conformal, prepare, train_model
-from cineseq_assets.frames.classifier import classifier_dir
+from cineseq_assets.frames.classifier import classifier_folder
 from cineseq_assets.frames.classifier import save_model as save_frame_model
-from cineseq_assets.frames.classifier import write_serving as write_frame_serving
 from cineseq_assets.frames.dataset import load_labelled_images
 from cineseq_assets.frames.experiment import quick_config, run_experiment
 from cineseq_assets.storage import Storage
@@ -138,8 +137,8 @@ def quick_result(labelled):
 def frame_storage(quick_result, tmp_path_factory):
     """A storage folder holding the quick models and serving.json, as the asset writes them."""
     storage = tmp_path_factory.mktemp("frame_storage")
-    folder = classifier_dir(storage)
+    folder = classifier_folder(storage)
     for name, model in quick_result.models.items():
-        save_frame_model(model, folder / f"{name}_weights.parquet")
-    write_frame_serving(folder, quick_result.serving, "test fixture")
+        save_frame_model(model, folder.file(name))
+    folder.publish(quick_result.serving, chosen_by="test fixture")
     return storage

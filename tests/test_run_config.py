@@ -16,7 +16,7 @@ from cineseq_assets.frames.assets import FrameClassifierConfig, RepresentativeFr
 from cineseq_assets.frames.experiment import ExperimentConfig
 from cineseq_assets.trailers.assets import STUDENT_EPOCHS, StudentTrainingConfig, TrailerEmotionConfig
 from cineseq_assets.trailers.pipeline import TrailerConfig
-from cineseq_assets.trailers.student import SPEED_FIRST
+from cineseq_assets.trailers.student.net import SPEED_FIRST
 
 CONFIGS = [ForecastTrainingConfig, ForecastEvaluationConfig, TrailerEmotionConfig, StudentTrainingConfig, FrameClassifierConfig,
            RepresentativeFramesConfig]

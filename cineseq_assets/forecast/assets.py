@@ -21,7 +21,7 @@ from .models import ARCHITECTURES
 from .predict import film_forecasts
 from .prepared import load_prepared, save_prepared
 from .splits import SplitConfig
-from .store import MODEL_DIR, load_latest, save_model, write_serving
+from .store import load_latest, model_folder, save_model
 from .train import TrainConfig, calibrate_conformal, prepare, train_model
 from .windows import Windows, trailer_table
 
@@ -106,7 +106,7 @@ def forecast_model(context: dg.AssetExecutionContext, config: ForecastTrainingCo
     from .onnx_export import export_onnx
 
     data = load_prepared(artifacts.folder("training_windows"), config.train_config())
-    folder = artifacts.folder(MODEL_DIR)
+    folder = model_folder(artifacts.root).path
     trained_models, metrics = {}, {}
     for architecture in config.architecture_names():
         train_config = config.train_config(architecture)
@@ -124,7 +124,7 @@ def forecast_model(context: dg.AssetExecutionContext, config: ForecastTrainingCo
         save_model(trained, folder / f"{architecture}.parquet", metrics[architecture])
         export_onnx(trained, folder / f"{architecture}.onnx")
     serving = min(metrics, key=lambda a: metrics[a]["validation_wape"])
-    write_serving(artifacts.root, serving, {"chosen_by": "validation WAPE", "validation_wape": metrics})
+    model_folder(artifacts.root).publish(serving, chosen_by="validation WAPE", metrics=metrics)
     curves = plots.learning_curves({a: t.history for a, t in trained_models.items()})
     return dg.MaterializeResult(metadata={
         "serving": serving,

@@ -10,6 +10,9 @@ Each returns log1p gross [N, H] (a point forecast) from the encoder window only:
 - ``decay_prior``: the networks' own starting point (pooled by width, adjusted per film);
 - ``gradient_boosting``: LightGBM on the same features, predicting the log ratio to the last
   week, as a practitioner would try first (an optional dependency: the ``bench`` extra).
+
+Each is also a :class:`forecast.forecaster.PointForecaster` (the classes at the end), so the
+evaluation fits and predicts baselines and networks through the same verbs.
 """
 
 from __future__ import annotations
@@ -19,6 +22,8 @@ import pandas as pd
 
 from .decay_prior import PooledRetention, PriorConfig, decay_prior
 from .features import ENCODER_FEATURES, HORIZON
+from .forecaster import PointForecaster
+from .train import PreparedData
 from .windows import Windows, _encoder_weeks
 
 _LOG_GROSS = ENCODER_FEATURES.index("log_gross")
@@ -92,3 +97,40 @@ def gradient_boosting(windows: Windows, model) -> np.ndarray:
     return np.column_stack([windows.last_log_gross + model.predict(boosting_features(windows, h))
                             for h in range(1, HORIZON + 1)])
 
+
+# ------------------------------------------------------------------ the same as forecasters (fit / predict)
+
+
+class Naive(PointForecaster):
+    def point(self, windows: Windows) -> np.ndarray:
+        return naive(windows)
+
+
+class PooledDecay(PointForecaster):
+    def fit(self, data: PreparedData) -> PooledDecay:
+        self.pooled = data.pooled  # the training films' retention
+        return self
+
+    def point(self, windows: Windows) -> np.ndarray:
+        return pooled_decay(windows, self.pooled)
+
+
+class FilmLogLinear(PooledDecay):
+    def point(self, windows: Windows) -> np.ndarray:
+        return film_loglinear(windows, self.pooled)
+
+
+class DecayPrior(PointForecaster):
+    def point(self, windows: Windows) -> np.ndarray:
+        return prior(windows)
+
+
+class GradientBoosting(PointForecaster):
+    requires = ("lightgbm",)
+
+    def fit(self, data: PreparedData) -> GradientBoosting:
+        self.model = fit_gradient_boosting(data.train, data.validation, seed=self.config.seed)
+        return self
+
+    def point(self, windows: Windows) -> np.ndarray:
+        return gradient_boosting(windows, self.model)

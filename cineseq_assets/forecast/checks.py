@@ -7,7 +7,7 @@ from ..model_checks import non_finite_weights, quantile_problems
 from ..resources import ArtifactStore
 from ..weights import read_weights
 from .prepared import load_windows
-from .store import MODEL_DIR, load_model
+from .store import load_model, model_folder
 
 PROBE_WINDOWS = 64
 
@@ -16,7 +16,8 @@ PROBE_WINDOWS = 64
                 description="Every stored forecaster has finite weights and, on a probe batch of validation windows, "
                             "quantiles of shape [windows, horizon, 3] with p10 <= p50 <= p90.")
 def forecast_model_sanity(artifacts: ArtifactStore) -> dg.AssetCheckResult:
-    models = sorted(artifacts.folder(MODEL_DIR).glob("*.parquet"))
+    folder = model_folder(artifacts.root)
+    models = [folder.file(name) for name in folder.names()]
     probe = load_windows(artifacts.folder("training_windows"), "validation")
     probe = probe.subset(slice(0, PROBE_WINDOWS))
     problems = []

@@ -1,12 +1,8 @@
 """Forecast every film of a user's box office file: the code behind ``cineseq forecast`` (no Dagster).
 
-The file is read by ``boxoffice.userfile`` (daily or weekly long format, or the Box Office Mojo
-daily chart's own columns; docs/user_data.md). Each film's panel is built as the asset graph
-builds it: the bundled whole-chart market calendar, metadata from the bundled The Numbers and TMDB
-tables matched by title and release year (values given in the file win), and the pre-release
-Google Trends series of films that are in the bundled catalog. The forecast starts from each
-film's last usable week (the last full week before the first partial or missing one) and covers
-the four weeks after it. One full week is enough: the model is trained from origin week 1 on.
+Each film's panel is built by ``forecast.new_films`` as the asset graph builds it (docs/user_data.md).
+The forecast starts from each film's last usable week (the last full week before the first partial
+or missing one) and covers the four weeks after it.
 
 A film that cannot be forecast (left out by the loader, no full week, a panel that cannot be
 built) is returned in ``rejected`` with the reason; the others are forecast.
@@ -18,19 +14,14 @@ from pathlib import Path
 
 import pandas as pd
 
-from ..boxoffice.bundled import bundled_trends, load_bundled
 from ..boxoffice.features import MarketCalendar
-from ..boxoffice.metadata import with_bundled_metadata
-from ..boxoffice.panel import film_panel, pooled_panel
-from ..boxoffice.sources import BoxOfficeData
-from ..boxoffice.userfile import load_user_file
+from ..boxoffice.panel import pooled_panel
 from ..errors import CineSeqError, ModelError
+from .new_films import user_file_panels
 from .predict import film_forecasts
 from .store import latest_model_path, load_model
 
 FORECAST_FILE_COLUMNS = ["film_id", "origin_week", "horizon", "week", "p10", "p50", "p90"]
-# A forecast can start from the opening week alone: training windows start at origin week 1.
-MIN_FORECAST_WEEKS = 1
 
 
 def load_forecaster(path: Path | None, storage_dir: Path, onnx: bool = False):
@@ -70,39 +61,6 @@ def forecast_file(input_path, model, market: MarketCalendar | None = None,
         return pd.DataFrame(columns=FORECAST_FILE_COLUMNS), rejected
     forecasts = film_forecasts(model, pooled_panel(frames), backtest=False)
     return _tidy(forecasts), rejected
-
-
-def user_file_panels(input_path, market: MarketCalendar | None = None,
-                     warnings: list | None = None) -> tuple[list[pd.DataFrame], dict[str, str]]:
-    """The panel of every film of the file that can be forecast, and film_id -> why the others cannot.
-
-    Raises ``InputFileError`` for a problem with the whole file (see :func:`forecast_file`).
-    """
-    data = load_user_file(input_path, warnings, min_weeks=MIN_FORECAST_WEEKS)
-    rejected = dict(data.rejected)
-    if data.films.empty:
-        return [], rejected
-    market = market if market is not None else MarketCalendar(load_bundled().market)
-    data.films = with_bundled_metadata(data.films)
-    frames = []
-    for film_id in data.films["film_id"]:
-        try:
-            frames.append(film_panel_for_forecast(data, film_id, market))
-        except (CineSeqError, ValueError, KeyError) as error:
-            rejected[film_id] = f"film {film_id!r}: its panel could not be built ({error})"
-    return frames, rejected
-
-
-def film_panel_for_forecast(data: BoxOfficeData, film_id: str, market: MarketCalendar | None) -> pd.DataFrame:
-    """Panel rows of one film as the weekly_panel asset builds them, from one full week on."""
-    return film_panel(data, film_id, market, trends=_trends(data.film(film_id)), min_weeks=MIN_FORECAST_WEEKS)
-
-
-def _trends(film: pd.Series) -> pd.DataFrame | None:
-    """The bundled pre-release Trends series, for a catalog film (same id and opening day) only."""
-    catalog, film_id = load_bundled().films_by_id(), film["film_id"]
-    same_film = film_id in catalog.index and catalog.at[film_id, "release_date"] == pd.Timestamp(film["release_date"])
-    return bundled_trends().get(film_id) if same_film else None
 
 
 def _tidy(forecasts: pd.DataFrame) -> pd.DataFrame:

@@ -2,24 +2,28 @@
 
 For each split (by film, stratified; and out of time) and each seed, the networks are trained on
 the training films, early-stopped and calibrated on the validation films, and scored once on the
-test films over origins 2-8 and horizons 1-4. Baselines are fitted on the same training films.
+test films over origins 2-8 and horizons 1-4. Baselines are fitted on the same training films. Every
+model is a forecast.forecaster.Forecaster (fit, predict), named in FORECASTERS; the loop treats all alike.
 Errors are in dollars; the summary is mean +- std over seeds.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from functools import partial
 
-import numpy as np
 import pandas as pd
 
 from . import baselines
+from .forecaster import Forecaster, Network
 from .metrics import error_table, grouped_errors
 from .predict import forecast_frame
 from .splits import SplitConfig
-from .train import PreparedData, TrainConfig, calibrate_conformal, prepare, train_model
+from .train import PreparedData, TrainConfig, prepare
 
 log = logging.getLogger(__name__)
 
@@ -29,6 +33,11 @@ NETWORKS = {  # evaluated name -> TrainConfig changes
     "seq2seq_attention_direct": {"architecture": "seq2seq_attention", "decay_residual": False},
 }
 BASELINES = ("naive", "pooled_decay", "film_loglinear", "decay_prior", "gradient_boosting")
+FORECASTERS: dict[str, Callable[[TrainConfig], Forecaster]] = {  # evaluated name -> forecaster of a TrainConfig
+    "naive": baselines.Naive, "pooled_decay": baselines.PooledDecay, "film_loglinear": baselines.FilmLogLinear,
+    "decay_prior": baselines.DecayPrior, "gradient_boosting": baselines.GradientBoosting,
+    **{name: partial(Network, changes=changes) for name, changes in NETWORKS.items()},
+}
 
 
 @dataclass
@@ -54,67 +63,46 @@ class EvaluationResult:
         return stats.reset_index().sort_values(["group", "wape_mean"])
 
 
-def evaluate(panel: pd.DataFrame, config: EvaluationConfig = EvaluationConfig(), progress=print,
+def evaluate(panel: pd.DataFrame, config: EvaluationConfig | None = None, progress=print,
              trailers: pd.DataFrame | None = None) -> EvaluationResult:
+    config = config or EvaluationConfig()
     forecasts, runs = [], []
     for kind in config.split_kinds:
         data = prepare(panel, config.train, SplitConfig(kind=kind), trailers)
         progress(f"[{kind}] {len(data.train)} training, {len(data.validation)} validation, "
                  f"{len(data.test)} test windows")
         for seed in config.seeds:
-            for name in config.baselines:
-                started = time.perf_counter()
-                frame = _score_baseline(name, data, seed)
-                if frame is not None:
-                    forecasts.append(frame.assign(split_kind=kind, seed=seed, model=name))
-                    runs.append({"split_kind": kind, "seed": seed, "model": name,
-                                 "seconds": time.perf_counter() - started})
-            for name in config.networks:
-                frame, run = _score_network(name, data, replace(config.train, seed=seed, **NETWORKS[name]))
+            for name in (*config.baselines, *config.networks):
+                scored = _score(name, data, replace(config.train, seed=seed))
+                if scored is None:
+                    continue
+                frame, run = scored
                 forecasts.append(frame.assign(split_kind=kind, seed=seed, model=name))
                 runs.append({"split_kind": kind, "seed": seed, "model": name, **run})
+                epochs = f", {run['epochs']} epochs" if "epochs" in run else ""
                 progress(f"[{kind}] seed {seed} {name}: test WAPE {error_table(frame)['wape']:.3f} "
-                         f"({run['seconds']:.0f} s, {run['epochs']} epochs)")
+                         f"({run['seconds']:.0f} s{epochs})")
     forecasts = pd.concat(forecasts, ignore_index=True)
     errors = grouped_errors(forecasts, extra_keys=["split_kind", "model", "seed"])
     return EvaluationResult(forecasts, errors, pd.DataFrame(runs))
 
 
-def _score_network(name: str, data: PreparedData, config: TrainConfig) -> tuple[pd.DataFrame, dict]:
-    trained = train_model(data, config)
-    calibrate_conformal(trained, data.validation)
+def _score(name: str, data: PreparedData, config: TrainConfig) -> tuple[pd.DataFrame, dict] | None:
+    """Fit forecaster ``name`` on ``data``, forecast its test windows: (long table with actuals, run times),
+    or None when a package it needs is not installed."""
+    if name not in FORECASTERS:
+        raise ValueError(f"unknown model {name!r}; choose from {', '.join(FORECASTERS)}")
+    forecaster = FORECASTERS[name](config)
+    missing = [package for package in forecaster.requires if importlib.util.find_spec(package) is None]
+    if missing:
+        log.warning(f"{', '.join(missing)} is not installed (pip install -e .[bench]): {name} skipped")
+        return None
     started = time.perf_counter()
-    quantiles, _ = trained.predict(data.test)
-    predict_seconds = time.perf_counter() - started
-    frame = forecast_frame(data.test, quantiles, "test").dropna(subset=["actual"])
-    best = min(trained.history, key=lambda h: h["validation_wape"])
-    return frame, {"seconds": trained.seconds, "epochs": len(trained.history), "best_epoch": best["epoch"],
-                   "validation_wape": best["validation_wape"], "predict_seconds": predict_seconds}
-
-
-def _score_baseline(name: str, data: PreparedData, seed: int) -> pd.DataFrame | None:
-    """Point forecasts as a p50 (p10 = p90 = p50: baselines claim no interval)."""
-    test = data.test
-    if name == "naive":
-        point = baselines.naive(test)
-    elif name == "pooled_decay":
-        point = baselines.pooled_decay(test, data.pooled)
-    elif name == "film_loglinear":
-        point = baselines.film_loglinear(test, data.pooled)
-    elif name == "decay_prior":
-        point = baselines.prior(test)
-    elif name == "gradient_boosting":
-        try:
-            model = baselines.fit_gradient_boosting(data.train, data.validation, seed=seed)
-        except ImportError:
-            log.warning("lightgbm is not installed (pip install -e .[bench]): gradient_boosting skipped")
-            return None
-        point = baselines.gradient_boosting(test, model)
-    else:
-        raise ValueError(f"unknown baseline {name!r}; choose from {BASELINES}")
-    frame = forecast_frame(test, np.repeat(point[..., None], 3, axis=2), "test").dropna(subset=["actual"])
-    frame[["p10", "p90"]] = np.nan
-    return frame
+    forecaster.fit(data)
+    fitted = time.perf_counter()
+    quantiles = forecaster.predict(data.test)
+    run = {"seconds": fitted - started, **forecaster.fit_report(), "predict_seconds": time.perf_counter() - fitted}
+    return forecast_frame(data.test, quantiles, "test").dropna(subset=["actual"]), run
 
 
 def headline(result: EvaluationResult, split_kind: str = "by_film") -> dict:

@@ -23,7 +23,7 @@ import pandas as pd
 
 from ..boxoffice.calendar import HOLIDAYS
 from ..boxoffice.schema import WIDE_RELEASE_THEATERS
-from ..frames.labels import DEFAULT_GENRES
+from ..contracts import FRAME_FEATURES, HAS_FRAMES, HAS_TRAILER, TRAILER_FEATURES
 
 HORIZON = 4
 
@@ -37,15 +37,10 @@ DISTRIBUTORS = ["Warner Bros.", "Universal Pictures", "Twentieth Century Fox", "
                 "Focus Features", "The Weinstein Company", "Roadside Attractions", "DreamWorks", "Metro-Goldwyn-Mayer (MGM)",
                 "Screen Gems", "Relativity Media", "A24"]
 BUZZ = ["buzz_trends_last4", "buzz_trends_mean", "buzz_trends_peak_weeks_before", "buzz_trends_slope8"]
-# The trailer summary used as a static input: level, spread and dynamics of affect, audio energy
-# and their alignment. The full 103-column embedding stays in trailer_emotion for analysis.
-TRAILER = ["face_presence_ratio", "valence_mean", "valence_std", "valence_volatility", "arousal_mean",
-           "arousal_std", "arousal_volatility", "shots_per_minute", "audio_rms_mean", "audio_arousal_mean",
-           "audio_onset_mean", "av_alignment_corr"]
-# What the trailer's frames say (frames.classifier.film_row, averaged over its shots): the probability
-# of each of the frame classifier's default genres, and the expected budget class (0 = under $1M ..
-# 4 = $50M and over). Optional like the trailer summary: zeros plus has_frames = 0 without one.
-FRAME = [*[f"frame_genre_{g}" for g in DEFAULT_GENRES], "frame_expected_budget_class"]
+# The trailer summary and the frame classifier's film-level scores: optional static inputs, zeros
+# plus has_trailer / has_frames = 0 without one. Their names are the stages' contract (contracts.py).
+TRAILER = list(TRAILER_FEATURES)
+FRAME = list(FRAME_FEATURES)
 HOLIDAY_NAMES = list(HOLIDAYS)
 
 
@@ -169,12 +164,12 @@ def static_vector(film_row: Mapping, trailer: Mapping | None = None) -> np.ndarr
         value = film_row.get(column, np.nan)
         values[column] = float(value) if has_trends and pd.notna(value) else 0.0
     values["has_trends"] = float(has_trends)
-    has_trailer = _flag(trailer, "has_trailer")
+    has_trailer = _flag(trailer, HAS_TRAILER)
     for column in TRAILER:
         value = trailer.get(column, np.nan) if has_trailer else np.nan
         values[f"trailer_{column}"] = float(value) if pd.notna(value) else 0.0
     values["has_trailer"] = float(has_trailer)
-    has_frames = _flag(trailer, "has_frames")
+    has_frames = _flag(trailer, HAS_FRAMES)
     for column in FRAME:
         value = trailer.get(column, np.nan) if has_frames else np.nan
         values[column] = float(value) if pd.notna(value) else 0.0

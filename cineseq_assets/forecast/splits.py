@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import numpy as np
 import pandas as pd
 
 from ..boxoffice.schema import WIDE_RELEASE_THEATERS
+from ..splitting import assign_groups
 
 SPLITS = ("train", "validation", "test")
 
@@ -37,26 +37,17 @@ def film_table(panel: pd.DataFrame) -> pd.DataFrame:
 def assign_splits(panel: pd.DataFrame, config: SplitConfig = SplitConfig()) -> pd.Series:
     """film_id -> "train" | "validation" | "test"."""
     films = film_table(panel)
-    rng = np.random.default_rng(config.seed)
     split = pd.Series("train", index=films["film_id"].to_numpy(), dtype=object)
     if config.kind == "by_film":
-        strata = films.groupby([films["year"] // config.year_bucket, films["wide"]])["film_id"]
-        for _, ids in strata:
-            _cut(split, rng.permutation(ids.to_numpy()), config.validation_share, config.test_share)
+        strata = dict(zip(films["film_id"], zip(films["year"] // config.year_bucket, films["wide"])))
+        held_out = {"test": config.test_share, "validation": config.validation_share}
     elif config.kind == "out_of_time":
         late = films["year"] >= config.cutoff_year
         split[films.loc[late, "film_id"].to_numpy()] = "test"
-        early = films[~late]
-        for _, ids in early.groupby("wide")["film_id"]:
-            _cut(split, rng.permutation(ids.to_numpy()), config.validation_share, 0.0)
+        strata = dict(zip(films.loc[~late, "film_id"], films.loc[~late, "wide"]))
+        held_out = {"validation": config.validation_share}
     else:
         raise ValueError(f"unknown split kind {config.kind!r}: use 'by_film' or 'out_of_time'")
+    assigned = assign_groups(strata, held_out, seed=config.seed)
+    split[list(assigned)] = list(assigned.values())
     return split
-
-
-def _cut(split: pd.Series, ids: np.ndarray, validation_share: float, test_share: float) -> None:
-    n = len(ids)
-    n_test = int(round(n * test_share))
-    n_val = int(round(n * validation_share))
-    split[ids[:n_test]] = "test"
-    split[ids[n_test: n_test + n_val]] = "validation"

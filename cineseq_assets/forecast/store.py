@@ -1,4 +1,4 @@
-"""Saving and loading trained forecasters without pickle, and finding the latest one.
+"""Saving and loading trained forecasters without pickle, and finding the one that serves.
 
 A model is a Parquet weights table (cineseq_assets.weights) whose metadata holds everything
 needed to rebuild it: architecture, model and training configs, the feature schema, the
@@ -6,7 +6,7 @@ scalers, the pooled retention, the conformal adjustment and the training metrics
 builds the architecture from this package's code and fills in the arrays: nothing in the file
 is executed.
 
-Layout under the storage folder::
+The models live in a model folder (cineseq_assets.model_store) under the storage folder::
 
     forecast_model/<architecture>.parquet   weights + metadata
     forecast_model/<architecture>.onnx      the same network for onnxruntime
@@ -15,7 +15,6 @@ Layout under the storage folder::
 
 from __future__ import annotations
 
-import json
 from dataclasses import fields
 from pathlib import Path
 
@@ -23,7 +22,7 @@ import numpy as np
 import torch
 
 from ..errors import ModelError
-from ..storage import write_bytes_atomic
+from ..model_store import ModelFolder
 from ..weights import read_weights, write_weights
 from .decay_prior import PooledRetention, PriorConfig
 from .features import FeatureSchema
@@ -32,16 +31,21 @@ from .scaling import Scalers
 from .train import TrainConfig, TrainedModel
 
 MODEL_DIR = "forecast_model"
-SERVING_FILE = "serving.json"
 FORMAT_VERSION = 2  # 2: the frame classifier's static features
 TRAIN_HINT = "Materialize forecast_model first: `cineseq run` does, or materialize it in the Dagster UI."
 
 
+def model_folder(storage_dir: Path) -> ModelFolder:
+    """The forecasters of ``storage_dir``: ``<architecture>.parquet`` + ``.onnx``, and serving.json."""
+    return ModelFolder(Path(storage_dir) / MODEL_DIR, (".parquet", ".onnx"), "forecaster", TRAIN_HINT)
+
+
 def model_dir(storage_dir: Path) -> Path:
-    return Path(storage_dir) / MODEL_DIR
+    return model_folder(storage_dir).path
 
 
 def save_model(trained: TrainedModel, path: Path, metrics: dict | None = None) -> Path:
+    """Write ``trained`` to the weights file ``path`` (``model_folder(storage).file(architecture)``)."""
     state = {name: tensor.detach().cpu().numpy() for name, tensor in trained.model.state_dict().items()}
     config = {"format_version": FORMAT_VERSION, **trained.metadata()}
     return write_weights(path, state, config, metrics or {})
@@ -78,20 +82,9 @@ def _train_config(values: dict) -> TrainConfig:
     return TrainConfig(**values)
 
 
-def write_serving(storage_dir: Path, architecture: str, reason: dict) -> Path:
-    path = model_dir(storage_dir) / SERVING_FILE
-    write_bytes_atomic(json.dumps({"architecture": architecture, **reason}, indent=2).encode(), path)
-    return path
-
-
 def latest_model_path(storage_dir: Path) -> Path:
-    """The weights file of the serving model in ``storage_dir`` (the last materialized choice)."""
-    folder = model_dir(storage_dir)
-    serving = folder / SERVING_FILE
-    if not serving.exists():
-        raise ModelError(folder, "no trained forecaster (no serving.json)", TRAIN_HINT)
-    architecture = json.loads(serving.read_text())["architecture"]
-    return folder / f"{architecture}.parquet"
+    """The weights file of the serving model in ``storage_dir`` (the last published choice)."""
+    return model_folder(storage_dir).serving_file()
 
 
 def load_latest(storage_dir: Path) -> tuple[TrainedModel, dict]:

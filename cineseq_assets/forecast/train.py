@@ -7,13 +7,14 @@ watches the validation films' WAPE in dollars; the test films are not touched he
 from __future__ import annotations
 
 import logging
-import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, fields
 
 import numpy as np
 import pandas as pd
 import torch
 
+from ..fitting import FitSettings, fit_loop, seeded
 from .decay_prior import PooledRetention, PriorConfig
 from .features import FeatureSchema
 from .models import ModelConfig, build_model
@@ -46,7 +47,6 @@ class TrainConfig:
     max_train_origin: int = 20  # training windows from origins 1..this
     eval_origins: tuple[int, int] = (2, 8)
     seed: int = 0
-    threads: int = 2
 
 
 @dataclass
@@ -62,9 +62,10 @@ class PreparedData:
     schema: FeatureSchema = field(default_factory=FeatureSchema)
 
 
-def prepare(panel: pd.DataFrame, config: TrainConfig, split: SplitConfig = SplitConfig(),
+def prepare(panel: pd.DataFrame, config: TrainConfig, split: SplitConfig | None = None,
             trailers: pd.DataFrame | None = None, films: pd.Series | None = None) -> PreparedData:
     """Windows of each split; ``films`` (film_id -> split) overrides the split computed from ``split``."""
+    split = split or SplitConfig()
     films = assign_splits(panel, split) if films is None else films
     counts = films.value_counts()
     if any(counts.get(name, 0) == 0 for name in ("train", "validation", "test")):
@@ -177,50 +178,34 @@ def dollar_wape(log_quantiles: np.ndarray, windows: Windows) -> float:
     return float(np.abs(predicted - actual).sum() / actual.sum())
 
 
-def train_model(data: PreparedData, config: TrainConfig, progress=None) -> TrainedModel:
-    """Train one model; keeps the weights of the epoch with the best validation WAPE."""
-    torch.manual_seed(config.seed)
-    np.random.seed(config.seed)
-    torch.set_num_threads(config.threads)
+def train_model(data: PreparedData, config: TrainConfig, progress: Callable[[str], None] | None = None) -> TrainedModel:
+    """Train one model; keeps the weights of the epoch with the best validation WAPE.
+
+    ``progress`` gets one line per epoch. Threads are the caller's to set (``torch.set_num_threads``).
+    """
+    seeded(config.seed)
     mconfig = model_config(config, data)
     model = build_model(config.architecture, mconfig)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay)
-    scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(optimizer, factor=0.5, patience=2)
     train = _tensors(data, data.train)
     weights = window_weights(data.train, config.gross_weight)
     generator = torch.Generator().manual_seed(config.seed)
     trained = TrainedModel(config.architecture, model, mconfig, config, data.scalers, data.pooled, data.schema, [], 0.0)
-    best, best_state, stale, started = np.inf, None, 0, time.perf_counter()
-    for epoch in range(1, config.epochs + 1):
-        model.train()
+
+    def batch_losses():
         order = torch.randperm(len(data.train), generator=generator)
-        losses = []
         for start in range(0, len(order), config.batch_size):
             batch = order[start: start + config.batch_size]
             quantiles, _ = model(*(train[name][batch] for name in INPUT_NAMES))
-            loss = pinball_loss(quantiles, train["target"][batch], train["target_mask"][batch], weights[batch])
-            optimizer.zero_grad()
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-            optimizer.step()
-            losses.append(loss.item())
-        validation_wape = dollar_wape(trained.predict(data.validation)[0], data.validation)
-        scheduler.step(validation_wape)
-        elapsed = time.perf_counter() - started
-        trained.history.append({"epoch": epoch, "train_loss": float(np.mean(losses)),
-                                "validation_wape": validation_wape, "seconds": elapsed})
-        if progress:
-            progress(trained.history[-1])
-        if validation_wape < best - 1e-5:
-            best, stale = validation_wape, 0
-            best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
-        else:
-            stale += 1
-        if stale >= config.patience or elapsed > config.max_seconds:
-            break
-    model.load_state_dict(best_state)
-    model.eval()
-    trained.seconds = time.perf_counter() - started
+            yield pinball_loss(quantiles, train["target"][batch], train["target_mask"][batch], weights[batch])
+
+    def validation_wape() -> float:
+        return dollar_wape(trained.predict(data.validation)[0], data.validation)
+
+    settings = FitSettings(epochs=config.epochs, patience=config.patience, learning_rate=config.learning_rate,
+                           weight_decay=config.weight_decay, max_seconds=config.max_seconds, min_delta=1e-5,
+                           plateau_factor=0.5, clip_norm=1.0)
+    fitted = fit_loop(model, batch_losses, validation_wape, settings, score="validation_wape", log=progress)
+    trained.history, trained.seconds = fitted.history, fitted.seconds
     return trained
 
 

@@ -103,7 +103,7 @@ def frame_classifier(context: dg.AssetExecutionContext, config: FrameClassifierC
     MobileNetV2 transfer models, split by film, scored on held-out posters and on real trailer frames
     next to trivial baselines. The output table is the evaluation; the weights and serving.json are
     in storage/frame_classifier/."""
-    from .classifier import ASSET, save_model, write_serving
+    from .classifier import ASSET, classifier_folder, save_model
     from .dataset import load_label_folder, load_labelled_images
     from .experiment import confusion_frame, evaluation_table, run_experiment
 
@@ -120,7 +120,9 @@ def frame_classifier(context: dg.AssetExecutionContext, config: FrameClassifierC
         save_model(model, folder / f"{name}_weights.parquet", {"inference_images_per_s": result.inference_images_per_s[name]})
     artifacts.write_table(result.splits, ASSET, "splits.parquet")
     artifacts.write_table(result.per_genre, ASSET, "per_genre.parquet")
-    write_serving(folder, result.serving, "lowest validation loss")
+    best_val_loss = {name: min(h["val_loss"] for h in model.history) for name, model in result.models.items()}
+    classifier_folder(artifacts.root).publish(result.serving, chosen_by="lowest validation loss",
+                                              metrics={"val_loss": best_val_loss})
     metadata = {
         "serving": result.serving,
         "genres": ", ".join(result.genres),

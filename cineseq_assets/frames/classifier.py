@@ -3,8 +3,9 @@
 Stored without pickle (``weights.write_weights``): the trainable tensors, the training config, the
 genre label set and the per-genre thresholds. A transfer model stores only its trained blocks and
 head; its frozen blocks are the registry's ImageNet weights, verified by sha256 when loaded.
-``serving.json`` beside the weights names the model the rest of the project uses (the one with the
-best validation score, chosen by the frame_classifier asset).
+The models live in a model folder (cineseq_assets.model_store): ``<name>_weights.parquet`` per model,
+and ``serving.json`` naming the model the rest of the project uses (the one with the best validation
+score, published by the frame_classifier asset).
 
 A video is classified by its representative frames (one per shot): the genre and budget
 probabilities of the frames are averaged, so each shot counts once however long it lasts.
@@ -12,8 +13,6 @@ probabilities of the frames are averaged, so each shot counts once however long 
 
 from __future__ import annotations
 
-import json
-import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -21,9 +20,10 @@ import cv2
 import numpy as np
 import torch
 
-from ..errors import CineSeqError, InputFileError
+from ..errors import CineSeqError, InputFileError, ModelError
+from ..model_store import SERVING_FILE, ModelFolder
+from ..reloading import FileWatch
 from ..settings import storage_dir
-from ..storage import write_bytes_atomic
 from ..weights import read_weights, write_weights
 from .dataset import to_model_pixels
 from .labels import BUDGET_CLASSES, IMAGE_SUFFIXES
@@ -31,25 +31,23 @@ from .nets import trainable_state
 from .train import FrameTrainConfig, TrainedFrameModel, build_net, predict_pixels
 
 ASSET = "frame_classifier"
-SERVING_FILE = "serving.json"
 VIDEO_SUFFIXES = (".mp4", ".mov", ".m4v", ".mkv", ".webm", ".avi")
+TRAIN_HINT = "Materialize the frame_classifier asset first (`cineseq run --frames` or the Dagster UI)."
 
 
-class ClassifierNotFoundError(CineSeqError):
-    """No trained frame classifier where one was expected; says how to make one."""
+def classifier_folder(storage: str | Path | None = None) -> ModelFolder:
+    """The frame classifiers of ``storage`` (default: the project's): ``<name>_weights.parquet``, serving.json."""
+    return ModelFolder((Path(storage) if storage else storage_dir()) / ASSET, ("_weights.parquet",),
+                       "frame classifier", TRAIN_HINT)
 
 
 def classifier_dir(storage: str | Path | None = None) -> Path:
-    return (Path(storage) if storage else storage_dir()) / ASSET
+    return classifier_folder(storage).path
 
 
 def save_model(model: TrainedFrameModel, path: Path, metrics: dict | None = None) -> Path:
     state = {name: tensor.detach().numpy() for name, tensor in trainable_state(model.net).items()}
     return write_weights(path, state, model.config_dict(), metrics)
-
-
-def write_serving(folder: Path, name: str, reason: str) -> Path:
-    return write_bytes_atomic(json.dumps({"model": name, "reason": reason}, indent=2).encode(), folder / SERVING_FILE)
 
 
 @dataclass
@@ -75,8 +73,7 @@ def load_classifier(path: str | Path) -> FrameClassifier:
     """A classifier from its weights file (see ``save_model``)."""
     path = Path(path)
     if not path.exists():
-        raise ClassifierNotFoundError(f"{path} not found: materialize the frame_classifier asset first "
-                                      "(`cineseq run` or the Dagster UI).")
+        raise ModelError(path, "no frame classifier here", TRAIN_HINT)
     state, config, _ = read_weights(path)
     train_config = FrameTrainConfig(**{**config["train"], "channels": tuple(config["train"]["channels"])})
     net = build_net(train_config, len(config["genres"]))
@@ -91,31 +88,22 @@ def load_classifier(path: str | Path) -> FrameClassifier:
 
 
 def load_serving(storage: str | Path | None = None) -> FrameClassifier:
-    """The classifier named by serving.json in the frame_classifier folder."""
-    folder = classifier_dir(storage)
-    serving = folder / SERVING_FILE
-    if not serving.exists():
-        raise ClassifierNotFoundError(f"{serving} not found: no frame classifier has been trained here. "
-                                      "Materialize the frame_classifier asset first (`cineseq run` or the Dagster UI).")
-    name = json.loads(serving.read_text())["model"]
-    return load_classifier(folder / f"{name}_weights.parquet")
+    """The classifier that serves: the one serving.json names in the frame_classifier folder."""
+    return load_classifier(classifier_folder(storage).serving_file())
 
 
-_lock = threading.Lock()
-_loaded: dict[str, tuple[tuple, FrameClassifier]] = {}  # folder -> (file stamps, classifier)
+_watches: dict[Path, FileWatch[FrameClassifier]] = {}  # folder -> its serving classifier
 
 
 def cached_serving(storage: str | Path | None = None) -> FrameClassifier:
-    """``load_serving`` for a long-running process: loaded once, and again only when serving.json or
-    the weights it names change on disk (a newly materialized classifier is picked up, no restart)."""
-    folder = classifier_dir(storage)
-    with _lock:
-        stamps = tuple(p.stat().st_mtime_ns if p.exists() else None
-                       for p in (folder / SERVING_FILE, *sorted(folder.glob("*_weights.parquet"))))
-        cached = _loaded.get(str(folder))
-        if cached is None or cached[0] != stamps:
-            _loaded[str(folder)] = (stamps, load_serving(storage))
-        return _loaded[str(folder)][1]
+    """``load_serving`` for a long-running process: loaded again only when serving.json or the weights
+    it names change on disk (a newly materialized classifier is picked up, no restart; a broken new
+    one keeps the old one serving)."""
+    folder = classifier_folder(storage)
+    # setdefault is atomic under the GIL: two threads never get two watches for one folder
+    watch = _watches.setdefault(folder.path, FileWatch(
+        lambda: (folder.path / SERVING_FILE, folder.serving_file()), lambda files: load_classifier(files[1])))
+    return watch.get()
 
 
 # ------------------------------------------------------------------------------ classifying files

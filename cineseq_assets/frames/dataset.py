@@ -18,6 +18,7 @@ import pandas as pd
 
 from ..boxoffice.metadata import NUMBERS, TMDB, metadata_table, normalize_title
 from ..errors import CineSeqError
+from ..splitting import assign_groups
 from .labels import budget_class, split_genres
 from .representative import letterbox_crop
 
@@ -158,14 +159,9 @@ def split_by_film(images: pd.DataFrame, val_fraction: float = 0.15, test_fractio
                   seed: int = 0) -> pd.Series:
     """Split name per image: every image of a film on one side; films stratified by decade, so each
     split spans the same years. Returns a Series aligned with ``images``."""
-    films = images.drop_duplicates("film")[["film", "decade"]]
-    rng = np.random.default_rng(seed)
-    assignment: dict[str, str] = {}
-    for _, group in films.groupby("decade", sort=True):
-        order = group["film"].to_numpy()[rng.permutation(len(group))]
-        n_test, n_val = round(len(order) * test_fraction), round(len(order) * val_fraction)
-        for i, film in enumerate(order):
-            assignment[film] = "test" if i < n_test else "val" if i < n_test + n_val else "train"
+    films = images.drop_duplicates("film")
+    assignment = assign_groups(dict(zip(films["film"], films["decade"])), {"test": test_fraction, "val": val_fraction},
+                               seed=seed)
     return images["film"].map(assignment).rename("split")
 
 

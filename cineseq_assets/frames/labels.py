@@ -24,18 +24,17 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from ..contracts import BUDGET_CLASSES, FRAME_GENRES
 from ..errors import CineSeqError
 
 N_GENRES = 10
-# Upper bounds in dollars, production budget; the last class is open-ended.
+# Upper bounds in dollars, production budget; the last class is open-ended. The class names
+# (BUDGET_CLASSES) and the default genre set are the forecaster's contract (contracts.py).
 BUDGET_EDGES = (1e6, 10e6, 25e6, 50e6)
-BUDGET_CLASSES = ("under_1M", "1M_10M", "10M_25M", "25M_50M", "50M_plus")
 UNKNOWN_BUDGET = -1  # class index of an image whose film has no known budget (ignored by the budget loss)
 
-# The default genre bits of a folder without labels.json: the 10 most frequent genres of the
-# bundled poster set (IMDb vocabulary), most frequent first.
-DEFAULT_GENRES = ("Drama", "Comedy", "Action", "Romance", "Crime", "Adventure", "Thriller", "Fantasy",
-                  "Horror", "Sci-Fi")
+# The default genre bits of a folder without labels.json (contracts.FRAME_GENRES).
+DEFAULT_GENRES = FRAME_GENRES
 
 LABELS_FILE, FILMS_FILE = "labels.json", "films.csv"
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp")
@@ -147,7 +146,8 @@ def import_folder(folder: str | Path) -> tuple[pd.DataFrame, tuple[str, ...], li
     table = pd.DataFrame(rows).sort_values("index", ignore_index=True)
     duplicated = table["index"][table["index"].duplicated()]
     if len(duplicated):
-        raise LabelFolderError(f"{folder}: index {int(duplicated.iloc[0])} is used by more than one file; each index must be unique.")
+        raise LabelFolderError(f"{folder}: index {int(duplicated.iloc[0])} is used by more than one file; "
+                               "each index must be unique.")
     return table, genres, warnings
 
 
@@ -158,7 +158,8 @@ def _folder_genres(folder: Path) -> tuple[tuple[str, ...], list[str]]:
     try:
         genres = tuple(json.loads(labels.read_text())["genres"])
     except (ValueError, KeyError, TypeError) as error:
-        raise LabelFolderError(f"{labels}: not readable ({error}); it must be JSON with a 'genres' list of {N_GENRES} names.") from error
+        raise LabelFolderError(f"{labels}: not readable ({error}); "
+                               f"it must be JSON with a 'genres' list of {N_GENRES} names.") from error
     if len(genres) != N_GENRES:
         raise LabelFolderError(f"{labels}: {len(genres)} genres listed; the file names carry exactly {N_GENRES} genre bits.")
     return genres, []

@@ -2,10 +2,15 @@
 
 torchvision is not a dependency of this project, but its published ImageNet weights
 (``mobilenet_v2-b0353104.pth``, the registry's ``mobilenet_v2_imagenet``) are the backbone of the
-frame stage. The weights file is a plain state dict keyed by torchvision's module names, so this
-module rebuilds the same tree (``features.0`` .. ``features.18``, ``classifier``) with the same
-child indices, and :func:`load_imagenet` loads it strictly: a key that does not match is an error,
-never a silently random layer.
+frame stage. Why not ``torchvision.models.mobilenet_v2`` itself: torchvision 0.28.0 (the release for
+torch 2.13) on PyPI is built against CUDA torch, and with the CPU torch this project installs
+``import torchvision`` fails (its ``_C.so`` needs ``libc10_cuda.so``: "operator torchvision::nms does
+not exist"); its CPU build is published only on PyTorch's own package index.
+
+The weights file is a plain state dict keyed by torchvision's module names, so this module
+rebuilds the same tree (``features.0`` .. ``features.18``, ``classifier``) with the same child
+indices, and :func:`load_imagenet` loads it strictly: a key that does not match is an error, never
+a silently random layer.
 
 Output of ``features[:k]`` (verified by running; the side is the input side over the stride; the
 last column is the float16 bytes per image of caching it at 160x160):
@@ -134,7 +139,7 @@ def load_imagenet(path: Path | str | None = None) -> MobileNetV2:
     leaving any layer at its random initialisation.
     """
     if path is None:
-        from cineseq_assets import models
+        from cineseq_assets import model_files as models
 
         path = models.locate("mobilenet_v2_imagenet")
     path = Path(path)

@@ -1,9 +1,9 @@
 """Representative frames of a trailer: one sharp, non-black, non-text frame per shot.
 
 What it is for: a single-frame genre/budget classifier needs a few good stills per trailer,
-not every sampled frame. The trailer is sampled once (`trailers.video.sample_frames`, frames
+not every sampled frame. The trailer is sampled once (`media.video.sample_frames`, frames
 downscaled to `max_side`), split into shots by the colour-histogram change with the adaptive
-threshold of `trailers.video` (median + k * MAD of the changes, never below `min_distance`), and
+threshold of `media.shots` (median + k * MAD of the changes, never below `min_distance`), and
 in each shot the sharpest frame that is neither black nor a title/credit card is kept. A shot
 made only of black or text frames gives no frame; a clip where no shot survives gives an empty
 list (the caller decides what that means).
@@ -40,14 +40,9 @@ import cv2
 import numpy as np
 import pandas as pd
 
+from cineseq_assets.media.shots import boundaries_from_changes, histogram_distance, hsv_histogram, shot_ids
+from cineseq_assets.media.video import sample_frames
 from cineseq_assets.storage import write_bytes_atomic
-from cineseq_assets.trailers.video import (
-    boundaries_from_changes,
-    histogram_distance,
-    hsv_histogram,
-    sample_frames,
-    shot_ids,
-)
 
 WORKING_SIDE = 320
 """Long side (pixels) of the copy that sharpness and the text-card test are measured on."""
@@ -272,7 +267,7 @@ def representative_frames(path: str | os.PathLike, rate: float = 2.0, max_side: 
     the shot-boundary rule (`boundaries_from_changes`); a frame is black below `min_brightness`
     mean luma and a text card from `text_threshold` text_score. Shots whose frames are all black
     or text give nothing; the list is empty when no shot survives. The file's problems raise
-    TrailerInputError (`strict=True`: also a file that breaks off mid-stream, else the frames
+    VideoInputError (`strict=True`: also a file that breaks off mid-stream, else the frames
     read before the break are used). The memory held is described in the module doc.
     """
     sampler = sample_frames(path, rate, max_side, strict=strict)

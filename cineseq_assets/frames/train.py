@@ -13,7 +13,6 @@ augmentation), and epochs train on the cached activations.
 
 from __future__ import annotations
 
-import copy
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -23,6 +22,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from ..fitting import FitSettings, fit_loop, seeded
 from .labels import BUDGET_CLASSES, UNKNOWN_BUDGET
 from .metrics import calibrate_thresholds
 from .nets import FROZEN_ALL, FrameNet, TransferTrunk, scratch_net, transfer_net
@@ -121,48 +121,35 @@ def fit(train: SplitArrays, val: SplitArrays, genres: tuple[str, ...], config: F
     early gradients would otherwise wreck the pretrained blocks).
     """
     start = time.perf_counter()  # training time includes caching the frozen blocks' output
-    torch.manual_seed(config.seed)
-    rng = np.random.default_rng(config.seed)
+    rng = seeded(config.seed)
     net = build_net(config, len(genres))
     if start_from is not None:
         net.head.load_state_dict(start_from.net.head.state_dict())
     inputs = _Inputs(net, train, val, log)
-    optimizer = torch.optim.AdamW(_parameter_groups(net, config), lr=config.learning_rate, weight_decay=config.weight_decay)
-    scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(optimizer, factor=0.3, patience=2)
     pos_weight = _positive_weights(train.genres)
     train_y, train_b = torch.from_numpy(train.genres), torch.from_numpy(train.budget.astype(np.int64))
-    best, best_loss, best_epoch, waited, history = None, float("inf"), 0, 0, []
-    for epoch in range(1, config.epochs + 1):
-        net.train()
+
+    def batch_losses():
         order = rng.permutation(len(train))
-        losses = []
         for begin in range(0, len(order), config.batch_size):
             batch = order[begin:begin + config.batch_size]
             genre_logits, budget_logits = inputs.train_forward(batch, rng)
-            loss = dual_loss(genre_logits, budget_logits, train_y[batch], train_b[batch], pos_weight, config)
-            optimizer.zero_grad()
-            loss.backward()
-            optimizer.step()
-            losses.append(loss.item())
-        val_loss = _validation_loss(inputs, val, pos_weight, config)
-        scheduler.step(val_loss)
-        history.append({"epoch": epoch, "train_loss": float(np.mean(losses)), "val_loss": val_loss,
-                        "learning_rate": optimizer.param_groups[0]["lr"]})
-        log(f"{config.kind} epoch {epoch}: train loss {np.mean(losses):.4f}, validation loss {val_loss:.4f}")
-        if val_loss < best_loss - 1e-4:
-            best, best_loss, best_epoch, waited = copy.deepcopy(net.state_dict()), val_loss, epoch, 0
-            if checkpoint is not None:
-                checkpoint(TrainedFrameModel(net, config, genres, np.full(len(genres), 0.5), list(history), epoch,
-                                             time.perf_counter() - start, len(train)))
-        else:
-            waited += 1
-        if waited >= config.patience or _out_of_time(start, config):
-            break
-    net.load_state_dict(best)
-    net.eval()
+            yield dual_loss(genre_logits, budget_logits, train_y[batch], train_b[batch], pos_weight, config)
+
+    def improved(history: list[dict]) -> None:
+        checkpoint(TrainedFrameModel(net, config, genres, np.full(len(genres), 0.5), history, history[-1]["epoch"],
+                                     time.perf_counter() - start, len(train)))
+
+    settings = FitSettings(epochs=config.epochs, patience=config.patience, learning_rate=config.learning_rate,
+                           weight_decay=config.weight_decay, max_seconds=config.time_budget_s, min_delta=1e-4,
+                           plateau_factor=0.3)
+    fitted = fit_loop(net, batch_losses, lambda: _validation_loss(inputs, val, pos_weight, config), settings,
+                      score="val_loss", parameters=_parameter_groups(net, config), log=log, label=f"{config.kind} ",
+                      on_improve=improved if checkpoint is not None else None, started=start)
     val_genre_scores = inputs.predict_val()[0]
     thresholds = calibrate_thresholds(val.genres, val_genre_scores)
-    return TrainedFrameModel(net, config, genres, thresholds, history, best_epoch, time.perf_counter() - start, len(train))
+    return TrainedFrameModel(net, config, genres, thresholds, fitted.history, fitted.best_epoch,
+                             time.perf_counter() - start, len(train))
 
 
 def _parameter_groups(net: FrameNet, config: FrameTrainConfig) -> list[dict]:
@@ -178,10 +165,6 @@ def _parameter_groups(net: FrameNet, config: FrameTrainConfig) -> list[dict]:
 def _positive_weights(genres: np.ndarray) -> torch.Tensor:
     positives = genres.sum(0).clip(min=1)
     return torch.from_numpy(np.sqrt((len(genres) - positives) / positives).astype(np.float32))
-
-
-def _out_of_time(start: float, config: FrameTrainConfig) -> bool:
-    return config.time_budget_s is not None and time.perf_counter() - start > config.time_budget_s
 
 
 @torch.no_grad()

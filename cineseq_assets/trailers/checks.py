@@ -6,14 +6,14 @@ import dagster as dg
 from ..model_checks import non_finite_weights, probability_problems, probe_images
 from ..resources import ArtifactStore
 from ..weights import read_weights
-from .emotions import STUDENT_ASSET, EmotionModel, read_contract
+from .emotions import EmotionModel, read_contract, student_folder
 
 
 @dg.asset_check(asset=dg.AssetKey("trailer_emotion_student"),
                 description="Every stored student has finite weights, and its ONNX export gives [faces, emotions] "
                             "probabilities summing to 1 for probe face crops.")
 def trailer_emotion_student_sanity(artifacts: ArtifactStore) -> dg.AssetCheckResult:
-    folder = artifacts.folder(STUDENT_ASSET)
+    folder = student_folder(artifacts.root).path
     weights, exports = sorted(folder.glob("*_weights.parquet")), sorted(folder.glob("*.onnx"))
     problems = [f"{path.name}: {p}" for path in weights for p in non_finite_weights(read_weights(path)[0])]
     faces = probe_images(height=64, width=64)

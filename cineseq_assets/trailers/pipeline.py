@@ -15,11 +15,12 @@ import cv2
 import numpy as np
 import pandas as pd
 
+from ..media.shots import shot_boundaries
+from ..media.video import Frame, probe, sample_frames
 from .audio import audio_features, load_audio
 from .embedding import EMBEDDING_SCHEMA_VERSION, build_embedding
 from .emotions import EmotionModel, affect, load_emotion_model
 from .faces import FaceDetector, crop_face, make_detector
-from .video import Frame, probe, sample_frames, shot_boundaries
 
 THUMBNAIL = (96, 54)  # shot detection compares colour histograms: a thumbnail is enough
 

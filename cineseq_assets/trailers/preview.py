@@ -13,7 +13,7 @@ from pathlib import Path
 import pandas as pd
 
 from ..errors import CineSeqError
-from ..models import ModelNotFoundError, get, how_to_get, locate
+from ..model_files import ModelNotFoundError, get, how_to_get, locate
 from .embedding import EMBEDDING_SCHEMA
 from .plots import trailer_timeline_figure
 
@@ -74,12 +74,12 @@ def analyze_upload(path: Path, storage: Path | None = None) -> TrailerPreview:
 
 
 def _shared_analyzer(storage: Path | None):
-    from .emotions import load_emotion_model
+    from .emotions import default_student_path, load_emotion_model
     from .pipeline import TrailerAnalyzer
 
     with _lock:
         if storage not in _analyzers:
-            student = None if storage is None else Path(storage) / "trailer_emotion_student" / "student.onnx"
+            student = default_student_path(storage)
             _analyzers[storage] = TrailerAnalyzer(emotion_model=load_emotion_model("student", student_path=student))
         return _analyzers[storage]
 

@@ -2,7 +2,7 @@
 
 Static quantization with onnxruntime.quantization: QDQ format, int8 weights per output channel,
 uint8 activations whose ranges (MinMax) come from real video frames shown to the network exactly
-as the detector shows them (`faces.network_inputs`, at the default 640 letterbox and scales).
+as the detector shows them (`scrfd.network_inputs`, at the default 640 letterbox and scales).
 Everything is local: the float model is the verified third-party file, the frames come from the
 shared media folder. Deriving takes ~15 s on 2 cores, once per machine.
 
@@ -30,7 +30,10 @@ import cv2
 import numpy as np
 
 from cineseq_assets.errors import CineSeqError
-from cineseq_assets.models import cache_dir, file_sha256
+from cineseq_assets.model_files import cache_dir, file_sha256
+from cineseq_assets.settings import shared_dir
+
+from .scrfd import dynamic_scrfd_graph, network_inputs
 
 # Clips of shared/media, at CALIBRATION_RATE frames per second: a talking face in close-up, two
 # single faces, a scene that loses its face, a cartoon and an empty scene. The gate images of the
@@ -51,8 +54,6 @@ class QuantizationError(CineSeqError):
 
 def shared_media_dir() -> Path:
     """The media/ folder of the shared data folder (``settings.shared_dir``), as the trailer assets use it."""
-    from cineseq_assets.settings import shared_dir
-
     return shared_dir() / "media"
 
 
@@ -76,8 +77,6 @@ def int8_scrfd(source: Path, media_dir: Path | None = None) -> Path:
 
     The file appears atomically: workers that start together may each derive it; the last one wins.
     """
-    from .faces import network_inputs
-
     target = int8_path(source)
     if target.is_file():
         return target
@@ -120,8 +119,6 @@ def quantize_scrfd(source: Path, target: Path, inputs: Iterable[np.ndarray]) -> 
     import onnx
     from onnx import version_converter
     from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
-
-    from .faces import dynamic_scrfd_graph
 
     blobs = iter(inputs)
     first = next(blobs, None)

@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from cineseq_assets.forecast.onnx_export import export_onnx
-from cineseq_assets.forecast.store import model_dir, save_model, write_serving
+from cineseq_assets.forecast.store import model_dir, model_folder, save_model
 from cineseq_assets.frames.classifier import classifier_dir
 from cineseq_assets.storage import asset_path, write_parquet_atomic
 
@@ -33,7 +33,8 @@ def write_storage(root: Path, panel: pd.DataFrame, models: dict, serving: str) -
                              {"validation_wape": best["validation_wape"], "best_epoch": best["epoch"],
                               "epochs": len(trained.history), "seconds": trained.seconds})
         export_onnx(trained, weights.with_suffix(".onnx"))
-    write_serving(root, serving, {"chosen_by": "test"})
+    if serving in models:  # a storage without models has nothing to publish
+        model_folder(root).publish(serving, chosen_by="test")
     return root
 
 

@@ -7,7 +7,7 @@ import pytest
 from gradio_client import Client
 from gradio_client.exceptions import AppError
 
-from cineseq_assets.forecast.store import model_dir, write_serving
+from cineseq_assets.forecast.store import model_dir, model_folder
 
 
 def _film(panel: pd.DataFrame, weeks_at_least: int = 8) -> pd.Series:
@@ -120,7 +120,7 @@ def test_a_newly_materialized_model_is_used_without_a_restart(fresh_storage, ser
     before = client.predict(film_id, 0, api_name="/forecast")
     assert before["model"]["architecture"] == "seq2seq_attention"
     time.sleep(0.01)  # a later modification time
-    write_serving(storage, "seq2seq", {"chosen_by": "test"})
+    model_folder(storage).publish("seq2seq", chosen_by="test")
     after = client.predict(film_id, 0, api_name="/forecast")
     assert after["model"]["architecture"] == "seq2seq"
     assert after["rows"] != before["rows"]
@@ -128,7 +128,7 @@ def test_a_newly_materialized_model_is_used_without_a_restart(fresh_storage, ser
 
 def test_without_a_model_the_api_says_how_to_materialize_one(fresh_storage, serve_demo, forecast_panel):
     storage = fresh_storage("seq2seq", models={})
-    (model_dir(storage) / "serving.json").unlink()
+    assert not (model_dir(storage) / "serving.json").exists()  # no model, nothing published
     client = Client(serve_demo(storage), verbose=False)
     with pytest.raises(AppError, match="Materialize forecast_model first"):
         client.predict(forecast_panel["film_id"].iloc[0], 0, api_name="/forecast")

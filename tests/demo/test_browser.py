@@ -144,7 +144,7 @@ def test_without_a_model_the_page_says_how_to_materialize(browser, fresh_storage
     from cineseq_assets.forecast.store import model_dir
 
     storage = fresh_storage("seq2seq", models={})
-    (model_dir(storage) / "serving.json").unlink()
+    assert not (model_dir(storage) / "serving.json").exists()  # no model, nothing published
     page = browser.new_page()
     page.goto(serve_demo(storage), wait_until="domcontentloaded")
     status = page.locator("#model-status")

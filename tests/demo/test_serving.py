@@ -16,7 +16,7 @@ from cineseq_assets.forecast.serving import (
     stored_models,
     write_weekly_file,
 )
-from cineseq_assets.forecast.store import model_dir, write_serving
+from cineseq_assets.forecast.store import model_dir, model_folder
 from cineseq_assets.storage import asset_path
 
 
@@ -106,7 +106,7 @@ def test_a_broken_new_model_file_keeps_the_old_one_serving(fresh_storage, foreca
     assert service.models.current().architecture == "seq2seq_attention"
     time.sleep(0.01)
     (model_dir(storage) / "seq2seq.parquet").write_bytes(b"not parquet")
-    write_serving(storage, "seq2seq", {"chosen_by": "test"})
+    model_folder(storage).publish("seq2seq", chosen_by="test")
     assert service.models.current().architecture == "seq2seq_attention"
     assert "seq2seq.parquet" in service.models.reload_error
 

@@ -105,5 +105,5 @@ def test_a_failed_training_keeps_the_serving_model(instance, stored_panel, defs,
     error = next(e for e in other_windows.all_events if e.event_type_value == "STEP_FAILURE").event_specific_data.error
     assert "encoder_length 8 there, 12 here" in (error.message + (error.cause.message if error.cause else ""))
     assert (weights.read_bytes(), (model_dir(stored.root) / "serving.json").read_text()) == before
-    assert json.loads(before[1])["architecture"] == "seq2seq"
+    assert json.loads(before[1])["serving"] == "seq2seq"
     assert load_latest(stored.root)[0].architecture == "seq2seq"

@@ -22,16 +22,13 @@ import pandas as pd
 import pytest
 
 from cineseq_assets.boxoffice.bundled import load_bundled
+from cineseq_assets.boxoffice.metadata import with_bundled_metadata
 from cineseq_assets.boxoffice.schema import POST_RELEASE_COLUMNS
 from cineseq_assets.boxoffice.userfile import load_user_file
 from cineseq_assets.cli import main
 from cineseq_assets.forecast import store
-from cineseq_assets.forecast.cli_forecast import (
-    FORECAST_FILE_COLUMNS,
-    film_panel_for_forecast,
-    forecast_file,
-    with_bundled_metadata,
-)
+from cineseq_assets.forecast.cli_forecast import FORECAST_FILE_COLUMNS, forecast_file
+from cineseq_assets.forecast.new_films import film_panel_for_forecast
 
 REPO = Path(__file__).resolve().parents[2]
 WEEKLY_EXAMPLE = REPO / "examples" / "my_films_weekly.csv"
@@ -79,7 +76,7 @@ def served_storage(isolated_project, weights_file) -> Path:
     folder.mkdir(parents=True)
     for suffix in (".parquet", ".onnx"):
         shutil.copy(weights_file.with_suffix(suffix), folder / f"seq2seq{suffix}")
-    store.write_serving(storage, "seq2seq", {"chosen_by": "test"})
+    store.model_folder(storage).publish("seq2seq", chosen_by="test")
     return storage
 
 

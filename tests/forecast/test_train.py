@@ -11,7 +11,7 @@ from cineseq_assets.forecast.metrics import error_table, grouped_errors
 from cineseq_assets.forecast.models.common import pinball_loss
 from cineseq_assets.forecast.predict import film_forecasts
 from cineseq_assets.forecast.splits import SplitConfig, assign_splits
-from cineseq_assets.forecast.store import latest_model_path, load_latest, load_model, save_model, write_serving
+from cineseq_assets.forecast.store import latest_model_path, load_latest, load_model, model_folder, save_model
 from cineseq_assets.forecast.train import TrainConfig, prepare
 
 
@@ -93,9 +93,17 @@ def test_latest_model_is_found_and_missing_model_explained(tiny_models, tmp_path
         latest_model_path(tmp_path)
     trained, data = tiny_models["seq2seq"]
     save_model(trained, tmp_path / "forecast_model" / "seq2seq.parquet")
-    write_serving(tmp_path, "seq2seq", {})
+    model_folder(tmp_path).publish("seq2seq", chosen_by="test")
     loaded, _ = load_latest(tmp_path)
     assert loaded.architecture == "seq2seq"
+
+
+def test_a_serving_file_of_an_older_version_says_to_materialize_again(tiny_models, tmp_path):
+    trained, _ = tiny_models["seq2seq"]
+    save_model(trained, tmp_path / "forecast_model" / "seq2seq.parquet")
+    (tmp_path / "forecast_model" / "serving.json").write_text('{"architecture": "seq2seq", "chosen_by": "validation WAPE"}')
+    with pytest.raises(CineSeqError, match="older version of CineSeq .*'architecture'.*Materialize the forecast_model asset again"):
+        load_latest(tmp_path)
 
 
 def test_film_forecasts_live_and_backtest(tiny_models, forecast_panel):

@@ -3,9 +3,8 @@
 import numpy as np
 import pytest
 
-from cineseq_assets.errors import InputFileError
+from cineseq_assets.errors import InputFileError, ModelError
 from cineseq_assets.frames.classifier import (
-    ClassifierNotFoundError,
     classifier_dir,
     classify_path,
     film_row,
@@ -87,7 +86,7 @@ def test_bad_inputs_name_the_file(frame_storage, tmp_path):
 
 
 def test_a_storage_without_a_classifier_says_how_to_get_one(tmp_path):
-    with pytest.raises(ClassifierNotFoundError, match="frame_classifier"):
+    with pytest.raises(ModelError, match="frame_classifier"):
         load_serving(tmp_path)
 
 

@@ -7,7 +7,7 @@ import pytest
 import torch
 from PIL import Image
 
-from cineseq_assets import models
+from cineseq_assets import model_files as models
 from cineseq_assets.frames.mobilenet import (
     IMAGENET_MEAN,
     IMAGENET_STD,

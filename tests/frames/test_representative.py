@@ -22,7 +22,8 @@ from cineseq_assets.frames.representative import (
     sharpness,
     text_score,
 )
-from cineseq_assets.trailers.video import TrailerInputError, sample_frames, shot_boundaries, shot_ids
+from cineseq_assets.media.shots import shot_boundaries, shot_ids
+from cineseq_assets.media.video import VideoInputError, sample_frames
 
 W, H, FPS = 320, 180, 10
 
@@ -191,7 +192,7 @@ def test_letterboxed_video_gives_cropped_frames(tmp_path, pictures):
 def test_an_unreadable_file_raises_trailer_input_error(tmp_path):
     fake = tmp_path / "not_a_video.mp4"
     fake.write_text("this is a text file, not a trailer\n" * 20)
-    with pytest.raises(TrailerInputError, match="not_a_video.mp4"):
+    with pytest.raises(VideoInputError, match="not_a_video.mp4"):
         representative_frames(fake)
 
 

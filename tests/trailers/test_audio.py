@@ -5,6 +5,7 @@ import cv2
 import numpy as np
 import pytest
 
+from cineseq_assets.media.video import VideoInputError
 from cineseq_assets.trailers.audio import (
     CURVE_COLUMNS,
     SILENT_PEAK_DBFS,
@@ -12,7 +13,6 @@ from cineseq_assets.trailers.audio import (
     audio_features,
     load_audio,
 )
-from cineseq_assets.trailers.video import TrailerInputError
 
 SR = 22050
 
@@ -107,14 +107,14 @@ def test_quiet_mp3_decodes_and_is_not_silent(media):
 def test_zero_length_file(tmp_path):
     empty = tmp_path / "empty.mp4"
     empty.write_bytes(b"")
-    with pytest.raises(TrailerInputError, match="empty"):
+    with pytest.raises(VideoInputError, match="empty"):
         load_audio(empty)
 
 
 def test_random_bytes(tmp_path):
     garbage = tmp_path / "garbage.mp4"
     garbage.write_bytes(np.random.default_rng(1).integers(0, 256, 20_000, dtype=np.uint8).tobytes())
-    with pytest.raises(TrailerInputError) as error:
+    with pytest.raises(VideoInputError) as error:
         load_audio(garbage)
     assert str(garbage) in str(error.value)
 
@@ -123,7 +123,7 @@ def test_truncated_copy_without_its_index_fails_clearly(media, tmp_path):
     source = media / "face_noface.mov"  # index at the end: the first 30% cannot be opened
     truncated = tmp_path / "cut.mov"
     truncated.write_bytes(source.read_bytes()[: int(source.stat().st_size * 0.3)])
-    with pytest.raises(TrailerInputError, match="cut.mov"):
+    with pytest.raises(VideoInputError, match="cut.mov"):
         load_audio(truncated)
 
 
@@ -165,7 +165,7 @@ def test_corrupt_audio_stream_raises(tmp_path):
     end = data.index(b"moov") - 4
     data[start:end] = np.random.default_rng(2).integers(0, 256, end - start, dtype=np.uint8).tobytes()
     path.write_bytes(bytes(data))
-    with pytest.raises(TrailerInputError) as error:
+    with pytest.raises(VideoInputError) as error:
         load_audio(path)
     assert "broken.m4a" in str(error.value) and "audio stream could not be decoded" in str(error.value)
 

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from cineseq_assets import models as registry
+from cineseq_assets import model_files as registry
 from cineseq_assets.trailers.convert import export_nchw_onnx
 from cineseq_assets.trailers.emotions import (
     CIRCUMPLEX,

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from cineseq_assets.errors import CineSeqError
-from cineseq_assets.models import ModelNotFoundError, get
+from cineseq_assets.model_files import ModelNotFoundError, get
 from cineseq_assets.trailers.faces import (
     Face,
     ScrfdDetector,
@@ -21,10 +21,9 @@ from cineseq_assets.trailers.faces import (
     YunetDetector,
     available_threads,
     crop_face,
-    dynamic_scrfd_graph,
     make_detector,
-    plan_copies,
 )
+from cineseq_assets.trailers.scrfd import dynamic_scrfd_graph, plan_copies
 
 # (x1, y1, x2, y2) and keypoints from scrfd's tests/truth_faces.py
 NEWTON_BOX = (334, 89, 438, 232)

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from cineseq_assets.errors import CineSeqError
-from cineseq_assets.models import get
+from cineseq_assets.model_files import get
 from cineseq_assets.trailers.faces import ScrfdDetector, make_detector
 from cineseq_assets.trailers.quantize import QuantizationError, int8_path, int8_scrfd
 

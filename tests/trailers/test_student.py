@@ -8,18 +8,11 @@ import numpy as np
 import pytest
 
 from cineseq_assets.trailers.emotions import FER2013_LABELS, affect, load_emotion_model
-from cineseq_assets.trailers.student import (
-    CropDataset,
-    Source,
-    StudentConfig,
-    assign_splits,
-    build_crop_dataset,
-    discover_sources,
-    evaluate,
-    export_onnx,
-    load_student_arrays,
-    train_student,
-)
+from cineseq_assets.trailers.student.data import CropDataset, Source, assign_splits, build_crop_dataset, discover_sources
+from cineseq_assets.trailers.student.evaluate import evaluate
+from cineseq_assets.trailers.student.export import export_onnx
+from cineseq_assets.trailers.student.net import StudentConfig, load_student_arrays, to_student_input
+from cineseq_assets.trailers.student.train import train_student
 
 
 @pytest.fixture(scope="module")
@@ -135,8 +128,6 @@ def test_short_training_run_exports_an_onnx_student_that_onnxruntime_runs(short_
 def test_onnx_student_matches_pytorch(short_run, dataset):
     import torch
 
-    from cineseq_assets.trailers.student import to_student_input
-
     student, path, _ = short_run
     model = load_emotion_model("student", student_path=path)
     with torch.no_grad():
@@ -148,7 +139,6 @@ def test_onnx_student_matches_pytorch(short_run, dataset):
 def test_weights_round_trip_without_pickle(short_run, dataset, tmp_path):
     import torch
 
-    from cineseq_assets.trailers.student import to_student_input
     from cineseq_assets.weights import read_weights, write_weights
 
     student, _, _ = short_run
@@ -156,9 +146,17 @@ def test_weights_round_trip_without_pickle(short_run, dataset, tmp_path):
     assert all(isinstance(value, np.ndarray) for value in arrays.values())
     state, config, _ = read_weights(write_weights(tmp_path / "student.parquet", arrays, student.config_dict()))
     rebuilt = load_student_arrays(state, config)
+    # The stored weights are the trained ones, bit for bit.
+    assert set(state) == set(arrays)
+    for name, value in arrays.items():
+        assert state[name].dtype == value.dtype and np.array_equal(state[name], value), name
+    for name, tensor in rebuilt.state_dict().items():
+        assert np.array_equal(tensor.numpy(), arrays[name]), name
+    # The outputs only within float32 rounding: the trained net runs channels-last, the rebuilt one
+    # contiguous, and the two convolution kernels sum in different orders (differences of ~2e-6 seen).
     inputs = torch.from_numpy(to_student_input(dataset.crops[:4], student.config.input_size))
     with torch.no_grad():
-        np.testing.assert_allclose(rebuilt(inputs).numpy(), student.model(inputs).numpy(), atol=1e-6)
+        torch.testing.assert_close(rebuilt(inputs), student.model(inputs), rtol=1e-4, atol=1e-4)
 
 
 def test_evaluate_reports_agreement_affect_error_and_speed(short_run, dataset, teacher):

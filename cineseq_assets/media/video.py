@@ -1,4 +1,7 @@
-"""Trailer video: describe a file, sample frames by timestamp, find the shot boundaries.
+"""Video files: describe a file, and sample its frames by timestamp (PyAV).
+
+Shared by the stages that read trailers (trailers' emotion pipeline, frames' representative
+stills); shot detection on the sampled frames is in :mod:`cineseq_assets.media.shots`.
 
 PyAV (FFmpeg's libraries, shipped in its wheel) does the reading: it describes containers OpenCV
 cannot (stream order, audio layout, packet timestamps) and lets the sampler skip decoding
@@ -21,25 +24,21 @@ and 158 (0.2 fps) here, against 112 / 660 / 1900 for PyAV decoding every frame, 
 clip (one keyframe) costs 150 per frame because each seek re-decodes from the start.
 
 Truncated files: a file cut short before its index can be read fails in `probe` with
-TrailerInputError. A file that breaks mid-stream fails with TrailerInputError if no frame could
+VideoInputError. A file that breaks mid-stream fails with VideoInputError if no frame could
 be read; otherwise the sampler yields the frames it read and then sets `truncated = True` and
-`problem` on the `FrameSampler` (pass `strict=True` to get a TrailerInputError instead).
-
-Shot boundaries come from the sampled frames only: a cut between two samples is found at the
-next sample, so boundaries are accurate to 1/rate seconds.
+`problem` on the `FrameSampler` (pass `strict=True` to get a VideoInputError instead).
 """
 
 from __future__ import annotations
 
 import math
 import os
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import NamedTuple
 
 import av
-import cv2
 import numpy as np
 
 from cineseq_assets.errors import InputFileError
@@ -56,12 +55,12 @@ _VFR_PROBE_MAX_PACKETS = 1000  # caps the scan for very high frame rates
 # so the timestamps seen before that many further packets may still have gaps.
 _MAX_REORDER_DEPTH = 16
 
-# Timestamps are floats; a frame this close before a sampling time counts as at it.
-_TIME_EPSILON_S = 1e-4
+# Timestamps are floats; a frame this close before a sampling time (or a shot start) counts as at it.
+TIME_EPSILON_S = 1e-4
 
 
-class TrailerInputError(InputFileError):
-    """A trailer file that cannot be used: the message names the file, the problem and the fix.
+class VideoInputError(InputFileError):
+    """A video (a trailer) that cannot be used: the message names the file, the problem and the fix.
 
     A CineSeqError (through InputFileError, whose `path`, `problem` and `fix` it keeps).
     """
@@ -97,19 +96,19 @@ class Frame(NamedTuple):
 
 
 def open_media(path: str | os.PathLike) -> av.container.InputContainer:
-    """Open a media file with PyAV, turning every way it can fail into a TrailerInputError."""
+    """Open a media file with PyAV, turning every way it can fail into a VideoInputError."""
     path = Path(path)
     if not path.exists():
-        raise TrailerInputError(path, "the file does not exist", "Check the path, or download the trailer again.")
+        raise VideoInputError(path, "the file does not exist", "Check the path, or download the trailer again.")
     if not path.is_file():
-        raise TrailerInputError(path, "this is not a regular file", "Give the path of the trailer's video file.")
+        raise VideoInputError(path, "this is not a regular file", "Give the path of the trailer's video file.")
     if path.stat().st_size == 0:
-        raise TrailerInputError(path, "the file is empty (0 bytes)",
+        raise VideoInputError(path, "the file is empty (0 bytes)",
                                 "The download or export did not finish: fetch or export the trailer again.")
     try:
         return av.open(str(path), metadata_errors="ignore")
     except av.FFmpegError as error:
-        raise TrailerInputError(
+        raise VideoInputError(
             path, f"not a readable media file, or its header is corrupt or missing ({error.strerror})",
             "If it was cut short (an interrupted download), fetch it again; otherwise re-export it as MP4 (H.264).",
         ) from error
@@ -118,7 +117,7 @@ def open_media(path: str | os.PathLike) -> av.container.InputContainer:
 def probe(path: str | os.PathLike, max_resolution: tuple[int, int] = DEFAULT_MAX_RESOLUTION) -> VideoInfo:
     """Describe a video file: size, codec, duration, frame rate (and whether it varies), audio.
 
-    Raises TrailerInputError for a missing, empty or unreadable file, a file without a video
+    Raises VideoInputError for a missing, empty or unreadable file, a file without a video
     stream, a codec this FFmpeg build cannot decode, and a picture larger than `max_resolution`
     (long side, short side; portrait videos are compared the same way).
     """
@@ -149,25 +148,25 @@ def _first_video_stream(container: av.container.InputContainer, path: Path) -> a
     # Cover art in an audio file is a one-picture "video" stream: it is no trailer.
     streams = [s for s in container.streams.video if not s.disposition & av.stream.Disposition.attached_pic]
     if not streams:
-        raise TrailerInputError(path, "the file has no video stream (audio only, or an image)",
+        raise VideoInputError(path, "the file has no video stream (audio only, or an image)",
                                 "Give the trailer's video file, not its soundtrack.")
     video = streams[0]
     name = video.codec_context.name if video.codec_context else "unknown"
     try:
         av.Codec(name, "r")
     except (av.FFmpegError, ValueError) as error:
-        raise TrailerInputError(path, f"its video codec {name!r} cannot be decoded by this FFmpeg build",
+        raise VideoInputError(path, f"its video codec {name!r} cannot be decoded by this FFmpeg build",
                                 "Re-encode the trailer to H.264 (or HEVC/VP9/AV1) in MP4 or MOV.") from error
     return video
 
 
 def _check_resolution(path: Path, width: int, height: int, max_resolution: tuple[int, int]) -> None:
     if width <= 0 or height <= 0:
-        raise TrailerInputError(path, "its video stream declares no picture size",
+        raise VideoInputError(path, "its video stream declares no picture size",
                                 "The file is probably damaged: re-export or fetch it again.")
     limit_long, limit_short = sorted(max_resolution, reverse=True)
     if max(width, height) > limit_long or min(width, height) > limit_short:
-        raise TrailerInputError(
+        raise VideoInputError(
             path, f"its picture is {width}x{height}, above the {limit_long}x{limit_short} limit",
             "Downscale it (for example to 1920x1080) or raise max_resolution if the machine can afford it.")
 
@@ -220,7 +219,7 @@ def sample_frames(path: str | os.PathLike, rate: float = 2.0, max_side: int | No
     A frame that is the first after several sampling times (after a gap in a variable-rate
     stream) is yielded once, and sampling resumes at the next k/rate after it. With
     `max_side`, frames are downscaled (area interpolation) so their long side is at most that.
-    The file is probed first, so its problems raise TrailerInputError before any frame.
+    The file is probed first, so its problems raise VideoInputError before any frame.
     Returns a FrameSampler: iterate it, then read `truncated` / `problem` (see the module doc).
     """
     return FrameSampler(path, rate, max_side, max_resolution=max_resolution, strict=strict)
@@ -263,17 +262,17 @@ class FrameSampler(Iterator[Frame]):
             origin, time_base = video.start_time or 0, video.time_base
             next_time = 0.0
             packets = _PacketReader(container, video)
-            needed_pts = lambda: origin + (next_time - _TIME_EPSILON_S) / time_base  # noqa: E731
+            needed_pts = lambda: origin + (next_time - TIME_EPSILON_S) / time_base  # noqa: E731
             try:
                 for frame in packets.decode_needed(needed_pts):
                     if frame.pts is None:  # cannot be placed on the timeline (raw streams without timestamps)
                         continue
                     timestamp = float((frame.pts - origin) * time_base)
-                    if timestamp < next_time - _TIME_EPSILON_S:
+                    if timestamp < next_time - TIME_EPSILON_S:
                         continue
                     yield Frame(timestamp, self._to_bgr(frame))
                     self.frames_yielded += 1
-                    next_time = (math.floor(timestamp * self.rate + _TIME_EPSILON_S) + 1) / self.rate
+                    next_time = (math.floor(timestamp * self.rate + TIME_EPSILON_S) + 1) / self.rate
             except av.FFmpegError as error:
                 self._stopped_early(f"decoding failed after {self.frames_yielded} sampled frames ({error.strerror})")
                 return
@@ -284,10 +283,10 @@ class FrameSampler(Iterator[Frame]):
     def _stopped_early(self, problem: str) -> None:
         fix = "The file is probably truncated (an interrupted download): fetch or export it again."
         if self.frames_yielded == 0:
-            raise TrailerInputError(self.path, f"no frame could be read: {problem}", fix)
+            raise VideoInputError(self.path, f"no frame could be read: {problem}", fix)
         self.truncated, self.problem = True, problem
         if self.strict:
-            raise TrailerInputError(self.path, problem, fix)
+            raise VideoInputError(self.path, problem, fix)
 
     def _to_bgr(self, frame: av.VideoFrame) -> np.ndarray:
         # One swscale pass converts and downscales together, cheaper than convert then cv2.resize.
@@ -381,74 +380,3 @@ def _scaled_size(width: int, height: int, max_side: int | None) -> tuple[int, in
         return width, height
     scale = max_side / max(width, height)
     return max(2, round(width * scale / 2) * 2), max(2, round(height * scale / 2) * 2)
-
-
-# --------------------------------------------------------------------------------------------
-# Shot boundaries
-
-
-def hsv_histogram(image_bgr: np.ndarray, bins: tuple[int, int, int] = (16, 8, 8)) -> np.ndarray:
-    """Normalized 3-D hue/saturation/value histogram (value included, so fades and cuts between
-    grey or black shots register)."""
-    hsv = cv2.cvtColor(image_bgr, cv2.COLOR_BGR2HSV)
-    histogram = cv2.calcHist([hsv], [0, 1, 2], None, list(bins), [0, 180, 0, 256, 0, 256])
-    return cv2.normalize(histogram, None, alpha=1.0, norm_type=cv2.NORM_L1)
-
-
-def histogram_changes(frames: Iterable[Frame]) -> tuple[np.ndarray, np.ndarray]:
-    """(timestamps, distances): Bhattacharyya distance in [0, 1] between each sampled frame's
-    HSV histogram and the previous one's (distance[0] is 0). Consumes the frames once."""
-    timestamps, distances, previous = [], [], None
-    for timestamp, image in frames:
-        histogram = hsv_histogram(image)
-        timestamps.append(timestamp)
-        distances.append(histogram_distance(previous, histogram))
-        previous = histogram
-    return np.asarray(timestamps, dtype=float), np.asarray(distances, dtype=float)
-
-
-def histogram_distance(previous: np.ndarray | None, histogram: np.ndarray) -> float:
-    """Bhattacharyya distance in [0, 1] between two `hsv_histogram`s; 0 when there is no previous."""
-    if previous is None:
-        return 0.0
-    change = cv2.compareHist(previous, histogram, cv2.HISTCMP_BHATTACHARYYA)
-    return min(max(float(change), 0.0), 1.0)
-
-
-def shot_boundaries(frames: Iterable[Frame], k: float = 4.0, min_distance: float = 0.3) -> list[float]:
-    """Timestamps of the sampled frames that start a new shot (the first frame's is not listed).
-
-    A frame starts a shot when its histogram distance to the previous sample exceeds
-    median + k * MAD of all the distances (MAD scaled to a standard deviation), and at least
-    `min_distance`: the adaptive part follows how much a trailer moves inside its shots, the
-    floor keeps a static trailer (MAD near 0) from turning noise into cuts. A cut between two
-    samples is found at the next sample, so boundaries are only as precise as the sampling rate.
-    """
-    timestamps, distances = histogram_changes(frames)
-    return boundaries_from_changes(timestamps, distances, k, min_distance)
-
-
-def boundaries_from_changes(timestamps: Iterable[float], distances: Iterable[float], k: float = 4.0,
-                            min_distance: float = 0.3) -> list[float]:
-    """`shot_boundaries` from precomputed `histogram_changes` output (distance[0] is ignored),
-    for callers that read the frames once for other purposes too.
-
-    The threshold is never below `min_distance`, so only frames whose change exceeds it can
-    start a shot: a caller can tell the possible boundaries before it has seen every frame.
-    """
-    timestamps, distances = np.asarray(list(timestamps), dtype=float), np.asarray(list(distances), dtype=float)
-    if len(distances) != len(timestamps):
-        raise ValueError(f"{len(timestamps)} timestamps but {len(distances)} distances")
-    if len(distances) < 2:
-        return []
-    changes = distances[1:]
-    median = float(np.median(changes))
-    mad = 1.4826 * float(np.median(np.abs(changes - median)))
-    threshold = max(median + k * mad, min_distance)
-    return [float(t) for t in timestamps[1:][changes > threshold]]
-
-
-def shot_ids(timestamps: Iterable[float], boundaries: Iterable[float]) -> np.ndarray:
-    """Shot number (0, 1, ...) of each timestamp: how many boundaries are at or before it."""
-    starts = np.sort(np.asarray(list(boundaries), dtype=float))
-    return np.searchsorted(starts, np.asarray(list(timestamps), dtype=float) + _TIME_EPSILON_S, side="right")

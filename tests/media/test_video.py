@@ -1,4 +1,4 @@
-"""Trailer video: probing, timestamp sampling, truncated and bad files, shot boundaries.
+"""Video files: probing, timestamp sampling, truncated and bad files, shot boundaries.
 
 Real clips come from shared/media (facts in its SOURCE.md); bad and synthetic files are
 written into tmp_path with PyAV and OpenCV.
@@ -13,16 +13,8 @@ import numpy as np
 import pytest
 
 from cineseq_assets.errors import CineSeqError
-from cineseq_assets.trailers.video import (
-    Frame,
-    TrailerInputError,
-    VideoInfo,
-    hsv_histogram,
-    probe,
-    sample_frames,
-    shot_boundaries,
-    shot_ids,
-)
+from cineseq_assets.media.shots import hsv_histogram, shot_boundaries, shot_ids
+from cineseq_assets.media.video import Frame, VideoInfo, VideoInputError, probe, sample_frames
 
 
 def write_cv2_video(path, images, fps):
@@ -122,7 +114,7 @@ def assert_clear_error(error_info, path, *words):
 
 
 def test_missing_file(tmp_path):
-    with pytest.raises(TrailerInputError) as error:
+    with pytest.raises(VideoInputError) as error:
         probe(tmp_path / "nope.mp4")
     assert_clear_error(error, tmp_path / "nope.mp4", "does not exist")
 
@@ -130,7 +122,7 @@ def test_missing_file(tmp_path):
 def test_zero_length_file(tmp_path):
     empty = tmp_path / "empty.mp4"
     empty.write_bytes(b"")
-    with pytest.raises(TrailerInputError) as error:
+    with pytest.raises(VideoInputError) as error:
         sample_frames(empty)
     assert_clear_error(error, empty, "empty", "again")
 
@@ -138,7 +130,7 @@ def test_zero_length_file(tmp_path):
 def test_random_bytes_are_not_a_media_file(tmp_path):
     garbage = tmp_path / "garbage.mp4"
     garbage.write_bytes(np.random.default_rng(0).integers(0, 256, 50_000, dtype=np.uint8).tobytes())
-    with pytest.raises(TrailerInputError) as error:
+    with pytest.raises(VideoInputError) as error:
         probe(garbage)
     assert_clear_error(error, garbage, "not a readable media file")
 
@@ -148,7 +140,7 @@ def test_truncated_file_without_its_index_fails_clearly(media, tmp_path):
     source = media / "bigbuckbunny_5s_720p.mp4"
     truncated = tmp_path / "bunny_cut.mp4"
     truncated.write_bytes(source.read_bytes()[: int(source.stat().st_size * 0.3)])
-    with pytest.raises(TrailerInputError) as error:
+    with pytest.raises(VideoInputError) as error:
         sample_frames(truncated)
     assert_clear_error(error, truncated, "corrupt", "fetch it again")
 
@@ -163,7 +155,7 @@ def test_truncated_file_yields_what_was_read_and_flags_it(media, tmp_path):
     assert 5 <= len(frames) < 20
     assert sampler.truncated and sampler.frames_yielded == len(frames)
     assert "19.6" in sampler.problem or "decoding failed" in sampler.problem
-    with pytest.raises(TrailerInputError) as error:
+    with pytest.raises(VideoInputError) as error:
         list(sample_frames(truncated, rate=2.0, strict=True))
     assert_clear_error(error, truncated, "truncated")
 
@@ -177,18 +169,18 @@ def test_audio_only_file_has_no_video_stream(tmp_path):
         frame.sample_rate = 44100
         container.mux(stream.encode(frame))
         container.mux(stream.encode(None))
-    with pytest.raises(TrailerInputError) as error:
+    with pytest.raises(VideoInputError) as error:
         probe(path)
     assert_clear_error(error, path, "no video stream")
 
 
 def test_picture_above_the_resolution_limit_is_refused(tmp_path, media):
     wide = write_cv2_video(tmp_path / "wide.mp4", [np.zeros((100, 5000, 3), np.uint8)] * 3, fps=10)
-    with pytest.raises(TrailerInputError) as error:
+    with pytest.raises(VideoInputError) as error:
         probe(wide)
     assert_clear_error(error, wide, "5000x100", "4096x2304", "Downscale")
     # The limit is configurable, and a portrait picture is compared the same way as a landscape one.
-    with pytest.raises(TrailerInputError):
+    with pytest.raises(VideoInputError):
         probe(media / "WolfgangLanger_Pexels.mp4", max_resolution=(320, 180))
     assert probe(media / "WolfgangLanger_Pexels.mp4", max_resolution=(360, 640)).width == 640
 
@@ -198,7 +190,7 @@ def test_codec_without_a_decoder_is_refused(media, monkeypatch):
         raise av.codec.codec.UnknownCodecError(name)
 
     monkeypatch.setattr(av, "Codec", no_decoder)
-    with pytest.raises(TrailerInputError) as error:
+    with pytest.raises(VideoInputError) as error:
         probe(media / "face_noface.mov")
     assert_clear_error(error, media / "face_noface.mov", "'hevc' cannot be decoded", "Re-encode")
 

@@ -1,0 +1,132 @@
+"""Reading a user file into a table of text cells: the file type (CSV, gzip CSV, Parquet), UTF-8,
+CSV records numbered as a spreadsheet numbers its rows (header = row 1)."""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import gzip
+import io
+from pathlib import Path
+
+import pandas as pd
+
+from ...errors import InputFileError
+
+FILE_TYPES = {".csv": "csv", ".csv.gz": "csv", ".parquet": "parquet", ".pq": "parquet"}
+FORMAT_DOC = "docs/user_data.md"
+
+
+def read_table(path: Path) -> tuple[pd.DataFrame, dict[int, int]]:
+    """The file's columns as found, indexed by row number (header = 1), and rows with extra fields."""
+    if not path.is_file():
+        what = "is a folder, not a file" if path.is_dir() else "does not exist"
+        raise InputFileError(path, what, "Check the path; give the file itself (.csv or .parquet).")
+    file_type = _file_type(path)
+    if path.stat().st_size == 0:
+        raise InputFileError(path, "is empty (0 bytes)", _fill_in_fix())
+    if file_type == "parquet":
+        return _read_parquet(path), {}
+    return _read_csv(path)
+
+
+def _file_type(path: Path) -> str:
+    name = path.name.lower()
+    for suffix, file_type in sorted(FILE_TYPES.items(), key=lambda item: -len(item[0])):
+        if name.endswith(suffix):
+            return file_type
+    shown = "".join(path.suffixes[-2:]) or "no extension"
+    fix = "Save it as CSV (UTF-8) or Parquet with a .csv, .csv.gz, .parquet or .pq name."
+    if name.endswith((".xlsx", ".xls", ".ods")):
+        fix = "Save the sheet as 'CSV UTF-8 (comma delimited)' from the spreadsheet program."
+    raise InputFileError(path, f"has an unsupported file type ({shown})", fix)
+
+
+def _fill_in_fix() -> str:
+    return (f"Write a header row (film_id, date or week, gross, ...) and one row per film-day or "
+            f"film-week; see {FORMAT_DOC}.")
+
+
+def _read_parquet(path: Path) -> pd.DataFrame:
+    try:
+        table = pd.read_parquet(path)
+    except Exception as error:  # pyarrow raises several types for a file that is not Parquet
+        problem = f"could not be read as Parquet ({type(error).__name__}: {error})"
+        fix = "Check that it is a complete Parquet file, not a renamed CSV; or save it as CSV."
+        raise InputFileError(path, problem, fix) from error
+    if not isinstance(table.index, pd.RangeIndex):
+        table = table.reset_index()  # a film_id saved as the index is still the film_id column
+    table.columns = [str(name) for name in table.columns]
+    if table.empty:
+        raise InputFileError(path, f"has columns ({', '.join(table.columns)}) but no rows", _fill_in_fix())
+    # Rows numbered as if the table were written as CSV with a header, like a spreadsheet shows it.
+    return table.set_axis(pd.RangeIndex(2, len(table) + 2, name="row"))
+
+
+def _read_csv(path: Path) -> tuple[pd.DataFrame, dict[int, int]]:
+    text = _decode_utf8(path, _csv_bytes(path))
+    header, records, rows = _csv_records(path, text)
+    if header is None:
+        raise InputFileError(path, "is empty (only blank lines)", _fill_in_fix())
+    if not records:
+        raise InputFileError(path, f"has a header ({', '.join(header)}) but no data rows", _fill_in_fix())
+    width = len(header)
+    # Trailing empty fields are what spreadsheets leave behind; extra values are a real problem.
+    overlong = {row: len(fields) for row, fields in zip(rows, records)
+                if len(fields) > width and "".join(fields[width:]).strip()}
+    padded = [fields if len(fields) == width else (fields + [""] * width)[:width] for fields in records]
+    table = pd.DataFrame(padded, columns=header, index=pd.Index(rows, name="row"), dtype=object)
+    return table, overlong
+
+
+def _csv_bytes(path: Path) -> bytes:
+    data = path.read_bytes()
+    if path.name.lower().endswith(".gz"):
+        try:
+            data = gzip.decompress(data)
+        except (OSError, EOFError) as error:
+            raise InputFileError(path, f"could not be decompressed ({error})",
+                                 "Check that it is a complete gzip file, or save it as plain .csv.") from error
+    if not data.strip():
+        raise InputFileError(path, "is empty (no text)", _fill_in_fix())
+    return data
+
+
+def _decode_utf8(path: Path, data: bytes) -> str:
+    """The file's text; a byte that is not UTF-8 is named by offset and line."""
+    fix = ("Re-save the file as UTF-8: in Excel 'Save As > CSV UTF-8 (comma delimited)', in a text editor "
+           "choose encoding UTF-8, in pandas df.to_csv(path, encoding='utf-8').")
+    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        raise InputFileError(path, "is UTF-16 text (Excel's 'Unicode Text'), not UTF-8", fix)
+    # A leading byte-order mark (Excel's "CSV UTF-8") is fine; offsets below count it.
+    bom = len(codecs.BOM_UTF8) if data.startswith(codecs.BOM_UTF8) else 0
+    try:
+        return data[bom:].decode("utf-8")
+    except UnicodeDecodeError as error:
+        offset = bom + error.start
+        bad = data[offset:offset + 1]
+        line = data[:offset].count(b"\n") + 1
+        guess = bad.decode("cp1252", errors="replace")
+        problem = (f"is not UTF-8 text: byte 0x{bad.hex().upper()} at byte offset {offset} (line {line}) "
+                   f"cannot be read (in Windows-1252/Latin-1 it would be {guess!r})")
+        raise InputFileError(path, problem, fix) from error
+
+
+def _csv_records(path: Path, text: str) -> tuple[list[str] | None, list[list[str]], list[int]]:
+    """Header, data records and the row (line) each record starts on; blank lines are skipped."""
+    reader = csv.reader(io.StringIO(text, newline=""))
+    header, records, rows, last_line = None, [], [], 0
+    try:
+        for fields in reader:
+            first_line, last_line = last_line + 1, reader.line_num
+            if not "".join(fields).strip():
+                continue
+            if header is None:
+                header = fields
+            else:
+                records.append(fields)
+                rows.append(first_line)
+    except csv.Error as error:
+        fix = "Check the quoting on that line: a value with a comma or quote must be in double quotes."
+        raise InputFileError(path, f"is not valid CSV at line {reader.line_num} ({error})", fix) from error
+    return header, records, rows

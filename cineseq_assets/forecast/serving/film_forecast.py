@@ -1,0 +1,91 @@
+"""One film's forecast from one origin week: the table a page shows, its history, decay baseline and
+the film's backtest errors (from every origin whose weeks are known)."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from ..metrics import errors_by_horizon
+from ..windows import Windows, build_windows
+from .model import ServedModel
+
+FORECAST_TABLE_COLUMNS = ["week", "week_start", "p10", "p50", "p90", "decay_baseline", "actual"]
+HISTORY_COLUMNS = ["week", "week_start", "gross", "theaters"]
+ERROR_COLUMNS = ["horizon", "forecasts", "mae", "wape", "inside_p10_p90"]
+
+
+@dataclass
+class FilmForecast:
+    """One film's forecast from one origin week, with its history, baseline and backtest errors."""
+
+    film_id: str
+    title: str
+    origin_week: int
+    last_week: int  # the latest observed week: the live forecast's origin
+    history: pd.DataFrame  # HISTORY_COLUMNS, every observed week
+    table: pd.DataFrame  # FORECAST_TABLE_COLUMNS, the 4 forecast weeks (actual NaN where unknown)
+    errors: pd.DataFrame  # the film's backtest errors per horizon over every origin with actuals
+    window: Windows  # the one window forecast (for explanations)
+    attention: np.ndarray | None  # [H, L] attention weights, None without attention
+    model: ServedModel
+    timing_ms: dict  # "model": the network's forward pass, "forecast": windows + network + tables
+
+    @property
+    def live(self) -> bool:
+        return self.origin_week == self.last_week
+
+
+def forecast_panel(panel: pd.DataFrame, served: ServedModel, origin_week: int | None = None,
+                   windows: Windows | None = None, history: pd.DataFrame | None = None) -> FilmForecast:
+    """Forecast one film's panel rows from ``origin_week`` (None or 0: the latest week) with ``served``.
+
+    ``windows`` (the film's windows from every origin, ``build_windows(panel, min_targets=0)``) and
+    ``history`` (its HISTORY_COLUMNS by week) may be given when the caller has them already.
+    """
+    started = time.perf_counter()
+    model = served.model
+    config = model.train_config
+    if windows is None:
+        windows = build_windows(panel, config.encoder_length, min_targets=0)
+    windows = windows.with_prior(model.pooled, config.prior)
+    last_week = int(windows.origin.max())
+    origin = last_week if not origin_week else int(origin_week)
+    if not 1 <= origin <= last_week:
+        raise ValueError(f"origin week {origin} is outside this film's run: choose 1 to {last_week} "
+                         f"(0 = the latest week, {last_week})")
+    model_started = time.perf_counter()
+    quantiles, attention = served.runner.predict(windows)
+    model_ms = 1000 * (time.perf_counter() - model_started)
+    # numpy rather than a pandas frame of every origin: this runs on every request
+    dollars = np.expm1(quantiles.astype(float))  # [N, H, 3]
+    actual = np.where(windows.target_mask > 0, np.expm1(windows.target.astype(float)), np.nan)  # [N, H]
+    row = int(np.flatnonzero(windows.origin == origin)[0])
+    steps = np.arange(1, dollars.shape[1] + 1)
+    table = pd.DataFrame({  # in FORECAST_TABLE_COLUMNS order
+        "week": origin + steps,
+        "week_start": pd.Timestamp(windows.origin_week_start[row]) + pd.to_timedelta(7 * steps, unit="D"),
+        "p10": dollars[row, :, 0], "p50": dollars[row, :, 1], "p90": dollars[row, :, 2],
+        "decay_baseline": np.expm1(windows.prior[row].astype(float)), "actual": actual[row],
+    })
+    if history is None:
+        history = panel.sort_values("week")[HISTORY_COLUMNS].reset_index(drop=True)
+    return FilmForecast(
+        film_id=str(panel["film_id"].iloc[0]), title=str(panel["title"].iloc[0]), origin_week=origin,
+        last_week=last_week, history=history, table=table, errors=film_errors(dollars, actual),
+        window=windows.subset([row]), attention=None if attention is None else attention[row], model=served,
+        timing_ms={"model": model_ms, "forecast": 1000 * (time.perf_counter() - started)})
+
+
+def film_errors(dollars: np.ndarray, actual: np.ndarray) -> pd.DataFrame:
+    """MAE and WAPE of a film's backtest per horizon (and overall, "all") over the origins whose weeks are
+    known, and the share inside [p10, p90]: ``metrics.errors_by_horizon`` in the page's ERROR_COLUMNS.
+
+    ``dollars`` [N, H, 3] are the p10/p50/p90 of every origin, ``actual`` [N, H] the gross (NaN: unknown).
+    """
+    return pd.DataFrame([{"horizon": row["horizon"], "forecasts": row["n"], "mae": row["mae"], "wape": row["wape"],
+                          "inside_p10_p90": row["coverage_80"]} for row in errors_by_horizon(dollars, actual)],
+                        columns=ERROR_COLUMNS)

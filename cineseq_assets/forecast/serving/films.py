@@ -1,0 +1,150 @@
+"""The films of the materialized panel, forecast by the serving model, for a front end (the Gradio demo).
+
+:class:`FilmService` answers the questions the demo asks: which films there are, one film's
+forecast from any origin week against what really happened, why the model forecast that, and a
+forecast for a film that is not in the catalog. The panel, the serving model and the attention
+model are each read again when a newer one is materialized (cineseq_assets.reloading).
+"""
+
+from __future__ import annotations
+
+import difflib
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from ...boxoffice.features import MarketCalendar
+from ...errors import CineSeqError, ModelError
+from ...reloading import FileWatch
+from ...storage import asset_path, read_asset
+from ..new_films import first_film_panel
+from ..store import load_model, model_folder
+from ..windows import Windows, build_windows
+from .explain import Explanation, explain_forecast
+from .film_forecast import HISTORY_COLUMNS, FilmForecast, forecast_panel
+from .model import ModelWatcher
+
+ATTENTION_ARCHITECTURE = "seq2seq_attention"
+NO_PANEL_HINT = "Materialize the asset graph first: `cineseq run` (or the Dagster UI)."
+
+
+class FilmNotFoundError(CineSeqError, LookupError):
+    """A film id or title that the catalog does not hold (or holds more than once)."""
+
+
+@dataclass
+class _Films:
+    """One read of the panel asset, indexed for requests (replaced whole when the panel changes)."""
+
+    panel: pd.DataFrame
+    by_id: dict[str, pd.DataFrame]  # film_id -> its rows by week
+    histories: dict[str, pd.DataFrame]  # film_id -> HISTORY_COLUMNS
+    catalog: pd.DataFrame
+    names: dict[str, dict[str, list[str]]]  # "label"/"title" -> case-folded name -> film ids
+    windows: dict[int, tuple[Windows, dict[str, tuple[int, int]]]] = field(default_factory=dict)  # by encoder length
+
+
+class FilmService:
+    """Films of the materialized panel, forecast by the serving model of ``storage_dir``."""
+
+    def __init__(self, storage_dir: Path):
+        self.storage_dir = Path(storage_dir)
+        self.models = ModelWatcher(self.storage_dir)
+        self._lock = threading.Lock()
+        self._films = FileWatch(lambda: (asset_path("panel", root=self.storage_dir),), self._read_films)
+        attention = model_folder(self.storage_dir).file(ATTENTION_ARCHITECTURE)
+        self._attention = FileWatch(lambda: (attention,), lambda files: load_model(files[0])[0] if files[0].exists() else None)
+
+    # ------------------------------------------------------------------------------- the catalog
+
+    def catalog(self) -> pd.DataFrame:
+        """film_id, title, year, label ("Title (year)"), showcase, weeks: showcase films first, then by title."""
+        return self._films.get().catalog
+
+    def resolve(self, query: str) -> str:
+        """The film id for an id, a title or a "Title (year)" label (case-insensitive)."""
+        text = str(query or "").strip()
+        if not text:
+            raise FilmNotFoundError("no film given: type a title (e.g. Inception) or a film id (e.g. rl2908456449)")
+        films = self._films.get()
+        catalog = films.catalog
+        if text in films.by_id:
+            return text
+        for column in ("label", "title"):
+            matches = films.names[column].get(text.casefold(), [])
+            if len(matches) == 1:
+                return matches[0]
+            if len(matches) > 1:
+                labels = catalog.set_index("film_id").loc[matches[:5], "label"]
+                raise FilmNotFoundError(f"{text!r} matches {len(matches)} films: "
+                                        f"{', '.join(labels)}. Give the year or the film id.")
+        close = difflib.get_close_matches(text, catalog["title"].tolist(), n=3, cutoff=0.6)
+        hint = f" Did you mean {', '.join(repr(c) for c in close)}?" if close else ""
+        raise FilmNotFoundError(f"no film {text!r} in the materialized panel ({len(catalog):,} films).{hint}")
+
+    def _read_films(self, files: tuple[Path]) -> _Films:
+        if not files[0].exists():
+            raise ModelError(files[0], "no materialized panel", NO_PANEL_HINT)
+        panel = read_asset("panel", root=self.storage_dir)
+        by_id = {str(k): v.sort_values("week", ignore_index=True) for k, v in panel.groupby("film_id", sort=False)}
+        catalog = _catalog(panel, self.storage_dir)
+        return _Films(panel, by_id, {k: v[HISTORY_COLUMNS] for k, v in by_id.items()}, catalog,
+                      {column: _ids_by_name(catalog, column) for column in ("label", "title")})
+
+    # ------------------------------------------------------------------------------ forecasting
+
+    def forecast(self, query: str, origin_week: int | None = None) -> FilmForecast:
+        """The film's forecast from ``origin_week`` (None or 0: its latest observed week)."""
+        film_id = self.resolve(query)
+        films, served = self._films.get(), self.models.current()
+        windows = self._film_windows(films, film_id, served.model.train_config.encoder_length)
+        return forecast_panel(films.by_id[film_id], served, origin_week, windows, films.histories[film_id])
+
+    def _film_windows(self, films: _Films, film_id: str, encoder_length: int) -> Windows:
+        """The film's windows from every origin, cut from windows built once for the whole panel
+        (0.9 s for 2,885 films, against 18 ms for one film alone: pandas' per-call overhead)."""
+        with self._lock:
+            if encoder_length not in films.windows:
+                windows = build_windows(films.panel, encoder_length, min_targets=0)
+                ids = windows.film_id.astype(str)
+                starts = np.flatnonzero(np.r_[True, ids[1:] != ids[:-1]])
+                ends = np.r_[starts[1:], len(ids)]
+                films.windows[encoder_length] = (windows, {ids[a]: (a, b) for a, b in zip(starts, ends)})
+            windows, rows = films.windows[encoder_length]
+        first, end = rows[film_id]
+        return windows.subset(slice(first, end))
+
+    def explain(self, forecast: FilmForecast) -> Explanation:
+        """Integrated Gradients and attention for ``forecast`` (see :func:`explain_forecast`)."""
+        # the attention network stored beside the serving model draws the heatmap when the serving one has none
+        return explain_forecast(forecast, None if forecast.attention is not None else self._attention.get())
+
+    def forecast_new_film(self, weekly_file: Path, market: MarketCalendar | None = None) -> FilmForecast:
+        """The forecast for the first film of a user's weekly or daily file (docs/user_data.md)."""
+        return forecast_panel(first_film_panel(weekly_file, market), self.models.current(), None)
+
+
+def _ids_by_name(catalog: pd.DataFrame, column: str) -> dict[str, list[str]]:
+    """Case-folded title (or label) -> the film ids that carry it."""
+    names: dict[str, list[str]] = {}
+    for name, film_id in zip(catalog[column].astype(str), catalog["film_id"].astype(str)):
+        names.setdefault(name.casefold(), []).append(film_id)
+    return names
+
+
+def _catalog(panel: pd.DataFrame, storage_dir: Path) -> pd.DataFrame:
+    films = panel.groupby("film_id", sort=False).agg(title=("title", "first"), release_date=("release_date", "first"),
+                                                     weeks=("week", "max")).reset_index()
+    films["year"] = pd.to_datetime(films["release_date"]).dt.year
+    films["label"] = films["title"].astype(str) + " (" + films["year"].astype(str) + ")"
+    showcase = set()
+    catalog_path = asset_path("film_catalog", root=storage_dir)
+    if catalog_path.exists():
+        catalog = pd.read_parquet(catalog_path, columns=["film_id", "showcase"])
+        showcase = set(catalog.loc[catalog["showcase"].astype(bool), "film_id"].astype(str))
+    films["showcase"] = films["film_id"].astype(str).isin(showcase)
+    films = films.sort_values(["showcase", "title"], ascending=[False, True], ignore_index=True)
+    return films[["film_id", "title", "year", "label", "showcase", "weeks"]]

@@ -1,0 +1,85 @@
+"""The evaluation loops over forecasters that share one protocol: fit(prepared) -> self, predict(windows) -> [N, H, 3]."""
+
+import logging
+
+import numpy as np
+import pytest
+
+from cineseq_assets.forecast import baselines
+from cineseq_assets.forecast.evaluate import BASELINES, FORECASTERS, NETWORKS, EvaluationConfig, evaluate
+from cineseq_assets.forecast.forecaster import Forecaster, PointForecaster
+from cineseq_assets.forecast.metrics import grouped_errors
+from cineseq_assets.forecast.predict import forecast_frame
+from cineseq_assets.forecast.train import TrainConfig, prepare
+
+TINY = TrainConfig(epochs=1, hidden=16, static_hidden=8, attention_hidden=8)
+
+
+@pytest.fixture(scope="module")
+def data(forecast_panel):
+    return prepare(forecast_panel, TINY)
+
+
+def test_every_model_the_evaluation_knows_is_a_forecaster():
+    assert set(FORECASTERS) == set(BASELINES) | set(NETWORKS)
+    for name, make in FORECASTERS.items():
+        assert isinstance(make(TINY), Forecaster), name
+
+
+@pytest.mark.parametrize("name", BASELINES)
+def test_baselines_fit_and_predict_their_point_forecast_as_the_p50(data, name):
+    forecaster = FORECASTERS[name](TINY)
+    assert isinstance(forecaster, PointForecaster)
+    quantiles = forecaster.fit(data).predict(data.test)
+    assert quantiles.shape == (*data.test.target.shape, 3)
+    assert np.isnan(quantiles[..., [0, 2]]).all()  # a point forecast claims no interval
+    expected = {"naive": lambda: baselines.naive(data.test),
+                "pooled_decay": lambda: baselines.pooled_decay(data.test, data.pooled),
+                "film_loglinear": lambda: baselines.film_loglinear(data.test, data.pooled),
+                "decay_prior": lambda: baselines.prior(data.test),
+                "gradient_boosting": lambda: baselines.gradient_boosting(
+                    data.test, baselines.fit_gradient_boosting(data.train, data.validation, seed=TINY.seed))}[name]()
+    np.testing.assert_array_equal(quantiles[..., 1], expected)
+
+
+def test_a_network_forecasts_ordered_quantiles_and_reports_its_training(data):
+    network = FORECASTERS["seq2seq"](TINY).fit(data)
+    quantiles = network.predict(data.test)
+    assert quantiles.shape == (*data.test.target.shape, 3) and np.isfinite(quantiles).all()
+    assert (quantiles[..., 0] <= quantiles[..., 1]).all() and (quantiles[..., 1] <= quantiles[..., 2]).all()
+    assert network.fit_report()["epochs"] == 1 and network.config.architecture == "seq2seq"
+
+
+def test_evaluate_scores_every_model_per_split_and_seed(forecast_panel):
+    config = EvaluationConfig(seeds=(0,), split_kinds=("by_film",), networks=("seq2seq",),
+                              baselines=("naive", "decay_prior"), train=TINY)
+    result = evaluate(forecast_panel, config, progress=lambda message: None)
+    assert set(result.forecasts["model"]) == {"naive", "decay_prior", "seq2seq"}
+    assert list(result.runs["model"]) == ["naive", "decay_prior", "seq2seq"]
+    assert result.runs["seconds"].ge(0).all() and result.runs["predict_seconds"].ge(0).all()
+    errors = grouped_errors(result.forecasts, extra_keys=["split_kind", "model", "seed"])
+    assert errors.equals(result.errors)
+    overall = result.summary("by_film").set_index("model")
+    assert np.isnan(overall.loc["naive", "coverage_80_mean"]) and 0 <= overall.loc["seq2seq", "coverage_80_mean"] <= 1
+    # the naive forecast scored through the loop is the naive baseline on the test windows
+    data = prepare(forecast_panel, TINY)
+    naive = forecast_frame(data.test, FORECASTERS["naive"](TINY).predict(data.test), "test").dropna(subset=["actual"])
+    looped = result.forecasts[result.forecasts["model"] == "naive"].drop(columns=["split_kind", "seed", "model"])
+    np.testing.assert_array_equal(looped["p50"].to_numpy(), naive["p50"].to_numpy())
+
+
+def test_a_forecaster_without_its_package_is_skipped_with_a_warning(forecast_panel, monkeypatch, caplog):
+    class NeedsAbsentPackage(baselines.Naive):
+        requires = ("no_such_package_for_cineseq",)
+
+    monkeypatch.setitem(FORECASTERS, "absent", NeedsAbsentPackage)
+    config = EvaluationConfig(seeds=(0,), split_kinds=("by_film",), networks=(), baselines=("naive", "absent"), train=TINY)
+    with caplog.at_level(logging.WARNING):
+        result = evaluate(forecast_panel, config, progress=lambda message: None)
+    assert set(result.forecasts["model"]) == {"naive"} and "absent skipped" in caplog.text
+
+
+def test_an_unknown_model_name_lists_the_known_ones(forecast_panel):
+    config = EvaluationConfig(seeds=(0,), split_kinds=("by_film",), networks=("seq2seq_typo",), baselines=(), train=TINY)
+    with pytest.raises(ValueError, match="unknown model 'seq2seq_typo'; choose from naive"):
+        evaluate(forecast_panel, config, progress=lambda message: None)
