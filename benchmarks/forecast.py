@@ -56,8 +56,10 @@ def inference_ms_per_film(panel: pd.DataFrame, architecture: str, repeats: int =
         onnx = OnnxForecaster(export_onnx(trained, Path(folder) / f"{architecture}.onnx"), weights)
         out = {}
         for name, model in (("torch", trained), ("onnxruntime", onnx)):
-            batch = _median_seconds(lambda: model.predict(live), repeats)
-            single = _median_seconds(lambda: [model.predict(live.subset(slice(i, i + 1))) for i in range(200)], repeats)
+            # Bind this iteration's model as a default: the timing runs before the loop moves on; the default says so.
+            batch = _median_seconds(lambda model=model: model.predict(live), repeats)
+            single = _median_seconds(
+                lambda model=model: [model.predict(live.subset(slice(i, i + 1))) for i in range(200)], repeats)
             out[f"{name}_batch_ms"] = 1000 * batch / len(live)
             out[f"{name}_single_ms"] = 1000 * single / 200
     return out
@@ -88,7 +90,8 @@ def table(result, split_kind: str, inference: dict[str, dict]) -> pd.DataFrame:
             step = part[(part["grouping"] == "horizon") & (part["group"] == str(h))]
             row[f"WAPE h{h}"] = _pm(step["wape"].mean(), step["wape"].std())
         row["cover80"] = f"{overall['coverage_80'].mean():.2f}" if overall["coverage_80"].notna().any() else "-"
-        runs = result.runs[(result.runs["model"] == model) & (result.runs["split_kind"] == split_kind)] if len(result.runs) else []
+        all_runs = result.runs
+        runs = all_runs[(all_runs["model"] == model) & (all_runs["split_kind"] == split_kind)] if len(all_runs) else []
         row["fit s/seed"] = f"{runs['seconds'].median():.1f}" if len(runs) else "-"
         timing = inference.get(model.removesuffix("_direct"), {})
         for engine in ("torch", "onnxruntime"):

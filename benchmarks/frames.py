@@ -5,8 +5,9 @@
 Trains the three models of frames.experiment (small CNN from scratch; MobileNetV2 frozen with a
 dual head; the same with its last blocks fine-tuned) on the poster films of the training split,
 and prints, for the held-out poster films, for the 620 trailer frames of 10 films (a different
-domain, never trained on) and for those 10 films with their frames' probabilities averaged: genre micro/macro F1, mean average precision, mean AUC; budget accuracy,
-balanced accuracy, macro F1, log loss and mean class error; next to the trivial baselines. Then
+domain, never trained on) and for those 10 films with their frames' probabilities averaged:
+genre micro/macro F1, mean average precision, mean AUC; budget accuracy, balanced accuracy,
+macro F1, log loss and mean class error; next to the trivial baselines. Then
 training time per model, and inference speed in images per second (batch 64, and one image at a
 time), median of 3 runs on the threads torch is given (2 on the reference machine). With several
 seeds, each metric is the mean ± standard deviation over seeds (the split stays the same).

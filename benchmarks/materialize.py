@@ -67,7 +67,8 @@ def main() -> None:
     print(f"| what ({args.films} films, {os.cpu_count()} cores) | median | min | max | runs |")
     print("|---|---|---|---|---|")
     print(f"| cineseq run: wall time (s) | {statistics.median(walls):.0f} | {min(walls):.0f} | {max(walls):.0f} | {len(walls)} |")
-    print(f"| cineseq run: peak memory of one process (GB) | {statistics.median(peaks):.2f} | {min(peaks):.2f} | {max(peaks):.2f} | {len(peaks)} |")
+    print(f"| cineseq run: peak memory of one process (GB) | {statistics.median(peaks):.2f} | {min(peaks):.2f} | "
+          f"{max(peaks):.2f} | {len(peaks)} |")
     print(f"| the same science without Dagster, one process (s) | {science:.0f} | | | 1 |")
 
 

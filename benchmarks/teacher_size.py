@@ -199,7 +199,8 @@ def main() -> None:
     headers = ["model", "parameters", "ONNX MB", *[f"faces/s batch {b}" for b in batches],
                *[f"{s.split(' (')[0]}: speedup (batch {' / '.join(map(str, batches))})"
                  for s in students]]
-    print(f"onnxruntime CPU, 2 intra-op threads, {os.cpu_count()} cores (load {os.getloadavg()[0]:.1f}); faces/s = median of {args.repeat} timed "
+    print(f"onnxruntime CPU, 2 intra-op threads, {os.cpu_count()} cores (load {os.getloadavg()[0]:.1f}); "
+          f"faces/s = median of {args.repeat} timed "
           f"calls of {args.seconds} s after warm-up, same random 64 px grayscale batch for every model")
     print()
     print(tabulate(rows, headers=headers, tablefmt="github", disable_numparse=True))

@@ -72,7 +72,8 @@ def main() -> None:
         students = [p for p in (default_student_path(), default_student_path().with_name("student_candidate.onnx")) if p.exists()]
         emotion_models = ["teacher"] + (["student"] if students else [])
         print(f"Realtime factor, median of {args.repeat} runs, {os.cpu_count()} cores, 2 frames/s")
-        print(f"| detector (size) | emotion model | {' | '.join(v.name for v in videos)} | time: frames / faces / emotions / audio |")
+        print(f"| detector (size) | emotion model | {' | '.join(v.name for v in videos)} "
+              "| time: frames / faces / emotions / audio |")
         print("|---|---|" + "---|" * (len(videos) + 1))
         # (detector, size, precision): SCRFD's precision is not a TrailerConfig field, so the detector is built here.
         rows = (("scrfd", None, "int8"), ("scrfd", None, "fp32"), ("scrfd", 320, "int8"),
@@ -89,7 +90,8 @@ def main() -> None:
                 factors, shares = time_analyzer(analyzer, videos, args.repeat)
                 split = " / ".join(f"{shares[s]:.0%}" for s in ("frames", "faces", "emotions", "audio"))
                 label = f"{detector} ({size or 'default'}{', ' + precision if precision else ''})"
-                print(f"| {label} | {emotion} | " + " | ".join(f"{factors[v.name]:.1f}x" for v in videos) + f" | {split} |", flush=True)
+                cells = " | ".join(f"{factors[v.name]:.1f}x" for v in videos)
+                print(f"| {label} | {emotion} | {cells} | {split} |", flush=True)
         if "student" not in emotion_models:
             print("(no trained student: materialize trailer_emotion_student, or run benchmarks/student.py)")
 

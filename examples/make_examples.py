@@ -26,6 +26,7 @@ from cineseq_assets.boxoffice.weekly import daily_to_weekly  # noqa: E402
 
 SHARED = Path(os.environ.get("CINESEQ_SHARED", ROOT.parent / "shared"))
 DEFAULT_CHART = SHARED / "data/raw/bom_daily_tjwaterman99/bom_daily_2000-01-01_2025-01-03.csv.gz"
+EXAMPLES_DIR = Path(__file__).resolve().parent
 WEEKS = 7
 
 # Box Office Mojo release id -> film_id slug. Three wide releases whose first seven weeks are
@@ -92,7 +93,7 @@ def weekly_rows(daily: pd.DataFrame) -> pd.DataFrame:
     }).sort_values(["film_id", "week"], key=_film_order).reset_index(drop=True)
 
 
-def main(chart_path: Path = DEFAULT_CHART, out: Path = Path(__file__).resolve().parent) -> None:
+def main(chart_path: Path = DEFAULT_CHART, out: Path = EXAMPLES_DIR) -> None:
     daily = daily_rows(chart_path)
     daily.to_csv(out / "my_films_daily.csv", index=False)
     weekly_rows(daily).to_csv(out / "my_films_weekly.csv", index=False)

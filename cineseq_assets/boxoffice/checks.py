@@ -58,8 +58,8 @@ def panel_truncation_invariance(panel: pd.DataFrame, box_office: BoxOfficeSource
         ctx = FilmContext(film=film, market=market, trends=trends)
         problems += [f"{film_id} {p}" for p in truncation_mismatches(data.film_weeks(film_id), ctx)]
     result = _result(problems, "weeks differ when recomputed from truncated data")
-    return dg.AssetCheckResult(passed=result.passed, metadata={**result.metadata, "films_checked": dg.MetadataValue.json(list(sample))},
-                               description=result.description)
+    metadata = {**result.metadata, "films_checked": dg.MetadataValue.json(list(sample))}
+    return dg.AssetCheckResult(passed=result.passed, metadata=metadata, description=result.description)
 
 
 CHECKS = [*(_rule_check(*rule) for rule in PANEL_RULES), panel_truncation_invariance]

@@ -118,9 +118,11 @@ def catalog_films(films: pd.DataFrame, showcase: pd.DataFrame) -> pd.DataFrame:
     catalog["release_width"] = (catalog["opening_theaters"] >= WIDE_RELEASE_THEATERS).map({True: "wide", False: "limited"})
     keys = set(zip(showcase["title"], showcase["year"]))
     catalog["showcase"] = [(t, d.year) in keys for t, d in zip(catalog["title"], catalog["release_date"])]
-    missing = keys - {(t, d.year) for t, d in zip(catalog.loc[catalog["showcase"], "title"], catalog.loc[catalog["showcase"], "release_date"])}
+    chosen = catalog.loc[catalog["showcase"]]
+    missing = keys - {(t, d.year) for t, d in zip(chosen["title"], chosen["release_date"])}
     if missing:
-        raise SystemExit(f"showcase.csv names films not in the catalog: {sorted(missing)}. Fix the titles or years in showcase.csv.")
+        raise SystemExit(f"showcase.csv names films not in the catalog: {sorted(missing)}. "
+                         "Fix the titles or years in showcase.csv.")
     return catalog
 
 
@@ -156,7 +158,8 @@ def join_metadata(catalog: pd.DataFrame, numbers: pd.DataFrame, tmdb: pd.DataFra
     return out, reports
 
 
-def join_buzz(catalog: pd.DataFrame, trends: pd.DataFrame, youtube: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame, list[dict]]:
+def join_buzz(catalog: pd.DataFrame, trends: pd.DataFrame,
+              youtube: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame, list[dict]]:
     """Trends series whose window ends before the release (pre-release only), and YouTube stats.
 
     The YouTube table has no dates: its films were released 2010-2017, so a title matches a
@@ -165,7 +168,8 @@ def join_buzz(catalog: pd.DataFrame, trends: pd.DataFrame, youtube: pd.DataFrame
     series_end = trends.groupby("title")["date"].max().rename("date").reset_index()
     trend_match = match_by_title_year(catalog, series_end.set_index("title", drop=False), other_date="date")
     release = catalog.set_index("film_id")["release_date"]
-    pre_release = [film for film, title in trend_match.items() if series_end.set_index("title").loc[title, "date"] < release[film]]
+    end_by_title = series_end.set_index("title")["date"]
+    pre_release = [film for film, title in trend_match.items() if end_by_title.loc[title] < release[film]]
     trend_match = trend_match[pre_release]
     trend_rows = trends.merge(trend_match.rename("title").rename_axis("film_id").reset_index(), on="title")
     trend_rows = trend_rows[["film_id", "date", "interest"]].sort_values(["film_id", "date"]).reset_index(drop=True)

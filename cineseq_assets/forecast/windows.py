@@ -22,6 +22,7 @@ from .features import DECODER_FEATURES, ENCODER_FEATURES, HORIZON, decoder_block
 
 _LOG_GROSS = ENCODER_FEATURES.index("log_gross")
 _PRIOR = DECODER_FEATURES.index("prior_log_retention")
+_DEFAULT_PRIOR = PriorConfig()  # frozen, so one shared default is safe
 
 
 @dataclass
@@ -54,7 +55,7 @@ class Windows:
     def last_log_gross(self) -> np.ndarray:
         return self.encoder[:, -1, _LOG_GROSS]
 
-    def with_prior(self, pooled: PooledRetention, config: PriorConfig = PriorConfig()) -> "Windows":
+    def with_prior(self, pooled: PooledRetention, config: PriorConfig = _DEFAULT_PRIOR) -> "Windows":
         """The same windows with the decay prior (and the decoder's prior column) computed from ``pooled``."""
         prior, steps = decay_prior(self.encoder[:, :, _LOG_GROSS], self.encoder_mask, _encoder_weeks(self),
                                    self.wide, pooled, HORIZON, config)

@@ -159,7 +159,8 @@ def alignment(visual: pd.DataFrame, audio: pd.DataFrame | None, silent: bool, st
     if not defined:
         return empty
     best = max(defined, key=lambda lag: defined[lag])
-    return {"av_alignment_corr": correlations[0], "av_alignment_best_lag_s": best * step_s, "av_alignment_best_corr": defined[best]}
+    return {"av_alignment_corr": correlations[0], "av_alignment_best_lag_s": best * step_s,
+            "av_alignment_best_corr": defined[best]}
 
 
 def _nearest_on_grid(times: np.ndarray, values: np.ndarray, grid: np.ndarray, step_s: float) -> np.ndarray:

@@ -55,7 +55,8 @@ def assert_key_never_shown(error: Exception, caplog=None):
 # A requests error whose message carries the full URL, as urllib3's "Max retries exceeded" does.
 def connection_error_with_url(path: str) -> requests.ConnectionError:
     return requests.ConnectionError(
-        f"HTTPSConnectionPool(host='api.example', port=443): Max retries exceeded with url: {path}?api_key={API_KEY}&key={API_KEY}"
+        "HTTPSConnectionPool(host='api.example', port=443): "
+        f"Max retries exceeded with url: {path}?api_key={API_KEY}&key={API_KEY}"
     )
 
 
@@ -383,7 +384,8 @@ def trends_failure(**served) -> SourceUnavailableError:
 @responses.activate
 def test_trends_rate_limited():
     # Google answers 429 with an HTML page, not JSON.
-    error = trends_failure(explore={"status": 429, "body": "<html>Too Many Requests</html>", "content_type": "text/html; charset=utf-8"})
+    error = trends_failure(explore={"status": 429, "body": "<html>Too Many Requests</html>",
+                                    "content_type": "text/html; charset=utf-8"})
     assert "HTTP 429 (too many requests)" in str(error)
 
 

@@ -320,7 +320,8 @@ def test_http_error_is_source_unavailable(status):
 
 @responses.activate
 def test_fetched_page_that_is_not_a_chart_raises_chart_page_error():
-    responses.get(f"{BASE}/date/2019-04-26/", body="<html><body>Sorry, we just need to make sure you're not a robot.</body></html>")
+    captcha = "<html><body>Sorry, we just need to make sure you're not a robot.</body></html>"
+    responses.get(f"{BASE}/date/2019-04-26/", body=captcha)
     with pytest.raises(ChartPageError, match="2019-04-26"):
         fetch_daily_chart("2019-04-26")
 

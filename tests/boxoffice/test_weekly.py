@@ -13,7 +13,8 @@ INCEPTION = "rl2908456449"
 
 def _daily(film, start, grosses, theaters=1000.0, day_of_run=None):
     dates = pd.date_range(start, periods=len(grosses))
-    rows = pd.DataFrame({"film_id": film, "date": dates, "gross": grosses, "theaters": theaters, "title": film, "distributor": "X"})
+    rows = pd.DataFrame({"film_id": film, "date": dates, "gross": grosses, "theaters": theaters,
+                         "title": film, "distributor": "X"})
     rows["day_of_run"] = np.arange(1, len(grosses) + 1) if day_of_run is None else day_of_run
     return rows
 
@@ -52,7 +53,8 @@ def test_film_first_seen_after_opening_has_no_usable_week():
 
 
 def test_summary_and_market_from_daily():
-    daily = pd.concat([_daily("a", "2020-01-03", [10.0] * 14, theaters=3000.0), _daily("b", "2020-01-10", [5.0] * 7, theaters=100.0)])
+    daily = pd.concat([_daily("a", "2020-01-03", [10.0] * 14, theaters=3000.0),
+                       _daily("b", "2020-01-10", [5.0] * 7, theaters=100.0)])
     data = from_daily(daily, "test")
     films = data.films.set_index("film_id")
     assert films.loc["a", "usable_weeks"] == 2 and films.loc["b", "usable_weeks"] == 1

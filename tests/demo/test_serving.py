@@ -145,7 +145,8 @@ def test_model_page_tables(demo_storage):
     assert models.set_index("model").loc["seq2seq_attention", "serving"]
     errors = pd.DataFrame({
         "split_kind": "by_film", "model": ["a", "a", "a", "b", "b", "b"], "seed": [0, 0, 1, 0, 0, 1],
-        "grouping": ["overall", "horizon", "overall", "overall", "horizon", "overall"], "group": ["all", "1", "all", "all", "1", "all"],
+        "grouping": ["overall", "horizon", "overall", "overall", "horizon", "overall"],
+        "group": ["all", "1", "all", "all", "1", "all"],
         "wape": [0.2, 0.1, 0.3, 0.5, 0.4, 0.5], "mae": 1.0, "rmse": 2.0, "coverage_80": 0.8})
     table = evaluation_table(errors)
     assert table["model"].tolist() == ["a", "b"]

@@ -74,7 +74,8 @@ def test_film_forecasts_from_onnx_equal_those_from_pytorch(exported, forecast_pa
     films = forecast_panel[forecast_panel["film_id"].isin(forecast_panel["film_id"].unique()[:10])]
     from_torch = film_forecasts(trained, films)
     from_onnx = film_forecasts(served, films)
-    assert from_onnx[["film_id", "origin_week", "horizon", "kind"]].equals(from_torch[["film_id", "origin_week", "horizon", "kind"]])
+    keys = ["film_id", "origin_week", "horizon", "kind"]
+    assert from_onnx[keys].equals(from_torch[keys])
     for column in ("p10", "p50", "p90"):
         np.testing.assert_allclose(from_onnx[column], from_torch[column], rtol=1e-3)
 

@@ -102,7 +102,8 @@ def test_a_serving_file_of_an_older_version_says_to_materialize_again(tiny_model
     trained, _ = tiny_models["seq2seq"]
     save_model(trained, tmp_path / "forecast_model" / "seq2seq.parquet")
     (tmp_path / "forecast_model" / "serving.json").write_text('{"architecture": "seq2seq", "chosen_by": "validation WAPE"}')
-    with pytest.raises(CineSeqError, match="older version of CineSeq .*'architecture'.*Materialize the forecast_model asset again"):
+    expected = "older version of CineSeq .*'architecture'.*Materialize the forecast_model asset again"
+    with pytest.raises(CineSeqError, match=expected):
         load_latest(tmp_path)
 
 
