@@ -27,7 +27,7 @@ from pathlib import Path
 
 from .errors import ModelError
 from .storage import write_bytes_atomic
-from .weights import _json_default
+from .weights import json_default
 
 SERVING_FILE = "serving.json"
 
@@ -125,5 +125,5 @@ class ModelFolder:
             name = as_name
         serving = {"serving": name, "chosen_by": chosen_by if gate is None else f"{chosen_by} ({gate})",
                    "metrics": metrics, "written_at": datetime.now(timezone.utc).isoformat(timespec="seconds")}
-        write_bytes_atomic(json.dumps(serving, indent=2, default=_json_default).encode(), self.path / SERVING_FILE)
+        write_bytes_atomic(json.dumps(serving, indent=2, default=json_default).encode(), self.path / SERVING_FILE)
         return True

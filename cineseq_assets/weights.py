@@ -25,7 +25,7 @@ def write_weights(path: Path, state: dict[str, np.ndarray], config: dict, metric
         "dtype": [str(a.dtype) for a in arrays],
         "values": [a.astype(np.float64).ravel().tolist() for a in arrays],  # exact for float32 and small ints
     })
-    meta = json.dumps({"config": config, "metrics": metrics or {}}, default=_json_default).encode()
+    meta = json.dumps({"config": config, "metrics": metrics or {}}, default=json_default).encode()
     table = table.replace_schema_metadata({_META_KEY: meta})
     return write_atomic(Path(path), lambda tmp: pq.write_table(table, tmp))
 
@@ -48,7 +48,8 @@ def read_weights(path: Path) -> tuple[dict[str, np.ndarray], dict, dict]:
     return state, meta.get("config", {}), meta.get("metrics", {})
 
 
-def _json_default(value):
+def json_default(value):
+    """``json.dumps(default=...)`` for what models store: numpy scalars and arrays, paths."""
     if isinstance(value, (np.integer, np.floating)):
         return value.item()
     if isinstance(value, np.ndarray):
