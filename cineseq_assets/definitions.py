@@ -14,10 +14,11 @@ from .decay import checks as decay_checks
 from .forecast import assets as forecast_assets
 from .frames import assets as frame_assets
 from .io_manager import ParquetIOManager
-from .jobs import register_films_job
+from .jobs import STAGE_JOBS, register_films_job
 from .sensors import film_registration_sensor
 from .settings import storage_dir
 from .trailers import assets as trailer_assets
+from .versions import code_version
 
 
 def default_resources() -> dict:
@@ -37,11 +38,24 @@ def default_resources() -> dict:
     }
 
 
+ASSET_MODULES = [boxoffice_assets, decay_assets, trailer_assets, frame_assets, forecast_assets]
+
+
+def versioned(assets: list[dg.AssetsDefinition]) -> list[dg.AssetsDefinition]:
+    """Each asset with the code version of the module that defines it (see versions.py): a change
+    to the code it runs marks its materializations stale, and `cineseq run` recomputes them."""
+    def with_version(asset: dg.AssetsDefinition) -> dg.AssetsDefinition:
+        version = code_version(asset.op.compute_fn.decorated_fn.__module__)
+        return asset.map_asset_specs(lambda spec: spec.replace_attributes(code_version=version))
+
+    return [with_version(asset) for asset in assets]
+
+
 def build_definitions() -> dg.Definitions:
     return dg.Definitions(
-        assets=dg.load_assets_from_modules([boxoffice_assets, decay_assets, trailer_assets, frame_assets, forecast_assets]),
+        assets=versioned(dg.load_assets_from_modules(ASSET_MODULES)),
         asset_checks=[*boxoffice_checks.CHECKS, *decay_checks.CHECKS],
-        jobs=[register_films_job],
+        jobs=[register_films_job, *STAGE_JOBS],
         sensors=[film_registration_sensor],
         resources=default_resources(),
     )

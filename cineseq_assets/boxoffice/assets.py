@@ -5,6 +5,7 @@ import dagster as dg
 import pandas as pd
 
 from ..partitions import chart_days, film_backfill_policy, films_partitions, materialize_films
+from ..versions import table_version
 from .bundled import build_report
 from .catalog import catalog_table, match_rate_table
 from .features import MarketCalendar
@@ -45,7 +46,8 @@ def film_catalog(context: dg.AssetExecutionContext, box_office: BoxOfficeSource)
     if data.source == "bundled":
         metadata["join_match_rates"] = dg.MetadataValue.md(match_rate_table(build_report()["joins"]))
     context.log.info(f"{len(catalog)} films from {data.source}; {len(data.rejected)} rejected")
-    return dg.Output(catalog, metadata=metadata)
+    # Its sources are outside Dagster: the content says whether the per-film assets must be recomputed.
+    return dg.Output(catalog, metadata=metadata, data_version=dg.DataVersion(table_version(catalog)))
 
 
 @dg.asset(
