@@ -18,7 +18,7 @@ from multiprocessing import get_context
 
 import dagster as dg
 
-from .definitions import defs
+from .definitions import build_definitions
 from .errors import CineSeqError
 from .jobs import NOT_IN_DEFAULT_GRAPH, STAGES, Stage, register_new_films
 from .partitions import FILMS_PER_RUN, films_partitions
@@ -82,20 +82,21 @@ def run_default_graph(options: RunOptions = RunOptions(), log: Log = print) -> b
     stages, skipped = plan(options)
     for name, reason in {**skipped, **NOT_IN_DEFAULT_GRAPH}.items():
         log(f"not run: {name}: {reason}")
-    instance = dg.DagsterInstance.get()
+    # Built now, not at import: the resources read the environment (storage root, sources) as it is now.
+    run = _Run(build_definitions(), dg.DagsterInstance.get(), options.force, log)
     catalog_stage, *rest = stages
-    if not _run_stage(catalog_stage, 1, len(stages), instance, [], options.force, log):
+    if not run.stage(catalog_stage, 1, len(stages), []):
         return False
-    new = register_new_films(instance)
+    new = register_new_films(run.instance)
     films = select_films(options.films, read_asset("film_catalog"))
     log(f"    registered {len(new)} new film partitions; {len(films)} films selected")
     ok = True
     for number, stage in enumerate(rest, start=2):
         if stage.needs == "forecast" and not _enough_films_to_forecast(number, len(stages), stage, log):
             continue
-        stage_ok = _run_stage(stage, number, len(stages), instance, films, options.force, log)
+        stage_ok = run.stage(stage, number, len(stages), films)
         ok = ok and stage_ok
-        if not stage_ok and not _is_per_film(stage):
+        if not stage_ok and not run.is_per_film(stage):
             return False  # what follows needs this stage's output; failed films of a per-film stage are reported
     return ok
 
@@ -109,44 +110,52 @@ def _enough_films_to_forecast(number: int, total: int, stage: Stage, log: Log) -
     return False
 
 
-def _run_stage(stage: Stage, number: int, total: int, instance: dg.DagsterInstance, films: list[str], force: bool,
-               log: Log) -> bool:
-    header = f"{number}/{total} {stage.name} ({', '.join(stage.assets)})"
-    if _is_per_film(stage):
-        return _run_per_film_stage(stage, header, instance, films, force, log)
-    todo = list(stage.assets) if force or stage.always_run else Staleness(defs, instance).assets_to_run(stage.assets)
-    if not todo:
-        log(f"{header}: up to date, skipped")
-        return True
-    log(f"{header}: materializing {', '.join(todo)}")
-    return _launch(stage.job_name, todo)
+@dataclass
+class _Run:
+    """One ``cineseq run``: the definitions and instance its stages run on."""
 
+    defs: dg.Definitions
+    instance: dg.DagsterInstance
+    force: bool
+    log: Log
 
-def _run_per_film_stage(stage: Stage, header: str, instance: dg.DagsterInstance, films: list[str], force: bool,
-                        log: Log) -> bool:
-    if stage.films_with_trailer:
-        films = _films_with_trailer(films)
-        if not films:
-            log(f"{header}: no selected film has a trailer (set CINESEQ_TRAILER_DIR or CINESEQ_TRAILER_MANIFEST), skipped")
+    def stage(self, stage: Stage, number: int, total: int, films: list[str]) -> bool:
+        header = f"{number}/{total} {stage.name} ({', '.join(stage.assets)})"
+        if self.is_per_film(stage):
+            return self._per_film_stage(stage, header, films)
+        todo = list(stage.assets) if self.force or stage.always_run else self._staleness().assets_to_run(stage.assets)
+        if not todo:
+            self.log(f"{header}: up to date, skipped")
             return True
-    groups = {tuple(stage.assets): films} if force else Staleness(defs, instance).films_to_run(stage.assets, films)
-    todo = sum(len(group) for group in groups.values())
-    log(f"{header}: {todo} of {len(films)} films to materialize, skipped {len(films) - todo} up to date")
-    order = instance.get_dynamic_partitions(films_partitions.name)
-    workers = max(1, min(os.cpu_count() or 1, MAX_WORKERS))
-    runs = [(stage.job_name, list(assets), film_range) for assets, group in groups.items()
-            for film_range in contiguous_ranges(group, order, _run_size(len(group), workers))]
-    return _launch_film_ranges(runs, workers, log)
+        self.log(f"{header}: materializing {', '.join(todo)}")
+        return _launch(stage.job_name, todo)
 
+    def is_per_film(self, stage: Stage) -> bool:
+        graph = self.defs.resolve_asset_graph()
+        return any(graph.get(dg.AssetKey(name)).partitions_def == films_partitions for name in stage.assets)
 
-def _is_per_film(stage: Stage) -> bool:
-    graph = defs.resolve_asset_graph()
-    return any(graph.get(dg.AssetKey(name)).partitions_def == films_partitions for name in stage.assets)
+    def _per_film_stage(self, stage: Stage, header: str, films: list[str]) -> bool:
+        if stage.films_with_trailer:
+            films = self._films_with_trailer(films)
+            if not films:
+                self.log(f"{header}: no selected film has a trailer (set CINESEQ_TRAILER_DIR or CINESEQ_TRAILER_MANIFEST), "
+                         "skipped")
+                return True
+        groups = {tuple(stage.assets): films} if self.force else self._staleness().films_to_run(stage.assets, films)
+        todo = sum(len(group) for group in groups.values())
+        self.log(f"{header}: {todo} of {len(films)} films to materialize, skipped {len(films) - todo} up to date")
+        order = self.instance.get_dynamic_partitions(films_partitions.name)
+        workers = max(1, min(os.cpu_count() or 1, MAX_WORKERS))
+        runs = [(stage.job_name, list(assets), film_range) for assets, group in groups.items()
+                for film_range in contiguous_ranges(group, order, _run_size(len(group), workers))]
+        return _launch_film_ranges(runs, workers, self.log)
 
+    def _staleness(self) -> Staleness:
+        return Staleness(self.defs, self.instance)  # anew for each stage: the stages before it changed the instance
 
-def _films_with_trailer(films: list[str]) -> list[str]:
-    trailers = defs.resources.get("trailers")
-    return [film for film in films if trailers is not None and trailers.path_for(film) is not None]
+    def _films_with_trailer(self, films: list[str]) -> list[str]:
+        trailers = self.defs.resources.get("trailers")
+        return [film for film in films if trailers is not None and trailers.path_for(film) is not None]
 
 
 def contiguous_ranges(selected: list[str], order: list[str], max_size: int) -> list[tuple[str, str]]:
@@ -175,7 +184,7 @@ def _launch(job_name: str, assets: Sequence[str], film_range: tuple[str, str] | 
     tags = {}
     if film_range:
         tags = {"dagster/asset_partition_range_start": film_range[0], "dagster/asset_partition_range_end": film_range[1]}
-    result = defs.resolve_job_def(job_name).execute_in_process(
+    result = build_definitions().resolve_job_def(job_name).execute_in_process(
         instance=dg.DagsterInstance.get(), asset_selection=[dg.AssetKey(name) for name in assets], tags=tags,
         run_config=QUIET, raise_on_error=False,
     )

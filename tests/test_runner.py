@@ -47,9 +47,9 @@ def test_a_second_run_skips_what_is_up_to_date_and_force_recomputes(instance):
     assert _materializations(instance, "weekly_panel") == 3 and _materializations(instance, "decay_diagnostics") == 1
     assert _materializations(instance, "film_catalog") == 2  # the catalog reads the sources every time
 
-    ok, lines = _run(RunOptions(films=FILMS, forecast=False, force=True))
+    ok, lines = _run(RunOptions(films=FILMS.split(",")[0], forecast=False, force=True))
     assert ok, lines
-    assert _materializations(instance, "decay_fit") == 6 and _materializations(instance, "panel") == 2
+    assert _materializations(instance, "decay_fit") == 4 and _materializations(instance, "panel") == 2
 
 
 def _with_code_version(defs: dg.Definitions, names: set[str], version: str) -> dg.Definitions:
