@@ -45,6 +45,8 @@ def versioned(assets: list[dg.AssetsDefinition]) -> list[dg.AssetsDefinition]:
     """Each asset with the code version of the module that defines it (see versions.py): a change
     to the code it runs marks its materializations stale, and `cineseq run` recomputes them."""
     def with_version(asset: dg.AssetsDefinition) -> dg.AssetsDefinition:
+        if not isinstance(asset, dg.AssetsDefinition) or not asset.is_executable:
+            return asset  # nothing that Dagster computes, nothing to version
         version = code_version(asset.op.compute_fn.decorated_fn.__module__)
         return asset.map_asset_specs(lambda spec: spec.replace_attributes(code_version=version))
 
