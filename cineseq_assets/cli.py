@@ -1,8 +1,8 @@
 """``cineseq``: the project's command line.
 
     cineseq films [--showcase] [--search TEXT]     list the film catalog
-    cineseq run [--films all|showcase|ID,ID...] [--no-forecast] [--frames]
-                                                    materialize the default asset graph, with progress
+    cineseq run [--films all|showcase|ID,ID...] [--no-forecast] [--frames] [--include STAGE,...] [--force]
+                                                    materialize what is missing or stale in the default graph
     cineseq trailer VIDEO [--out FILE.parquet] [--json]   one trailer's emotion embedding, without Dagster
     cineseq forecast --input FILE --out FILE [--model WEIGHTS.parquet] [--onnx]
                                                     the next 4 weeks of every film in a daily or weekly file
@@ -61,13 +61,31 @@ def cmd_films(args: argparse.Namespace) -> int:
 
 def cmd_run(args: argparse.Namespace) -> int:
     prepare_dagster_home()
-    from .runner import run_default_graph
+    set_torch_threads()
+    from .errors import CineSeqError
+    from .runner import RunOptions, run_default_graph
 
     started = time.perf_counter()
-    ok = run_default_graph(args.films, log=lambda message: print(message, flush=True), forecast=not args.no_forecast,
-                           frames=args.frames)
+    include = tuple(name.strip() for name in args.include.split(",") if name.strip())
+    options = RunOptions(films=args.films, forecast=not args.no_forecast, frames=args.frames, include=include, force=args.force)
+    try:
+        ok = run_default_graph(options, log=lambda message: print(message, flush=True))
+    except CineSeqError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
     print(f"{'done' if ok else 'FAILED'} in {time.perf_counter() - started:.0f} s", flush=True)
     return 0 if ok else 1
+
+
+TORCH_THREADS = 2  # what training was measured with (README, docs/forecasting.md); CINESEQ_TORCH_THREADS overrides
+
+
+def set_torch_threads() -> None:
+    """PyTorch's intra-op threads for the commands that train or run a network. Process-wide state,
+    so the command line sets it, never library code."""
+    import torch
+
+    torch.set_num_threads(int(os.environ.get("CINESEQ_TORCH_THREADS") or TORCH_THREADS))
 
 
 def cmd_trailer(args: argparse.Namespace) -> int:
@@ -109,6 +127,7 @@ def cmd_forecast(args: argparse.Namespace) -> int:
     from .storage import Storage, write_bytes_atomic
 
     started = time.perf_counter()
+    set_torch_threads()
     # Repairs and left-out films are printed below, once each: not again by the loader's logger.
     logging.getLogger("cineseq.userfile").addHandler(logging.NullHandler())
     repairs: list[str] = []
@@ -142,6 +161,7 @@ def cmd_classify(args: argparse.Namespace) -> int:
     from .frames.classifier import classify_path, load_classifier, load_serving
     from .storage import Storage
 
+    set_torch_threads()
     try:
         classifier = load_classifier(args.model) if args.model else load_serving(Storage.default().root)
     except CineSeqError as error:
@@ -197,6 +217,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
     from demo.app import launch
 
+    set_torch_threads()
     if args.host not in ("127.0.0.1", "localhost", "::1"):
         print(f"warning: serving on {args.host}: anyone who can reach this address can use the demo", file=sys.stderr)
     print(f"CineSeq demo: http://{'127.0.0.1' if args.host == '0.0.0.0' else args.host}:{args.port}  (Ctrl-C to stop)")
@@ -219,6 +240,10 @@ def main(argv: list[str] | None = None) -> int:
                      help="stop after the panel and decay diagnostics (skip training, forecasts and attributions)")
     run.add_argument("--frames", action="store_true",
                      help="also train the frame classifier (needs the shared image sets) and classify every trailer's frames")
+    run.add_argument("--include", default="", metavar="STAGE,...",
+                     help="optional stages to run too: trailer_emotion_student, forecast_evaluation (see the 'not run' lines)")
+    run.add_argument("--force", action="store_true",
+                     help="recompute every selected asset and film, also those that are up to date")
     run.set_defaults(func=cmd_run)
     trailer = commands.add_parser("trailer", help="one trailer's emotion embedding (same code as the Dagster asset)")
     trailer.add_argument("video", type=Path)
@@ -239,7 +264,8 @@ def main(argv: list[str] | None = None) -> int:
                           help="run the network with onnxruntime from the .onnx file beside the weights file")
     forecast.set_defaults(func=cmd_forecast)
     classify = commands.add_parser("classify", help="predicted genres and budget class of images or videos (frame classifier)")
-    classify.add_argument("paths", nargs="+", type=Path, metavar="PATH", help="images (.jpg, .png, ...) or videos (.mp4, .mov, ...)")
+    classify.add_argument("paths", nargs="+", type=Path, metavar="PATH",
+                          help="images (.jpg, .png, ...) or videos (.mp4, .mov, ...)")
     classify.add_argument("--json", action="store_true",
                           help="one JSON object per input: path, genres (label -> probability), budget (class -> probability)")
     classify.add_argument("--model", type=Path, metavar="WEIGHTS",

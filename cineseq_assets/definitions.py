@@ -17,12 +17,13 @@ from .forecast import checks as forecast_checks
 from .frames import assets as frame_assets
 from .frames import checks as frame_checks
 from .io_manager import ParquetIOManager
-from .jobs import register_films_job
+from .jobs import STAGE_JOBS, register_films_job
 from .resources import ArtifactStore, TrailerSource
 from .sensors import film_registration_sensor
 from .storage import Storage
 from .trailers import assets as trailer_assets
 from .trailers import checks as trailer_checks
+from .versions import code_version
 
 
 def default_resources(storage_dir: str | Path | None = None) -> dict:
@@ -51,13 +52,28 @@ def default_resources(storage_dir: str | Path | None = None) -> dict:
     }
 
 
+ASSET_MODULES = [boxoffice_assets, decay_assets, trailer_assets, frame_assets, forecast_assets]
+
+
+def versioned(assets: list[dg.AssetsDefinition]) -> list[dg.AssetsDefinition]:
+    """Each asset with the code version of the module that defines it (see versions.py): a change
+    to the code it runs marks its materializations stale, and `cineseq run` recomputes them."""
+    def with_version(asset: dg.AssetsDefinition) -> dg.AssetsDefinition:
+        if not isinstance(asset, dg.AssetsDefinition) or not asset.is_executable:
+            return asset  # nothing that Dagster computes, nothing to version
+        version = code_version(asset.op.compute_fn.decorated_fn.__module__)
+        return asset.map_asset_specs(lambda spec: spec.replace_attributes(code_version=version))
+
+    return [with_version(asset) for asset in assets]
+
+
 def build_definitions(storage_dir: str | Path | None = None) -> dg.Definitions:
     """The code location; ``storage_dir`` moves its storage root (tests give a temporary folder)."""
     return dg.Definitions(
-        assets=dg.load_assets_from_modules([boxoffice_assets, decay_assets, trailer_assets, frame_assets, forecast_assets]),
+        assets=versioned(dg.load_assets_from_modules(ASSET_MODULES)),
         asset_checks=[*boxoffice_checks.CHECKS, *decay_checks.CHECKS, *forecast_checks.CHECKS, *frame_checks.CHECKS,
                       *trailer_checks.CHECKS],
-        jobs=[register_films_job],
+        jobs=[register_films_job, *STAGE_JOBS],
         sensors=[film_registration_sensor],
         resources=default_resources(storage_dir),
     )

@@ -1,35 +1,48 @@
 """Materializing the default graph from Python (what ``cineseq run`` does), on the project instance.
 
-Order: the catalog; its films registered as partitions; the per-film assets in runs of contiguous
-partition ranges (the catalog lists the showcase first, so it is one range); the aggregates with
-their checks; with ``frames``, the frame classifier and every film's representative frames and
-frame predictions (offered to the forecaster); then, unless asked not to, the forecaster: windows,
-the trained models, every film's forecasts and the attributions. Every run is an ordinary Dagster run, visible in the UI afterwards.
+The stages and their order are the asset jobs of jobs.STAGES; this module launches them: the
+catalog first (its films registered as partitions), then each stage in turn, per-film stages over
+contiguous film partition ranges. Only what is missing or stale is materialized (staleness.py:
+code versions and data versions); ``force`` recomputes everything. Every run is an ordinary
+Dagster run of a named job, visible in the UI afterwards.
 """
+
+from __future__ import annotations
 
 import os
 import warnings
+from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
 from multiprocessing import get_context
-from typing import Callable
 
 import dagster as dg
 
-from .definitions import defs
-from .jobs import register_new_films
+from .definitions import build_definitions
+from .errors import CineSeqError
+from .jobs import NOT_IN_DEFAULT_GRAPH, STAGES, Stage, register_new_films
 from .partitions import FILMS_PER_RUN, films_partitions
-from .storage import read_asset
+from .staleness import Staleness
+from .storage import Storage
 
-PER_FILM_ASSETS = ["weekly_panel", "decay_fit"]
-AGGREGATE_ASSETS = ["panel", "decay_diagnostics"]
-MODEL_ASSETS = ["training_windows", "forecast_model"]
-PER_FILM_FORECAST_ASSETS = ["forecasts"]
-AFTER_FORECAST_ASSETS = ["attributions"]
-FRAME_MODEL_ASSETS = ["frame_classifier"]
-PER_FILM_FRAME_ASSETS = ["representative_frames", "frame_predictions"]
 MIN_FORECAST_FILMS = 20  # fewer films cannot fill the train, validation and test splits
 MAX_WORKERS = 2
 QUIET = {"loggers": {"console": {"config": {"log_level": "INFO"}}}}
+
+Log = Callable[[str], None]
+
+
+class SelectionError(CineSeqError):
+    """``cineseq run`` was asked for films or stages that do not exist."""
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    films: str = "all"  # all, showcase, or comma-separated film ids
+    forecast: bool = True
+    frames: bool = False
+    include: tuple[str, ...] = ()  # optional stages asked for by name
+    force: bool = False  # recompute what is fresh too
 
 
 def select_films(spec: str, catalog) -> list[str]:
@@ -41,8 +54,114 @@ def select_films(spec: str, catalog) -> list[str]:
     wanted = [film.strip() for film in spec.split(",") if film.strip()]
     unknown = sorted(set(wanted) - set(catalog["film_id"]))
     if unknown:
-        raise SystemExit(f"not in the catalog: {', '.join(unknown)}. List the films with `cineseq films`.")
+        raise SelectionError(f"not in the catalog: {', '.join(unknown)}. List the films with `cineseq films`.")
     return wanted
+
+
+def plan(options: RunOptions) -> tuple[list[Stage], dict[str, str]]:
+    """The stages to run, in order, and each left-out stage with the reason."""
+    optional = {stage.name for stage in STAGES if stage.optional}
+    unknown = sorted(set(options.include) - optional)
+    if unknown:
+        raise SelectionError(f"--include {', '.join(unknown)}: not an optional stage; choose from {', '.join(sorted(optional))}.")
+    chosen, skipped = [], {}
+    for stage in STAGES:
+        if stage.needs == "forecast" and not options.forecast:
+            skipped[stage.name] = "--no-forecast"
+        elif stage.needs == "frames" and not options.frames:
+            skipped[stage.name] = "needs --frames (trains the frame classifier on the shared image sets, several minutes)"
+        elif stage.optional and stage.name not in options.include:
+            skipped[stage.name] = f"{stage.optional}; add it with --include {stage.name}"
+        else:
+            chosen.append(stage)
+    return chosen, skipped
+
+
+def run_default_graph(options: RunOptions = RunOptions(), log: Log = print) -> bool:
+    """Launch the chosen stages in order; True when every launched run succeeded."""
+    stages, skipped = plan(options)
+    for name, reason in {**skipped, **NOT_IN_DEFAULT_GRAPH}.items():
+        log(f"not run: {name}: {reason}")
+    # Built now, not at import: the resources read the environment (storage root, sources) as it is now.
+    run = _Run(build_definitions(), dg.DagsterInstance.get(), options.force, log)
+    catalog_stage, *rest = stages
+    if not run.stage(catalog_stage, 1, len(stages), []):
+        return False
+    catalog = run.storage.read("film_catalog")
+    new = register_new_films(run.instance, catalog)
+    films = select_films(options.films, catalog)
+    log(f"    registered {len(new)} new film partitions; {len(films)} films selected")
+    ok = True
+    for number, stage in enumerate(rest, start=2):
+        if stage.needs == "forecast" and not _enough_films_to_forecast(run.storage, number, len(stages), stage, log):
+            continue
+        stage_ok = run.stage(stage, number, len(stages), films)
+        ok = ok and stage_ok
+        if not stage_ok and not run.is_per_film(stage):
+            return False  # what follows needs this stage's output; failed films of a per-film stage are reported
+    return ok
+
+
+def _enough_films_to_forecast(storage: Storage, number: int, total: int, stage: Stage, log: Log) -> bool:
+    films_in_panel = storage.read("panel")["film_id"].nunique()
+    if films_in_panel >= MIN_FORECAST_FILMS:
+        return True
+    log(f"{number}/{total} {stage.name} skipped: the panel holds {films_in_panel} films, training needs at least "
+        f"{MIN_FORECAST_FILMS} (train, validation and test films); run more films, e.g. --films showcase or all")
+    return False
+
+
+@dataclass
+class _Run:
+    """One ``cineseq run``: the definitions and instance its stages run on."""
+
+    defs: dg.Definitions
+    instance: dg.DagsterInstance
+    force: bool
+    log: Log
+
+    def stage(self, stage: Stage, number: int, total: int, films: list[str]) -> bool:
+        header = f"{number}/{total} {stage.name} ({', '.join(stage.assets)})"
+        if self.is_per_film(stage):
+            return self._per_film_stage(stage, header, films)
+        todo = list(stage.assets) if self.force or stage.always_run else self._staleness().assets_to_run(stage.assets)
+        if not todo:
+            self.log(f"{header}: up to date, skipped")
+            return True
+        self.log(f"{header}: materializing {', '.join(todo)}")
+        return _launch(stage.job_name, todo)
+
+    @property
+    def storage(self) -> Storage:
+        """What this run's definitions store under (the IO manager's and the artifact store's root)."""
+        return self.defs.resources["artifacts"].storage
+
+    def is_per_film(self, stage: Stage) -> bool:
+        graph = self.defs.resolve_asset_graph()
+        return any(graph.get(dg.AssetKey(name)).partitions_def == films_partitions for name in stage.assets)
+
+    def _per_film_stage(self, stage: Stage, header: str, films: list[str]) -> bool:
+        if stage.films_with_trailer:
+            films = self._films_with_trailer(films)
+            if not films:
+                self.log(f"{header}: no selected film has a trailer (set CINESEQ_TRAILER_DIR or CINESEQ_TRAILER_MANIFEST), "
+                         "skipped")
+                return True
+        groups = {tuple(stage.assets): films} if self.force else self._staleness().films_to_run(stage.assets, films)
+        todo = sum(len(group) for group in groups.values())
+        self.log(f"{header}: {todo} of {len(films)} films to materialize, skipped {len(films) - todo} up to date")
+        order = self.instance.get_dynamic_partitions(films_partitions.name)
+        workers = max(1, min(os.cpu_count() or 1, MAX_WORKERS))
+        runs = [(stage.job_name, list(assets), film_range) for assets, group in groups.items()
+                for film_range in contiguous_ranges(group, order, _run_size(len(group), workers))]
+        return _launch_film_ranges(runs, workers, self.log)
+
+    def _staleness(self) -> Staleness:
+        return Staleness(self.defs, self.instance)  # anew for each stage: the stages before it changed the instance
+
+    def _films_with_trailer(self, films: list[str]) -> list[str]:
+        trailers = self.defs.resources.get("trailers")
+        return [film for film in films if trailers is not None and trailers.path_for(film) is not None]
 
 
 def contiguous_ranges(selected: list[str], order: list[str], max_size: int) -> list[tuple[str, str]]:
@@ -59,53 +178,6 @@ def contiguous_ranges(selected: list[str], order: list[str], max_size: int) -> l
     return ranges
 
 
-def _materialize(selection: list[str], instance: dg.DagsterInstance, tags: dict | None = None) -> bool:
-    job = defs.resolve_implicit_global_asset_job_def()
-    result = job.execute_in_process(
-        instance=instance, asset_selection=[dg.AssetKey(name) for name in selection], tags=tags or {},
-        run_config=QUIET, raise_on_error=False,
-    )
-    return result.success
-
-
-def run_default_graph(films: str = "all", log: Callable[[str], None] = print, forecast: bool = True,
-                      frames: bool = False) -> bool:
-    instance = dg.DagsterInstance.get()
-    steps = (7 if forecast else 4) + (1 if frames else 0)
-    log(f"1/{steps} film_catalog")
-    if not _materialize(["film_catalog"], instance):
-        return False
-    catalog = read_asset("film_catalog")
-    new = register_new_films(instance, catalog)
-    selected = select_films(films, catalog)
-    log(f"2/{steps} registered {len(new)} new film partitions; {len(selected)} films selected")
-    order = instance.get_dynamic_partitions(films_partitions.name)
-    workers = max(1, min(os.cpu_count() or 1, MAX_WORKERS))
-    ranges = contiguous_ranges(selected, order, _run_size(len(selected), workers))
-    log(f"3/{steps} weekly_panel + decay_fit: {len(ranges)} run(s), {workers} at a time")
-    ok = _run_film_ranges(ranges, workers, log, PER_FILM_ASSETS)
-    log(f"4/{steps} panel + decay_diagnostics (and their checks)")
-    ok = _materialize(AGGREGATE_ASSETS, instance) and ok
-    if frames and ok:
-        log(f"5/{steps} frame_classifier (training: several minutes), then representative_frames + frame_predictions")
-        ok = _materialize(FRAME_MODEL_ASSETS, instance) and _run_film_ranges(ranges, workers, log, PER_FILM_FRAME_ASSETS)
-    first = 6 if frames else 5
-    if not (forecast and ok):
-        return ok
-    films_in_panel = read_asset("panel")["film_id"].nunique()
-    if films_in_panel < MIN_FORECAST_FILMS:
-        log(f"{first}/{steps} forecaster skipped: the panel holds {films_in_panel} films, training needs at least "
-            f"{MIN_FORECAST_FILMS} (train, validation and test films); run more films, e.g. --films showcase or all")
-        return ok
-    log(f"{first}/{steps} training_windows + forecast_model (training: a few minutes)")
-    if not _materialize(MODEL_ASSETS, instance):
-        return False
-    log(f"{first + 1}/{steps} forecasts: {len(ranges)} run(s)")
-    ok = _run_film_ranges(ranges, workers, log, PER_FILM_FORECAST_ASSETS)
-    log(f"{first + 2}/{steps} attributions (Integrated Gradients)")
-    return _materialize(AFTER_FORECAST_ASSETS, instance) and ok
-
-
 def _run_size(films: int, workers: int) -> int:
     """Films per run: at most FILMS_PER_RUN, and a number of runs that keeps every worker busy."""
     runs = -(-films // FILMS_PER_RUN)
@@ -113,24 +185,31 @@ def _run_size(films: int, workers: int) -> int:
     return max(1, -(-films // runs))
 
 
-def _materialize_film_range(film_range: tuple[str, str], assets: list[str]) -> bool:
-    """One run of per-film assets over a partition range (in a worker process)."""
-    first, last = film_range
-    tags = {"dagster/asset_partition_range_start": first, "dagster/asset_partition_range_end": last}
-    return _materialize(assets, dg.DagsterInstance.get(), tags)
+def _launch(job_name: str, assets: Sequence[str], film_range: tuple[str, str] | None = None) -> bool:
+    """One run of ``job_name`` restricted to ``assets`` (over a film partition range when given)."""
+    tags = {}
+    if film_range:
+        tags = {"dagster/asset_partition_range_start": film_range[0], "dagster/asset_partition_range_end": film_range[1]}
+    result = build_definitions().resolve_job_def(job_name).execute_in_process(
+        instance=dg.DagsterInstance.get(), asset_selection=[dg.AssetKey(name) for name in assets], tags=tags,
+        run_config=QUIET, raise_on_error=False,
+    )
+    return result.success
 
 
-def _run_film_ranges(ranges: list[tuple[str, str]], workers: int, log: Callable[[str], None],
-                     assets: list[str]) -> bool:
+def _launch_film_ranges(runs: list[tuple[str, list[str], tuple[str, str]]], workers: int, log: Log) -> bool:
     """Runs over disjoint film ranges are independent: on two cores, two at a time halve the wait."""
-    if workers == 1 or len(ranges) == 1:
-        return all([_materialize_film_range(r, assets) for r in ranges])
-    # Workers start fresh: silence Dagster's beta notice about backfill_policy there too, as the CLI
-    # does, before they import the definitions (hence a stdlib initializer, not one of ours).
-    quiet = ("ignore", ".*is currently in beta.*")
-    with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn"), initializer=warnings.filterwarnings,
-                             initargs=quiet) as pool:
-        results = list(pool.map(_materialize_film_range, ranges, [assets] * len(ranges)))
-    for (first, last), ok in zip(ranges, results):
-        log(f"    films {first} .. {last}: {'ok' if ok else 'FAILED'}")
+    if not runs:
+        return True
+    if workers == 1 or len(runs) == 1:
+        results = [_launch(*run) for run in runs]
+    else:
+        # Workers start fresh: silence Dagster's beta notice about backfill_policy there too, as the CLI
+        # does, before they import the definitions (hence a stdlib initializer, not one of ours).
+        quiet = ("ignore", ".*is currently in beta.*")
+        with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn"), initializer=warnings.filterwarnings,
+                                 initargs=quiet) as pool:
+            results = list(pool.map(_launch, *zip(*runs)))
+    for (_, assets, (first, last)), ok in zip(runs, results):
+        log(f"    {' + '.join(assets)} films {first} .. {last}: {'ok' if ok else 'FAILED'}")
     return all(results)

@@ -15,7 +15,8 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def test_films_lists_the_showcase():
-    out = subprocess.run([sys.executable, "-m", "cineseq_assets.cli", "films", "--showcase"], capture_output=True, text=True, check=True).stdout
+    command = [sys.executable, "-m", "cineseq_assets.cli", "films", "--showcase"]
+    out = subprocess.run(command, capture_output=True, text=True, check=True).stdout
     assert "Inception" in out and "Avengers: Endgame" in out
     assert out.strip().endswith("31 films")
 
@@ -37,3 +38,10 @@ def test_dg_cli_lists_the_definitions():
                           env={**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"})
     assert done.returncode == 0, done.stderr[-2000:]
     assert "weekly_panel" in done.stdout and "decay_diagnostics" in done.stdout
+
+
+def test_run_with_an_unknown_film_is_an_error_naming_it_not_a_traceback(isolated_project):
+    command = [sys.executable, "-m", "cineseq_assets.cli", "run", "--films", "rl2908456449,not-a-film", "--no-forecast"]
+    done = subprocess.run(command, capture_output=True, text=True, env=os.environ.copy())
+    assert done.returncode == 2, done.stderr[-3000:]
+    assert "error: not in the catalog: not-a-film" in done.stderr and "Traceback" not in done.stderr

@@ -58,21 +58,3 @@ def test_the_io_manager_and_the_artifact_store_share_one_root(tmp_path):
     resources = build_definitions(tmp_path).resources
     assert resources["io_manager"].base_dir == resources["artifacts"].base_dir == str(tmp_path)
     assert resources["box_office"].artifacts.base_dir == str(tmp_path)
-
-
-def test_stages_name_each_others_assets_by_key_only():
-    """No assets, checks or sensors module imports another stage's assets module."""
-    import ast
-    from pathlib import Path
-
-    package = Path(__file__).resolve().parents[1] / "cineseq_assets"
-    stages = {p.name for p in package.iterdir() if (p / "assets.py").exists()}
-    offending = []
-    for path in [*package.glob("*/assets.py"), *package.glob("*/checks.py"), package / "sensors.py", package / "jobs.py"]:
-        own = path.parent.name
-        for node in ast.walk(ast.parse(path.read_text())):
-            if isinstance(node, ast.ImportFrom) and node.module:
-                parts = node.module.split(".")
-                if parts[-1] == "assets" and any(stage in parts and stage != own for stage in stages):
-                    offending.append(f"{path.relative_to(package)}: from {'.' * node.level}{node.module}")
-    assert not offending, offending

@@ -1,4 +1,5 @@
-"""The Dagster webserver started on 127.0.0.1 answers GraphQL about the assets and their partitions."""
+"""The Dagster webserver started on 127.0.0.1 answers GraphQL about the assets and their partitions,
+on the Dagster home that `cineseq run` prepares (its dagster.yaml and pooled event log)."""
 
 import os
 import socket
@@ -6,9 +7,11 @@ import subprocess
 import sys
 import time
 
+import dagster as dg
 import pytest
 import requests
 
+from cineseq_assets.cli import prepare_dagster_home
 from cineseq_assets.partitions import films_partitions
 
 ASSETS_QUERY = """
@@ -23,8 +26,11 @@ def _free_port() -> int:
 
 
 @pytest.fixture
-def webserver(instance, isolated_project):
-    instance.add_dynamic_partitions(films_partitions.name, ["rl2908456449", "rl3059975681"])
+def webserver(isolated_project):
+    (isolated_project / "dagster_home" / "dagster.yaml").unlink()
+    prepare_dagster_home()
+    with dg.DagsterInstance.get() as instance:
+        instance.add_dynamic_partitions(films_partitions.name, ["rl2908456449", "rl3059975681"])
     port = _free_port()
     process = subprocess.Popen(
         [sys.executable, "-m", "dagster_webserver", "-h", "127.0.0.1", "-p", str(port), "-m", "cineseq_assets.definitions"],

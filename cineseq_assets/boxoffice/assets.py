@@ -6,6 +6,7 @@ import pandas as pd
 
 from ..io_manager import stored_films
 from ..partitions import chart_days, film_backfill_policy, films_partitions, materialize_films
+from ..versions import table_version
 from .bundled import build_report
 from .catalog import catalog_table, match_rate_table
 from .features import MarketCalendar
@@ -46,7 +47,8 @@ def film_catalog(context: dg.AssetExecutionContext, box_office: BoxOfficeSource)
     if data.source == "bundled":
         metadata["join_match_rates"] = dg.MetadataValue.md(match_rate_table(build_report()["joins"]))
     context.log.info(f"{len(catalog)} films from {data.source}; {len(data.rejected)} rejected")
-    return dg.Output(catalog, metadata=metadata)
+    # Its sources are outside Dagster: the content says whether the per-film assets must be recomputed.
+    return dg.Output(catalog, metadata=metadata, data_version=dg.DataVersion(table_version(catalog)))
 
 
 @dg.asset(

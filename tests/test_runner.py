@@ -1,0 +1,96 @@
+"""`cineseq run` from Python: the stage jobs in order, and only what is missing or stale.
+
+Staleness is Dagster's own (code versions and data versions): a second run with nothing changed
+materializes nothing but the catalog; a new code version of one stage recomputes that stage and
+what depends on it; a changed source recomputes the films; ``force`` recomputes everything.
+"""
+
+import shutil
+from pathlib import Path
+
+import dagster as dg
+import pandas as pd
+
+from cineseq_assets.definitions import build_definitions
+from cineseq_assets.jobs import register_new_films
+from cineseq_assets.runner import RunOptions, run_default_graph
+from cineseq_assets.staleness import Staleness
+
+FILMS = "rl2908456449,rl475497985,rl3059975681"  # Inception, The Grand Budapest Hotel, Avengers: Endgame
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
+
+
+def _run(options: RunOptions) -> tuple[bool, list[str]]:
+    lines: list[str] = []
+    return run_default_graph(options, log=lines.append), lines
+
+
+def _materializations(instance, name: str) -> int:
+    return len(instance.fetch_materializations(dg.AssetKey(name), limit=1000).records)
+
+
+def test_a_second_run_skips_what_is_up_to_date_and_force_recomputes(instance):
+    ok, lines = _run(RunOptions(films=FILMS, forecast=False))
+    assert ok, lines
+    assert any(line.startswith("not run: forecaster: --no-forecast") for line in lines)
+    assert any("film_panels (weekly_panel, decay_fit): 3 of 3 films to materialize" in line for line in lines)
+    assert _materializations(instance, "weekly_panel") == 3 and _materializations(instance, "panel") == 1
+    checks = instance.event_log_storage.get_latest_asset_check_execution_by_key(
+        [dg.AssetCheckKey(dg.AssetKey("panel"), "panel_schema")])
+    assert checks, "the panel's checks run with it"
+
+    ok, lines = _run(RunOptions(films=FILMS, forecast=False))
+    assert ok, lines
+    assert any("0 of 3 films to materialize, skipped 3 up to date" in line for line in lines)
+    assert any("panel (panel, decay_diagnostics): up to date, skipped" in line for line in lines)
+    assert _materializations(instance, "weekly_panel") == 3 and _materializations(instance, "decay_diagnostics") == 1
+    assert _materializations(instance, "film_catalog") == 2  # the catalog reads the sources every time
+
+    ok, lines = _run(RunOptions(films=FILMS.split(",")[0], forecast=False, force=True))
+    assert ok, lines
+    assert _materializations(instance, "decay_fit") == 4 and _materializations(instance, "panel") == 2
+
+
+def _with_code_version(defs: dg.Definitions, names: set[str], version: str) -> dg.Definitions:
+    assets = [asset.map_asset_specs(lambda spec: spec.replace_attributes(code_version=version) if spec.key.path[-1] in names
+                                    else spec) for asset in defs.assets]
+    return dg.Definitions(assets=assets, resources=defs.resources)
+
+
+def _materialize(defs, instance, job, films=None):
+    tags = {"dagster/asset_partition_range_start": films[0], "dagster/asset_partition_range_end": films[-1]} if films else {}
+    assert defs.resolve_job_def(job).execute_in_process(instance=instance, tags=tags, run_config=QUIET).success
+
+
+def test_new_code_or_a_changed_source_makes_the_films_stale(instance, tmp_path, monkeypatch):
+    user_file = tmp_path / "films.csv"
+    shutil.copy(EXAMPLES / "my_films_daily.csv", user_file)
+    monkeypatch.setenv("CINESEQ_BOX_OFFICE_SOURCE", "user_file")
+    monkeypatch.setenv("CINESEQ_USER_FILE", str(user_file))
+    defs = build_definitions()
+    _materialize(defs, instance, "film_catalog_job")
+    films = register_new_films(instance)
+    _materialize(defs, instance, "film_panels_job", films)
+    _materialize(defs, instance, "panel_job")
+    stages = ("weekly_panel", "decay_fit")
+    assert Staleness(defs, instance).films_to_run(stages, films) == {}
+    assert Staleness(defs, instance).assets_to_run(["panel", "decay_diagnostics"]) == []
+
+    # new code for the decay stage: its fits and the diagnostics, not the panels
+    decay_changed = _with_code_version(defs, {"decay_fit", "decay_diagnostics"}, "changed")
+    assert Staleness(decay_changed, instance).films_to_run(stages, films) == {("decay_fit",): films}
+    assert Staleness(decay_changed, instance).assets_to_run(["panel", "decay_diagnostics"]) == ["decay_diagnostics"]
+
+    # the same catalog again: nothing is stale; a changed source file: every film's panel, then its fit
+    _materialize(defs, instance, "film_catalog_job")
+    assert Staleness(defs, instance).films_to_run(stages, films) == {}
+    daily = pd.read_csv(user_file)
+    daily.loc[daily.index[-1], "gross"] *= 2  # the last day of the last film
+    daily.to_csv(user_file, index=False)
+    _materialize(defs, instance, "film_catalog_job")
+    assert Staleness(defs, instance).films_to_run(stages, films) == {stages: films}
+
+    # one film recomputed: the aggregate over every film is stale too
+    _materialize(defs, instance, "film_panels_job", films[:1])
+    assert Staleness(defs, instance).assets_to_run(["panel", "decay_diagnostics"]) == ["panel", "decay_diagnostics"]
