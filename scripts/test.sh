@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The tests: install if needed, then the whole pytest suite, offline. Extra arguments go to pytest.
+# The tests: install if needed, then ruff and the whole pytest suite, offline. Extra arguments go to pytest.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/setup.sh
@@ -9,5 +9,7 @@ if [ ! -d "$CINESEQ_SHARED" ]; then
   echo "[test] $CINESEQ_SHARED not found: the tests read real fixtures and models from the shared folder beside the checkout (or set CINESEQ_SHARED)." >&2
   exit 2
 fi
+echo "[test] ruff (lint and import order)"
+.venv/bin/ruff check .
 echo "[test] running pytest"
 exec .venv/bin/python -m pytest "$@"

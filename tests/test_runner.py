@@ -63,14 +63,14 @@ def _materialize(defs, instance, job, films=None):
     assert defs.resolve_job_def(job).execute_in_process(instance=instance, tags=tags, run_config=QUIET).success
 
 
-def test_new_code_or_a_changed_source_makes_the_films_stale(instance, tmp_path, monkeypatch):
+def test_new_code_or_a_changed_source_makes_the_films_stale(instance, storage_root, stored, tmp_path, monkeypatch):
     user_file = tmp_path / "films.csv"
     shutil.copy(EXAMPLES / "my_films_daily.csv", user_file)
     monkeypatch.setenv("CINESEQ_BOX_OFFICE_SOURCE", "user_file")
     monkeypatch.setenv("CINESEQ_USER_FILE", str(user_file))
-    defs = build_definitions()
+    defs = build_definitions(storage_root)  # after the environment names the user's file
     _materialize(defs, instance, "film_catalog_job")
-    films = register_new_films(instance)
+    films = register_new_films(instance, stored.read("film_catalog"))
     _materialize(defs, instance, "film_panels_job", films)
     _materialize(defs, instance, "panel_job")
     stages = ("weekly_panel", "decay_fit")
