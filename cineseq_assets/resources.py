@@ -10,8 +10,8 @@ import dagster as dg
 import pandas as pd
 from pydantic import PrivateAttr
 
+from .media.trailer_files import read_manifest, trailer_path
 from .storage import Storage, write_bytes_atomic, write_parquet_atomic
-from .trailers.inputs import read_manifest, trailer_path
 
 
 class ArtifactStore(dg.ConfigurableResource):

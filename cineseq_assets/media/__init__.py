@@ -1,3 +1,4 @@
 """Media shared by the stages that read trailer files: video decoding and sampling (``video``), shot
-detection on the sampled frames (``shots``). Plain Python: no Dagster, no stage imports.
+detection on the sampled frames (``shots``), and where a film's trailer is (``trailer_files``).
+Plain Python: no Dagster, no stage imports.
 """
