@@ -25,6 +25,7 @@ import pandas as pd  # noqa: E402
 from cineseq_assets.errors import CineSeqError  # noqa: E402
 from cineseq_assets.forecast import features, plots  # noqa: E402
 from cineseq_assets.forecast.serving import (  # noqa: E402
+    ERROR_COLUMNS,
     FORECAST_TABLE_COLUMNS,
     FilmForecast,
     FilmService,
@@ -49,7 +50,6 @@ NO_MODEL = ("**No forecaster is materialized yet.** Run `cineseq run` (or `./scr
             "no restart needed.")
 TABLE_COLUMNS = FORECAST_TABLE_COLUMNS
 DOLLARS = [column for column in TABLE_COLUMNS if column not in ("week", "week_start")]
-ERROR_COLUMNS = ["horizon", "forecasts", "mae", "wape", "inside_p10_p90"]  # serving.film_errors' columns
 CONTRIBUTION_COLUMNS = ["block", "feature", *[f"h{h}" for h in range(1, features.HORIZON + 1)], "attribution"]
 # Arrival (2016): its first three weeks (Box Office Mojo) and its facts, for the New film tab's example button.
 EXAMPLE_FILM = ([[1, 31_570_799, 2317], [2, 19_536_764, 2442], [3, 14_670_951, 2442]], "Arrival", "2016-11-11",
