@@ -4,7 +4,7 @@
     cineseq run [--films all|showcase|ID,ID...] [--no-forecast] [--frames] [--include STAGE,...] [--force]
                                                     materialize what is missing or stale in the default graph
     cineseq trailer VIDEO [--out FILE.parquet] [--json]   one trailer's emotion embedding, without Dagster
-    cineseq forecast --input FILE --out FILE [--model WEIGHTS.parquet] [--onnx]
+    cineseq forecast --input FILE --out FILE [--out-final FILE] [--model WEIGHTS.parquet] [--onnx]
                                                     the next 4 weeks of every film in a daily or weekly file
     cineseq classify PATH [PATH ...] [--json] [--model WEIGHTS.parquet]
                                                     genres and budget class of images or videos
@@ -123,7 +123,7 @@ def cmd_forecast(args: argparse.Namespace) -> int:
     import logging
 
     from .errors import CineSeqError
-    from .forecast.cli_forecast import forecast_file, load_forecaster
+    from .forecast.cli_forecast import final_total_model, forecast_file_totals, load_forecaster
     from .storage import Storage, write_bytes_atomic
 
     started = time.perf_counter()
@@ -133,14 +133,20 @@ def cmd_forecast(args: argparse.Namespace) -> int:
     repairs: list[str] = []
     try:
         model, served = load_forecaster(args.model, Storage.default().root, onnx=args.onnx)
-        forecast, rejected = forecast_file(args.input, model, warnings=repairs)
+        forecast, totals, rejected = forecast_file_totals(args.input, model, final_total_model(served), warnings=repairs)
     except CineSeqError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     write_bytes_atomic(forecast.to_csv(index=False, float_format="%.0f").encode(), Path(args.out))
+    out_final = args.out_final or Path(args.out).with_name(f"{Path(args.out).stem}_final{Path(args.out).suffix or '.csv'}")
+    if totals is not None:
+        write_bytes_atomic(totals.to_csv(index=False, float_format="%.0f").encode(), out_final)
+    else:
+        repairs.append(f"no final domestic totals: {served.name} was stored without them (materialize forecast_model again)")
     films = forecast["film_id"].nunique()
     _forecast_report(repairs, rejected, f"forecast {films} film{'s' * (films != 1)}, rejected {len(rejected)}, "
-                     f"model {served}, {time.perf_counter() - started:.1f} s -> {args.out}")
+                     f"model {served}, {time.perf_counter() - started:.1f} s -> {args.out}"
+                     + (f", final totals -> {out_final}" if totals is not None else ""))
     return 0 if films else 1
 
 
@@ -258,6 +264,9 @@ def main(argv: list[str] | None = None) -> int:
                           help="daily or weekly box office file (.csv, .csv.gz, .parquet), or Box Office Mojo chart rows")
     forecast.add_argument("--out", type=Path, required=True, metavar="FILE",
                           help="CSV to write: film_id, origin_week, horizon, week, p10, p50, p90")
+    forecast.add_argument("--out-final", type=Path, metavar="FILE",
+                          help="CSV of each film's final domestic total, p10/p50/p90 and the multiplier baseline "
+                               "(default: the --out name with _final before its suffix)")
     forecast.add_argument("--model", type=Path, metavar="WEIGHTS",
                           help="weights file to use (default: the latest materialized forecast_model)")
     forecast.add_argument("--onnx", action="store_true",

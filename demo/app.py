@@ -85,7 +85,12 @@ def _model_text(info: dict) -> str:
 def _forecast_status(forecast: FilmForecast) -> str:
     when = ("the live forecast from the latest observed week" if forecast.live else
             f"a backtest: what the model would have said after week {forecast.origin_week}")
-    return f"**{forecast.title}** ({forecast.film_id}), origin week {forecast.origin_week} of {forecast.last_week}: {when}."
+    text = f"**{forecast.title}** ({forecast.film_id}), origin week {forecast.origin_week} of {forecast.last_week}: {when}."
+    final = forecast.final_total
+    if final is not None:
+        text += (f"\n\nFinal domestic total: ${final['final_p50']:,.0f} (p10 ${final['final_p10']:,.0f} - "
+                 f"p90 ${final['final_p90']:,.0f}), multiplier baseline ${final['multiplier_baseline']:,.0f}")
+    return text
 
 
 def _errors(callable_, *args, **kwargs):
@@ -407,8 +412,18 @@ def _payload(forecast: FilmForecast) -> dict:
             for week, start, *values in zip(table["week"], table["week_start"], *(table[name] for name in DOLLARS))]
     return {"film_id": forecast.film_id, "title": forecast.title, "origin_week": forecast.origin_week,
             "last_week": forecast.last_week, "model": forecast.model.summary(),
-            "columns": TABLE_COLUMNS, "rows": rows,
+            "columns": TABLE_COLUMNS, "rows": rows, "final_total": _final_payload(forecast.final_total),
             "timing_ms": {name: round(value, 3) for name, value in forecast.timing_ms.items()}}
+
+
+def _final_payload(final: dict | None) -> dict | None:
+    """The final domestic total from the forecast's origin week (dollars rounded), or null for a model
+    stored without a final-total model."""
+    if final is None:
+        return None
+    return {"gross_to_date": round(float(final["gross_to_date"])), "p10": round(float(final["final_p10"])),
+            "p50": round(float(final["final_p50"])), "p90": round(float(final["final_p90"])),
+            "multiplier_baseline": round(float(final["multiplier_baseline"])), "tail": str(final["final_tail"])}
 
 
 def launch(host: str = DEFAULT_HOST, port: int = DEFAULT_PORT, storage: Path | None = None,

@@ -12,6 +12,7 @@ import pytest
 from cineseq_assets.boxoffice.bundled import bundled_trends, load_bundled
 from cineseq_assets.boxoffice.features import MarketCalendar
 from cineseq_assets.boxoffice.panel import film_panel, pooled_panel
+from cineseq_assets.forecast.final_total import final_totals, fit_final_total
 from cineseq_assets.forecast.train import TrainConfig, calibrate_conformal, prepare, train_model
 from cineseq_assets.frames.classifier import classifier_folder
 from cineseq_assets.frames.classifier import save_model as save_frame_model
@@ -119,6 +120,14 @@ def tiny_models(forecast_panel) -> dict:
         calibrate_conformal(trained, data.validation)
         models[architecture] = (trained, data)
     return models
+
+
+@pytest.fixture(scope="session")
+def tiny_final_totals(tiny_models, forecast_panel) -> dict:
+    """architecture -> the FinalTotalModel fitted for that tiny model, as forecast_model stores it."""
+    totals = final_totals(forecast_panel)
+    return {architecture: fit_final_total(trained, forecast_panel, data.split, totals)[0]
+            for architecture, (trained, data) in tiny_models.items()}
 
 
 # A frame classifier trained briefly on real posters (40 films per split, 2 epochs), stored the way

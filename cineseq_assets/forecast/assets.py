@@ -17,11 +17,12 @@ from ..resources import ArtifactStore
 from ..run_config import RunConfig
 from . import plots
 from .evaluate import EvaluationConfig, evaluate, headline
+from .final_total import final_totals, fit_final_total
 from .models import ARCHITECTURES
-from .predict import film_forecasts
+from .predict import forecasts_and_totals
 from .prepared import load_prepared, save_prepared
 from .splits import SplitConfig
-from .store import load_latest, model_folder, save_model
+from .store import latest_model_path, load_final_total, load_latest, model_folder, save_model
 from .train import TrainConfig, calibrate_conformal, prepare, train_model
 from .windows import Windows, trailer_table
 
@@ -97,17 +98,21 @@ def _window_table(windows: Windows, split: str) -> pd.DataFrame:
     return table
 
 
-@dg.asset(group_name=GROUP, deps=[training_windows], kinds={"pytorch", "onnx", "parquet"})
-def forecast_model(context: dg.AssetExecutionContext, config: ForecastTrainingConfig,
-                   artifacts: ArtifactStore) -> dg.MaterializeResult:
+@dg.asset(group_name=GROUP, deps=[training_windows], kinds={"pytorch", "onnx", "parquet"},
+          ins={"panel": dg.AssetIn("panel"), "film_catalog": dg.AssetIn("film_catalog")})
+def forecast_model(context: dg.AssetExecutionContext, config: ForecastTrainingConfig, panel: pd.DataFrame,
+                   film_catalog: pd.DataFrame, artifacts: ArtifactStore) -> dg.MaterializeResult:
     """The Seq2Seq forecasters (LSTM encoder, GRU decoder; with and without attention) trained on the
     training films, early-stopped and conformally calibrated on the validation films. Stored as
-    Parquet weights + ONNX; the one with the lower validation WAPE serves the demo and the CLI."""
+    Parquet weights + ONNX; the one with the lower validation WAPE serves the demo and the CLI.
+    Each is stored with its final-total model (multipliers of training films; the tail and the band's
+    widening chosen on validation films: forecast.final_total)."""
     from .onnx_export import export_onnx
 
     data = load_prepared(artifacts.folder("training_windows"), config.train_config())
     folder = model_folder(artifacts.root).path
-    trained_models, metrics = {}, {}
+    totals = final_totals(panel, film_catalog)
+    trained_models, metrics, finals = {}, {}, {}
     for architecture in config.architecture_names():
         train_config = config.train_config(architecture)
         trained = train_model(data, train_config, progress=lambda h, a=architecture: context.log.debug(f"{a}: {h}"))
@@ -119,9 +124,13 @@ def forecast_model(context: dg.AssetExecutionContext, config: ForecastTrainingCo
         context.log.info(f"{architecture}: validation WAPE {best['validation_wape']:.3f} after {len(trained.history)} epochs, "
                          f"{trained.seconds:.0f} s")
         trained_models[architecture] = trained
+        finals[architecture] = fit_final_total(trained, panel, data.split, totals)[0]
+        metrics[architecture]["final_total_validation_wape"] = finals[architecture].validation
+        context.log.info(f"{architecture}: final-total tail {finals[architecture].tail} (validation WAPE "
+                         f"{finals[architecture].validation[finals[architecture].tail]:.3f})")
     # Every model is complete before any file is replaced: a failed run leaves the old models serving.
     for architecture, trained in trained_models.items():
-        save_model(trained, folder / f"{architecture}.parquet", metrics[architecture])
+        save_model(trained, folder / f"{architecture}.parquet", metrics[architecture], finals[architecture])
         export_onnx(trained, folder / f"{architecture}.onnx")
     serving = min(metrics, key=lambda a: metrics[a]["validation_wape"])
     model_folder(artifacts.root).publish(serving, chosen_by="validation WAPE", metrics=metrics)
@@ -146,13 +155,20 @@ def forecast_model(context: dg.AssetExecutionContext, config: ForecastTrainingCo
 def forecasts(context: dg.AssetExecutionContext, weekly_panel: pd.DataFrame, trailer_emotion: pd.DataFrame,
               frame_predictions: pd.DataFrame, artifacts: ArtifactStore) -> dg.Output[pd.DataFrame]:
     """The film's forecast for the 4 weeks after its last observed week (kind "live"), and the
-    backtest from every earlier origin (kind "backtest"), p10/p50/p90 in dollars, from the serving model."""
+    backtest from every earlier origin (kind "backtest"), p10/p50/p90 in dollars, from the serving model.
+    With a model stored with its final-total model, each row also carries the final domestic total from
+    its origin week (gross_to_date, final_p10/p50/p90, multiplier_baseline: forecast.final_total)."""
     model, _ = load_latest(artifacts.root)
+    final = load_final_total(latest_model_path(artifacts.root))
     started = time.perf_counter()
     # One batch for every film of the run (windows, one forward pass), then handed out per film
     # so that a film without a stored panel fails alone.
     trailers = trailer_table(trailer_emotion, frame_predictions)
-    batch = film_forecasts(model, weekly_panel, trailers) if len(weekly_panel) else pd.DataFrame()
+    batch = pd.DataFrame()
+    if len(weekly_panel):
+        batch, totals = forecasts_and_totals(model, weekly_panel, final, trailers)
+        if totals is not None:  # the final total of each (film, origin, kind), repeated on its horizon rows
+            batch = batch.merge(totals.drop(columns=["final_tail"]), on=["film_id", "origin_week", "kind"], how="left")
     table = materialize_films(context, films_of(batch, "weekly_panel"))
     films = table["film_id"].nunique()
     metadata = {"films": films, "model": model.architecture,
@@ -165,6 +181,10 @@ def forecasts(context: dg.AssetExecutionContext, weekly_panel: pd.DataFrame, tra
         metadata["plot_forecast"] = image_metadata(film, to_png(chart))
         metadata["live_forecast"] = dg.MetadataValue.md(
             live[["week", "p10", "p50", "p90"]].to_markdown(index=False, floatfmt=",.0f"))
+        if "final_p50" in live:
+            final = live.iloc[0]
+            metadata["final_total"] = (f"${final['final_p50']:,.0f} (p10 ${final['final_p10']:,.0f} - p90 "
+                                       f"${final['final_p90']:,.0f}), multiplier baseline ${final['multiplier_baseline']:,.0f}")
     return dg.Output(table, metadata=metadata)
 
 

@@ -17,11 +17,13 @@ import pandas as pd
 from ..boxoffice.features import MarketCalendar
 from ..boxoffice.panel import pooled_panel
 from ..errors import CineSeqError, ModelError
+from .final_total import FINAL_COLUMNS, FinalTotalModel
 from .new_films import user_file_panels
-from .predict import film_forecasts
-from .store import latest_model_path, load_model
+from .predict import forecasts_and_totals
+from .store import latest_model_path, load_final_total, load_model
 
 FORECAST_FILE_COLUMNS = ["film_id", "origin_week", "horizon", "week", "p10", "p50", "p90"]
+FINAL_FILE_COLUMNS = FINAL_COLUMNS  # one row per film: its final domestic total from the same origin week
 
 
 def load_forecaster(path: Path | None, storage_dir: Path, onnx: bool = False):
@@ -46,6 +48,14 @@ def load_forecaster(path: Path | None, storage_dir: Path, onnx: bool = False):
                          "(storage/forecast_model/<architecture>.parquet).") from error
 
 
+def final_total_model(served: Path) -> FinalTotalModel | None:
+    """The final-total model stored with the served file's weights (the ``.parquet`` beside an ``.onnx``)."""
+    try:
+        return load_final_total(Path(served).with_suffix(".parquet"))
+    except (OSError, ValueError, KeyError):
+        return None  # load_forecaster has read the model: a final total it cannot read is left out
+
+
 def forecast_file(input_path, model, market: MarketCalendar | None = None,
                   warnings: list | None = None) -> tuple[pd.DataFrame, dict[str, str]]:
     """Forecast the four weeks after the last full week of every film in the file at ``input_path``.
@@ -56,11 +66,22 @@ def forecast_file(input_path, model, market: MarketCalendar | None = None,
     forecast. Raises ``InputFileError`` for a problem with the whole file. Repairs made while
     reading the file are appended to ``warnings``.
     """
+    forecast, _, rejected = forecast_file_totals(input_path, model, None, market, warnings)
+    return forecast, rejected
+
+
+def forecast_file_totals(input_path, model, final: FinalTotalModel | None, market: MarketCalendar | None = None,
+                         warnings: list | None = None) -> tuple[pd.DataFrame, pd.DataFrame | None, dict[str, str]]:
+    """``forecast_file``'s (forecast, rejected) and, between them, each film's final domestic total from
+    the same origin week in ``FINAL_FILE_COLUMNS`` (None when ``final`` is None: a model stored without one)."""
     frames, rejected = user_file_panels(input_path, market, warnings)
     if not frames:
-        return pd.DataFrame(columns=FORECAST_FILE_COLUMNS), rejected
-    forecasts = film_forecasts(model, pooled_panel(frames), backtest=False)
-    return _tidy(forecasts), rejected
+        empty = None if final is None else pd.DataFrame(columns=FINAL_FILE_COLUMNS)
+        return pd.DataFrame(columns=FORECAST_FILE_COLUMNS), empty, rejected
+    forecasts, totals = forecasts_and_totals(model, pooled_panel(frames), final, backtest=False)
+    if totals is not None:
+        totals = totals[FINAL_FILE_COLUMNS].astype({"origin_week": int}).sort_values("film_id", ignore_index=True)
+    return _tidy(forecasts), totals, rejected
 
 
 def _tidy(forecasts: pd.DataFrame) -> pd.DataFrame:

@@ -39,6 +39,9 @@ OWN_RETENTION = (0.05, 0.9)  # clip of the forecast's own week-over-week retenti
 QUANTILES = (0.1, 0.5, 0.9)
 COVERAGE = 0.8
 TOTAL_COLUMNS = ["film_id", "origin_week", "release_width", "to_date", "method", "p10", "p50", "p90"]
+# What a product table carries per film and origin week: the chosen tail's total and the rule of thumb's.
+FINAL_COLUMNS = ["film_id", "origin_week", "gross_to_date", "final_p10", "final_p50", "final_p90", "final_tail",
+                 "multiplier_baseline"]
 
 
 @dataclass
@@ -136,6 +139,17 @@ def fit_final_total(forecaster, panel: pd.DataFrame, split: pd.Series, totals: p
     return model, scores
 
 
+def product_totals(film_id: np.ndarray, origin: np.ndarray, wide: np.ndarray, to_date: np.ndarray,
+                   weekly: np.ndarray, pooled: PooledRetention, model: FinalTotalModel) -> pd.DataFrame:
+    """FINAL_COLUMNS per window: the final total with the tail chosen on validation films and the
+    rule-of-thumb baseline's p50 (``weekly`` [N, 4, 3] dollars, as in ``total_forecasts``)."""
+    both = total_forecasts(film_id, origin, wide, to_date, weekly, pooled, model, (model.tail, BASELINE))
+    chosen, baseline = (both[both["method"] == name].reset_index(drop=True) for name in (model.tail, BASELINE))
+    return pd.DataFrame({"film_id": chosen["film_id"], "origin_week": chosen["origin_week"], "gross_to_date": chosen["to_date"],
+                         "final_p10": chosen["p10"], "final_p50": chosen["p50"], "final_p90": chosen["p90"],
+                         "final_tail": model.tail, "multiplier_baseline": baseline["p50"]})[FINAL_COLUMNS]
+
+
 def total_forecasts(film_id: np.ndarray, origin: np.ndarray, wide: np.ndarray, to_date: np.ndarray,
                     weekly: np.ndarray, pooled: PooledRetention, model: FinalTotalModel,
                     methods: tuple[str, ...] = METHODS) -> pd.DataFrame:
@@ -153,6 +167,7 @@ def total_forecasts(film_id: np.ndarray, origin: np.ndarray, wide: np.ndarray, t
         else:
             totals = to_date[:, None] + four_weeks + _tail(method, weekly, to_date, origin, wide, pooled, model)
             totals = _widened(np.sort(totals, axis=1), origin, model.widening.get(method))
+            totals[:, 0] = np.maximum(totals[:, 0], to_date)  # a widened band never goes below what is already grossed
         frames.append(pd.DataFrame({"film_id": np.asarray(film_id, dtype=str), "origin_week": origin,
                                     "release_width": np.where(wide, "wide", "limited"), "to_date": to_date,
                                     "method": method, "p10": totals[:, 0], "p50": totals[:, 1], "p90": totals[:, 2]}))

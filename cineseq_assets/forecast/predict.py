@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 
 from .features import HORIZON
+from .final_total import FinalTotalModel, gross_to_date, product_totals
 from .windows import Windows, build_windows
 
 FORECAST_COLUMNS = ["film_id", "origin_week", "horizon", "week", "week_start", "release_width",
@@ -40,16 +41,32 @@ def film_forecasts(model, panel: pd.DataFrame, trailers: pd.DataFrame | None = N
     ``model`` is anything with ``predict(windows)`` and ``pooled``/``train_config`` attributes
     (a TrainedModel or an OnnxForecaster).
     """
+    return forecasts_and_totals(model, panel, None, trailers, backtest)[0]
+
+
+def forecasts_and_totals(model, panel: pd.DataFrame, final: FinalTotalModel | None, trailers: pd.DataFrame | None = None,
+                         backtest: bool = True) -> tuple[pd.DataFrame, pd.DataFrame | None]:
+    """(``film_forecasts``' table, the final domestic total of the same films and origins in
+    ``final_total.FINAL_COLUMNS`` plus ``kind``; None without a ``final`` model), from one forward pass."""
     config = model.train_config
     windows = build_windows(panel, config.encoder_length, trailers=trailers, min_targets=0)
     windows = windows.with_prior(model.pooled, config.prior)
     quantiles, _ = model.predict(windows)
     last = windows.is_last_origin()
+    kept = np.ones(len(windows), dtype=bool) if backtest else last
     frames = [forecast_frame(windows.subset(last), quantiles[last], "live")]
     if backtest:
         earlier = ~last
         if earlier.any():
             frames.append(forecast_frame(windows.subset(earlier), quantiles[earlier], "backtest"))
-    return pd.concat(frames, ignore_index=True).sort_values(["film_id", "kind", "origin_week", "horizon"],
-                                                           ignore_index=True)
+    forecasts = pd.concat(frames, ignore_index=True).sort_values(["film_id", "kind", "origin_week", "horizon"],
+                                                                 ignore_index=True)
+    if final is None:
+        return forecasts, None
+    kept_windows = windows.subset(kept)
+    to_date = gross_to_date(panel, kept_windows.film_id, kept_windows.origin)
+    totals = product_totals(kept_windows.film_id, kept_windows.origin, kept_windows.wide, to_date,
+                            np.expm1(quantiles[kept].astype(float)), model.pooled, final)
+    totals["kind"] = np.where(last[kept], "live", "backtest")
+    return forecasts, totals.sort_values(["film_id", "kind", "origin_week"], ignore_index=True)
 

@@ -23,9 +23,10 @@ import torch
 
 from ..errors import ModelError
 from ..model_store import ModelFolder
-from ..weights import read_weights, write_weights
+from ..weights import read_metadata, read_weights, write_weights
 from .decay_prior import PooledRetention, PriorConfig
 from .features import FeatureSchema
+from .final_total import FinalTotalModel
 from .models import ModelConfig, build_model
 from .scaling import Scalers
 from .train import TrainConfig, TrainedModel
@@ -44,11 +45,22 @@ def model_dir(storage_dir: Path) -> Path:
     return model_folder(storage_dir).path
 
 
-def save_model(trained: TrainedModel, path: Path, metrics: dict | None = None) -> Path:
-    """Write ``trained`` to the weights file ``path`` (``model_folder(storage).file(architecture)``)."""
+def save_model(trained: TrainedModel, path: Path, metrics: dict | None = None,
+               final_total: FinalTotalModel | None = None) -> Path:
+    """Write ``trained`` to the weights file ``path`` (``model_folder(storage).file(architecture)``), with
+    the final-total multipliers, band and tail fitted for it (``final_total.fit_final_total``) when given."""
     state = {name: tensor.detach().cpu().numpy() for name, tensor in trained.model.state_dict().items()}
     config = {"format_version": FORMAT_VERSION, **trained.metadata()}
+    if final_total is not None:
+        config["final_total"] = final_total.to_dict()
     return write_weights(path, state, config, metrics or {})
+
+
+def load_final_total(path: Path) -> FinalTotalModel | None:
+    """The final-total model stored with the weights file ``path``; None for a model saved without one
+    (the 4-week forecast still serves: the final total is then left out)."""
+    stored = read_metadata(Path(path))[0].get("final_total")
+    return None if stored is None else FinalTotalModel.from_dict(stored)
 
 
 def load_model(path: Path) -> tuple[TrainedModel, dict]:

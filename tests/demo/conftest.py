@@ -21,7 +21,7 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-def write_storage(root: Path, panel: pd.DataFrame, models: dict, serving: str) -> Path:
+def write_storage(root: Path, panel: pd.DataFrame, models: dict, serving: str, finals: dict | None = None) -> Path:
     """What `cineseq run` leaves behind, for the demo: the panel, the film catalog and the trained models."""
     write_parquet_atomic(panel, asset_path("panel", root=root))
     films = panel.groupby("film_id", sort=False).agg(title=("title", "first")).reset_index()
@@ -31,7 +31,8 @@ def write_storage(root: Path, panel: pd.DataFrame, models: dict, serving: str) -
         best = min(trained.history, key=lambda h: h["validation_wape"])
         weights = save_model(trained, model_dir(root) / f"{architecture}.parquet",
                              {"validation_wape": best["validation_wape"], "best_epoch": best["epoch"],
-                              "epochs": len(trained.history), "seconds": trained.seconds})
+                              "epochs": len(trained.history), "seconds": trained.seconds},
+                             (finals or {}).get(architecture))
         export_onnx(trained, weights.with_suffix(".onnx"))
     if serving in models:  # a storage without models has nothing to publish
         model_folder(root).publish(serving, chosen_by="test")
@@ -65,9 +66,10 @@ def fresh_storage(tmp_path, forecast_panel, tiny_models):
 
 
 @pytest.fixture(scope="session")
-def demo_storage(tmp_path_factory, forecast_panel, tiny_models, frame_storage) -> Path:
-    """The forecasters and a frame classifier, as `cineseq run --frames` leaves them."""
-    root = write_storage(tmp_path_factory.mktemp("demo_storage"), forecast_panel, tiny_models, "seq2seq_attention")
+def demo_storage(tmp_path_factory, forecast_panel, tiny_models, tiny_final_totals, frame_storage) -> Path:
+    """The forecasters (with their final-total models) and a frame classifier, as `cineseq run --frames` leaves them."""
+    root = write_storage(tmp_path_factory.mktemp("demo_storage"), forecast_panel, tiny_models, "seq2seq_attention",
+                         tiny_final_totals)
     shutil.copytree(classifier_dir(frame_storage), classifier_dir(root))
     return root
 

@@ -27,7 +27,7 @@ from cineseq_assets.boxoffice.schema import POST_RELEASE_COLUMNS
 from cineseq_assets.boxoffice.userfile import load_user_file
 from cineseq_assets.cli import main
 from cineseq_assets.forecast import store
-from cineseq_assets.forecast.cli_forecast import FORECAST_FILE_COLUMNS, forecast_file
+from cineseq_assets.forecast.cli_forecast import FINAL_FILE_COLUMNS, FORECAST_FILE_COLUMNS, forecast_file
 from cineseq_assets.forecast.new_films import film_panel_for_forecast
 
 REPO = Path(__file__).resolve().parents[2]
@@ -57,13 +57,13 @@ def chart_file(shared_dir, tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def weights_file(tiny_models, tmp_path_factory) -> Path:
-    """The tiny seq2seq of the shared conftest, saved the production way (weights + ONNX)."""
+def weights_file(tiny_models, tiny_final_totals, tmp_path_factory) -> Path:
+    """The tiny seq2seq of the shared conftest, saved the production way (weights + final total + ONNX)."""
     from cineseq_assets.forecast.onnx_export import export_onnx
 
     trained, _ = tiny_models["seq2seq"]
     path = tmp_path_factory.mktemp("weights") / "seq2seq.parquet"
-    store.save_model(trained, path)
+    store.save_model(trained, path, final_total=tiny_final_totals["seq2seq"])
     export_onnx(trained, path.with_suffix(".onnx"))
     return path
 
@@ -117,6 +117,32 @@ def test_daily_chart_file_end_to_end(served_storage, chart_file, tmp_path, capsy
     rejected = [line for line in err if line.startswith("rejected ")]
     assert len(rejected) == 1 and rejected[0].startswith(f"rejected {SOCIAL}: {chart_file}, film '{SOCIAL}', row ")
     assert "column 'date': only 0 full weeks from opening day 2010-10-01 (week 1 has 4 of 7 days)" in rejected[0]
+    assert f"final totals -> {tmp_path / 'forecast_final.csv'}" in summary
+    assert_final_totals(pd.read_csv(tmp_path / "forecast_final.csv", dtype={"film_id": str}), ORIGINS)
+
+
+def assert_final_totals(final: pd.DataFrame, origins: dict[str, int]) -> None:
+    """One row per film from its forecast's origin: at least the gross to date, quantiles in order."""
+    assert list(final.columns) == FINAL_FILE_COLUMNS
+    assert dict(zip(final["film_id"], final["origin_week"])) == origins
+    assert (final["gross_to_date"] > 0).all() and (final["final_p10"] >= final["gross_to_date"]).all()
+    assert (final["final_p10"] <= final["final_p50"]).all() and (final["final_p50"] <= final["final_p90"]).all()
+    assert (final["multiplier_baseline"] >= final["gross_to_date"]).all()
+
+
+def test_out_final_names_the_final_total_file_and_a_model_without_one_warns(served_storage, weights_file, tiny_models,
+                                                                            tmp_path, capsys):
+    out, out_final = tmp_path / "forecast.csv", tmp_path / "totals.csv"
+    assert main(["forecast", "--input", str(WEEKLY_EXAMPLE), "--out", str(out), "--out-final", str(out_final)]) == 0
+    films = ["arrival-2016", "inception-2010", "the-social-network-2010"]
+    assert_final_totals(pd.read_csv(out_final, dtype={"film_id": str}), dict.fromkeys(films, 7))
+    inception = pd.read_csv(out_final).set_index("film_id").loc["inception-2010"]
+    assert inception["final_p50"] > inception["gross_to_date"]
+    older = store.save_model(tiny_models["seq2seq"][0], tmp_path / "older" / "seq2seq.parquet")  # saved without one
+    capsys.readouterr()
+    assert main(["forecast", "--input", str(WEEKLY_EXAMPLE), "--out", str(tmp_path / "b.csv"), "--model", str(older)]) == 0
+    assert "warning: no final domestic totals: seq2seq.parquet was stored without them" in capsys.readouterr().err
+    assert not (tmp_path / "b_final.csv").exists() and read_forecast(tmp_path / "b.csv").shape[0] == 12
 
 
 def test_weekly_example_through_the_installed_command(served_storage, tmp_path):

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from ..final_total import gross_to_date, product_totals
 from ..metrics import errors_by_horizon
 from ..windows import Windows, build_windows
 from .model import ServedModel
@@ -33,6 +34,7 @@ class FilmForecast:
     attention: np.ndarray | None  # [H, L] attention weights, None without attention
     model: ServedModel
     timing_ms: dict  # "model": the network's forward pass, "forecast": windows + network + tables
+    final_total: dict | None = None  # final_total.FINAL_COLUMNS from this origin (None: the model has no final-total model)
 
     @property
     def live(self) -> bool:
@@ -73,11 +75,16 @@ def forecast_panel(panel: pd.DataFrame, served: ServedModel, origin_week: int | 
     })
     if history is None:
         history = panel.sort_values("week")[HISTORY_COLUMNS].reset_index(drop=True)
+    final = None
+    if served.final_total is not None:
+        to_date = gross_to_date(panel, windows.film_id[[row]], windows.origin[[row]])
+        final = product_totals(windows.film_id[[row]], windows.origin[[row]], windows.wide[[row]], to_date,
+                               dollars[[row]], model.pooled, served.final_total).iloc[0].to_dict()
     return FilmForecast(
         film_id=str(panel["film_id"].iloc[0]), title=str(panel["title"].iloc[0]), origin_week=origin,
         last_week=last_week, history=history, table=table, errors=film_errors(dollars, actual),
         window=windows.subset([row]), attention=None if attention is None else attention[row], model=served,
-        timing_ms={"model": model_ms, "forecast": 1000 * (time.perf_counter() - started)})
+        timing_ms={"model": model_ms, "forecast": 1000 * (time.perf_counter() - started)}, final_total=final)
 
 
 def film_errors(dollars: np.ndarray, actual: np.ndarray) -> pd.DataFrame:

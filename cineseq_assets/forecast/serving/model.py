@@ -11,7 +11,8 @@ from pathlib import Path
 from ...errors import CineSeqError
 from ...model_store import SERVING_FILE
 from ...reloading import FileWatch
-from ..store import load_model, model_folder
+from ..final_total import FinalTotalModel
+from ..store import load_final_total, load_model, model_folder
 from ..train import TrainedModel
 
 
@@ -24,6 +25,7 @@ class ServedModel:
     materialized_at: datetime  # when its weights file was written (UTC)
     metrics: dict  # training metrics stored with it (validation WAPE, epochs, seconds, ...)
     runner: object  # what forecasts: the ONNX export in onnxruntime when it matches, else ``model``
+    final_total: FinalTotalModel | None = None  # stored with the weights; None for a model saved without one
 
     @property
     def architecture(self) -> str:
@@ -63,7 +65,8 @@ def _load_served(files: tuple[Path, Path]) -> ServedModel:
     weights = files[1]
     model, metrics = load_model(weights)
     written = datetime.fromtimestamp(weights.stat().st_mtime, tz=timezone.utc)
-    return ServedModel(model, weights, written, metrics, _onnx_runner(weights, model, metrics) or model)
+    return ServedModel(model, weights, written, metrics, _onnx_runner(weights, model, metrics) or model,
+                       load_final_total(weights))
 
 
 def _onnx_runner(weights: Path, model: TrainedModel, metrics: dict):
