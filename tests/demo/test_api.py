@@ -7,6 +7,7 @@ import pytest
 from gradio_client import Client
 from gradio_client.exceptions import AppError
 
+from cineseq_assets.forecast.final_total import TAILS
 from cineseq_assets.forecast.store import model_dir, model_folder
 
 
@@ -41,6 +42,10 @@ def test_latest_forecast_by_title_has_four_unknown_weeks_with_ordered_quantiles(
     assert rows["actual"].isna().all()
     assert (rows["p10"] <= rows["p50"]).all() and (rows["p50"] <= rows["p90"]).all()
     assert (rows["p50"] > 0).all() and (rows["decay_baseline"] > 0).all()
+    final = result["final_total"]
+    assert final["gross_to_date"] == round(film["gross"].sum())
+    assert final["gross_to_date"] <= final["p10"] <= final["p50"] <= final["p90"] and final["p50"] > final["gross_to_date"]
+    assert final["multiplier_baseline"] >= final["gross_to_date"] and final["tail"] in TAILS
 
 
 def test_backtest_from_an_origin_shows_what_really_happened(client, forecast_panel):

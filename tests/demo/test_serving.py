@@ -71,6 +71,20 @@ def test_forecast_from_an_origin_matches_the_panel_and_the_decay_prior(service, 
     assert forecast.timing_ms["model"] <= forecast.timing_ms["forecast"]
 
 
+def test_final_total_adds_the_forecast_and_a_tail_to_the_gross_to_date(service, forecast_panel, fresh_storage):
+    film_id = _long_run(forecast_panel)
+    film = forecast_panel[forecast_panel["film_id"] == film_id].set_index("week")
+    forecast = service.forecast(film_id, 2)
+    final = forecast.final_total
+    assert final["gross_to_date"] == pytest.approx(film.loc[[1, 2], "gross"].sum(), rel=1e-6)
+    assert final["final_p50"] > final["gross_to_date"] + forecast.table["p50"].sum() * 0.999
+    assert final["gross_to_date"] <= final["final_p10"] <= final["final_p50"] <= final["final_p90"]
+    assert final["multiplier_baseline"] > final["gross_to_date"]
+    assert final["final_tail"] == service.models.current().final_total.tail
+    # a model stored without a final-total model still forecasts its four weeks
+    assert FilmService(fresh_storage("seq2seq")).forecast(film_id, 2).final_total is None
+
+
 def test_origin_outside_the_run_is_refused(service, forecast_panel):
     film_id = _long_run(forecast_panel)
     with pytest.raises(ValueError, match="outside this film's run"):
