@@ -7,7 +7,9 @@ import dagster as dg
 import pandas as pd
 import pytest
 
-from cineseq_assets.forecast.store import latest_model_path, load_latest, model_dir
+from cineseq_assets.boxoffice.bundled import load_bundled
+from cineseq_assets.forecast.final_total import TAILS
+from cineseq_assets.forecast.store import latest_model_path, load_final_total, load_latest, model_dir
 from cineseq_assets.partitions import films_partitions
 from cineseq_assets.storage import write_parquet_atomic
 
@@ -30,8 +32,10 @@ pytestmark = pytest.mark.usefixtures("environment_storage_untouched")
 
 @pytest.fixture
 def stored_panel(instance, forecast_panel, stored):
-    """The panel and two films' weekly_panel partitions, as the upstream assets store them."""
+    """The panel, its films' catalog and two films' weekly_panel partitions, as the upstream assets store them."""
     write_parquet_atomic(forecast_panel, stored.asset_file("panel"))
+    catalog = load_bundled().films
+    write_parquet_atomic(catalog[catalog["film_id"].isin(forecast_panel["film_id"])], stored.asset_file("film_catalog"))
     films = list(forecast_panel["film_id"].drop_duplicates()[:2])
     for film in films:
         write_parquet_atomic(forecast_panel[forecast_panel["film_id"] == film], stored.asset_file("weekly_panel", film))
@@ -54,6 +58,8 @@ def test_train_forecast_and_explain_through_dagster(instance, stored_panel, defs
     meta = instance.get_latest_materialization_event(dg.AssetKey("forecast_model")).asset_materialization.metadata
     assert meta["serving"].value in {"seq2seq", "seq2seq_attention"}
     assert "data:image/png;base64" in meta["plot_learning_curves"].value
+    final = load_final_total(latest_model_path(stored.root))  # stored with the model, its tail chosen on validation films
+    assert final.tail in TAILS and set(meta["metrics"].value[meta["serving"].value]["final_total_validation_wape"]) == set(TAILS)
 
     first, last = stored_panel
     tags = {"dagster/asset_partition_range_start": first, "dagster/asset_partition_range_end": last}
@@ -61,10 +67,14 @@ def test_train_forecast_and_explain_through_dagster(instance, stored_panel, defs
     table = stored.read("forecasts", first)
     live = table[table["kind"] == "live"]
     assert len(live) == 4 and (live["p10"] <= live["p50"]).all() and (live["p50"] <= live["p90"]).all()
+    # every row carries the final domestic total from its origin week
+    assert (table["final_p50"] >= table["gross_to_date"]).all() and (table["final_p10"] <= table["final_p90"]).all()
+    assert (table.groupby(["kind", "origin_week"])["final_p50"].nunique() == 1).all()
     # one film alone: its chart and live table in the materialization's metadata
     assert _run(defs, instance, ["forecasts"], partition_key=first).success
     meta = instance.get_latest_materialization_event(dg.AssetKey("forecasts")).asset_materialization.metadata
     assert "data:image/png;base64" in meta["plot_forecast"].value and "p50" in meta["live_forecast"].value
+    assert "multiplier baseline $" in meta["final_total"].value
 
     assert _run(defs, instance, ["attributions"]).success
     attributions = stored.read("attributions")
