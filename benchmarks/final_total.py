@@ -64,7 +64,8 @@ def main() -> None:
     wide.insert(0, "films", table.groupby("origin_week")["films"].first())
     order = [str(t) for t in range(1, 9)] + ["all"]
     print(f"Final domestic total on test films ({model.architecture}; {time.perf_counter() - started:.0f} s in all)")
-    print(wide.reindex(order).to_markdown(floatfmt=".3f"))
+    shown = wide.reindex(order)
+    print(shown.to_markdown(floatfmt=["", ".0f"] + [".3f"] * (shown.shape[1] - 1)))
 
 
 if __name__ == "__main__":

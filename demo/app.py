@@ -85,12 +85,16 @@ def _model_text(info: dict) -> str:
 def _forecast_status(forecast: FilmForecast) -> str:
     when = ("the live forecast from the latest observed week" if forecast.live else
             f"a backtest: what the model would have said after week {forecast.origin_week}")
-    text = f"**{forecast.title}** ({forecast.film_id}), origin week {forecast.origin_week} of {forecast.last_week}: {when}."
+    return f"**{forecast.title}** ({forecast.film_id}), origin week {forecast.origin_week} of {forecast.last_week}: {when}."
+
+
+def _final_total_line(forecast: FilmForecast) -> str:
+    """The line under the chart: where the film ends, from this origin week (forecast.final_total)."""
     final = forecast.final_total
-    if final is not None:
-        text += (f"\n\nFinal domestic total: ${final['final_p50']:,.0f} (p10 ${final['final_p10']:,.0f} - "
-                 f"p90 ${final['final_p90']:,.0f}), multiplier baseline ${final['multiplier_baseline']:,.0f}")
-    return text
+    if final is None:
+        return "Final domestic total: not stored with this model (materialize forecast_model again)."
+    return (f"Final domestic total: ${final['final_p50']:,.0f} (p10 ${final['final_p10']:,.0f} - "
+            f"p90 ${final['final_p90']:,.0f}), multiplier baseline ${final['multiplier_baseline']:,.0f}")
 
 
 def _errors(callable_, *args, **kwargs):
@@ -160,8 +164,8 @@ def _film_forecast_tab(service: FilmService, status: gr.Markdown) -> tuple[gr.Dr
         forecast = _errors(service.forecast, film, int(origin or 0))
         chart = plots.forecast_chart(forecast.history, forecast.table, forecast.origin_week, forecast.title)
         slider = gr.Slider(minimum=1, maximum=forecast.last_week, value=forecast.origin_week, step=1)
-        return (slider, chart, _readable(forecast.table), _readable(forecast.errors), _forecast_status(forecast),
-                _model_status(service))
+        return (slider, chart, _final_total_line(forecast), _readable(forecast.table), _readable(forecast.errors),
+                _forecast_status(forecast), _model_status(service))
 
     def pick_film(film: str):
         return show_film(film, 0)
@@ -174,12 +178,13 @@ def _film_forecast_tab(service: FilmService, status: gr.Markdown) -> tuple[gr.Dr
                                maximum=30, value=1, step=1, elem_id="origin", scale=2)
         forecast_status = gr.Markdown(elem_id="forecast-status")
         chart = gr.Plot(label="Weekly gross, forecast and decay baseline", elem_id="forecast-chart")
+        final_total = gr.Markdown(elem_id="final-total")
         with gr.Row():
             table = gr.Dataframe(pd.DataFrame(columns=TABLE_COLUMNS), label="Forecast (dollars)",
                                  interactive=False, elem_id="forecast-table")
             errors = gr.Dataframe(pd.DataFrame(columns=ERROR_COLUMNS), interactive=False,
                                   label="This film's backtest errors (p50 vs actual, every origin)")
-    film_outputs = [origin, chart, table, errors, forecast_status, status]
+    film_outputs = [origin, chart, final_total, table, errors, forecast_status, status]
     film.change(pick_film, [film], film_outputs, api_visibility="private")
     origin.release(show_film, [film, origin], film_outputs, api_visibility="private")
     return film, origin
@@ -232,7 +237,8 @@ def _new_film_tab(service: FilmService) -> None:
                            title=title or "", genres=genres, budget=budget or None, mpaa=mpaa)
         forecast = _errors(service.forecast_new_film, path)
         chart = plots.forecast_chart(forecast.history, forecast.table, forecast.origin_week, forecast.title)
-        return chart, _readable(forecast.table), f"{_forecast_status(forecast)} Model {_model_text(forecast.model.summary())}."
+        return (chart, _readable(forecast.table),
+                f"{_forecast_status(forecast)} Model {_model_text(forecast.model.summary())}. {_final_total_line(forecast)}")
 
     with gr.Tab("New film"):
         gr.Markdown("A film that is not in the catalog: enter its first weeks (or upload a weekly or daily "

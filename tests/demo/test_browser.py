@@ -68,6 +68,8 @@ def test_pick_a_film_then_replay_from_another_origin(browser, demo_url, forecast
     film_chart = _wait_for_new_chart(page, first_chart)
     assert title in page.locator("#forecast-status").inner_text()
     latest = page.locator("#forecast-status").inner_text()
+    final_line = page.locator("#final-total").inner_text()  # under the chart: where the film ends
+    assert final_line.startswith("Final domestic total: $") and "multiplier baseline $" in final_line
 
     # Drag the origin slider to an early week: the backtest from there replaces the chart.
     slider = page.locator("#origin input[type=range]")
