@@ -39,7 +39,8 @@ def test_lineage_runs_from_catalog_to_diagnostics():
     assert parents("training_windows") == {"panel", "trailer_emotion", "frame_predictions"}  # optional inputs
     assert parents("representative_frames") == {"film_catalog"}
     assert parents("frame_predictions") == {"representative_frames", "frame_classifier"}
-    assert parents("forecast_model") == {"training_windows"}  # the windows prepared once, by training_windows
+    # the windows prepared once, by training_windows; the panel and the catalog's final totals fit the final-total model
+    assert parents("forecast_model") == {"training_windows", "panel", "film_catalog"}
     # lineage is the data flow: the optional trailer inputs are inputs wherever the forecaster reads them
     trailers = {"trailer_emotion", "frame_predictions"}
     assert parents("forecasts") == {"weekly_panel", "forecast_model"} | trailers
