@@ -39,7 +39,8 @@ class TrainConfig:
     # weight windows by (last week's gross)^this: 0 = all equal, 1 = in dollars (0.5: best on validation)
     gross_weight: float = 0.5
     # share of training windows whose market group is hidden, drawn anew each epoch, so that a
-    # forecast without market context (after the chart's end, a partial chart) is a state seen in training
+    # forecast without market context (after the chart's end, a partial chart) is a state seen in training;
+    # 1 = a model without market features (it never reads them, in training or prediction)
     market_dropout: float = 0.5  # 0.5: validation WAPE as with 0.25, forecasts that hold without a market
     epochs: int = 60
     batch_size: int = 256
@@ -140,6 +141,8 @@ class TrainedModel:
         ``windows`` must carry the decay prior of this model's pooled retention.
         """
         self.model.eval()
+        if self.train_config.market_dropout >= 1:  # trained without the market group: it never reads it
+            windows = windows.without_market()
         inputs = {k: torch.from_numpy(v) for k, v in self.scalers.transform(windows).items()}
         quantiles, attention = [], []
         with torch.no_grad():

@@ -73,3 +73,11 @@ def test_a_forecast_holds_without_its_market(trained, bundled, film_id):
     expected = four_week_totals(trained, known)
     for unknown in (after_the_chart, removed):
         assert np.abs(four_week_totals(trained, unknown) / expected - 1).max() <= 0.10
+
+
+def test_a_model_trained_without_the_market_never_reads_it(forecast_panel):
+    config = TrainConfig(architecture="seq2seq", epochs=1, hidden=8, static_hidden=4, market_dropout=1.0)
+    data = prepare(forecast_panel, config)
+    model = train_model(data, config)
+    with_market, _ = model.predict(data.test)
+    np.testing.assert_array_equal(with_market, model.predict(data.test.without_market())[0])
