@@ -1,6 +1,6 @@
 """Train and evaluate every forecaster and baseline on the default catalog; print one table.
 
-    python benchmarks/forecast.py [--seeds 0,1,2] [--split by_film|out_of_time] [--out DIR]
+    python benchmarks/forecast.py [--seeds 0,1,2] [--split by_film|out_of_time] [--without-market] [--out DIR]
 
 For each seed: the networks are trained on the training films, early-stopped and calibrated on
 the validation films and scored once on the test films (origins 2-8, horizons 1-4, dollars).
@@ -23,7 +23,7 @@ import pandas as pd
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from cineseq_assets.forecast.evaluate import EvaluationConfig, evaluate, headline  # noqa: E402
+from cineseq_assets.forecast.evaluate import NETWORKS, WITHOUT_MARKET, EvaluationConfig, evaluate, headline  # noqa: E402
 from cineseq_assets.forecast.train import TrainConfig, prepare, train_model  # noqa: E402
 
 
@@ -108,13 +108,18 @@ def main() -> None:
     parser.add_argument("--panel", help="a stored panel.parquet (default: build it from the bundled data)")
     parser.add_argument("--out", help="folder for the errors and test forecasts as Parquet")
     parser.add_argument("--skip-inference", action="store_true")
+    parser.add_argument("--without-market", action="store_true",
+                        help="also score every model with the test films' market unknown (<model>@no_market), "
+                             "and a network trained without the market group")
     args = parser.parse_args()
     import torch
 
     torch.set_num_threads(2)  # the reference's 2 cores; the library leaves threads to its caller
     panel = pd.read_parquet(args.panel) if args.panel else default_panel()
     print(f"panel: {panel['film_id'].nunique()} films, {len(panel)} film-weeks", flush=True)
-    config = EvaluationConfig(seeds=tuple(int(s) for s in args.seeds.split(",")), split_kinds=(args.split,))
+    networks = (*NETWORKS, *WITHOUT_MARKET) if args.without_market else tuple(NETWORKS)
+    config = EvaluationConfig(seeds=tuple(int(s) for s in args.seeds.split(",")), split_kinds=(args.split,),
+                              networks=networks, unknown_market=args.without_market)
     result = evaluate(panel, config, progress=lambda m: print(m, flush=True))
     if args.out:
         Path(args.out).mkdir(parents=True, exist_ok=True)

@@ -58,31 +58,53 @@ def calendar_features(weeks: pd.DataFrame, ctx: FilmContext) -> pd.DataFrame:
     return pd.concat([frame, holiday_flags(starts)], axis=1)
 
 
+# A week's market counts as known when the chart of the 28 days before it holds at least this share
+# of the usual gross: the median of the same 28 days (shifted by whole 52-week years, so weekdays
+# line up) over the previous three years, at least two of them on the chart. Trailing, so only
+# days before week t are read. A real market seldom falls below half of that (in 2002-2019 well
+# under 1% of days; 2020-2021 did, and an unknown market is the safe reading of a pandemic); a
+# chart that lacks the year's releases (the bundled 2024 chart: $0.45B of ~$8.7B) falls far below.
+# A share of 0.8 would also mark 10-30% of normal years' weeks (measured on the bundled chart).
+MIN_MARKET_COVERAGE = 0.5
+COVERAGE_DAYS = 28
+COVERAGE_YEARS = 3
+MIN_COVERAGE_YEARS = 2
+YEAR_DAYS = 364
+
+
 def market_features(weeks: pd.DataFrame, ctx: FilmContext) -> pd.DataFrame:
     """Whole-chart gross of the 7 days before the week, and wide openings scheduled in weeks t+1..t+4.
 
     The chart gross is observed before week t starts; ``market_prev_week_days`` says how many of
     those 7 chart days exist (a day with no chart is missing, not zero). Wide openings come from
     the release schedule, which distributors announce months ahead (a date can still move: the
-    schedule used here is the one that happened). Windows outside the market table are NaN.
+    schedule used here is the one that happened). ``market_coverage`` is the share of the usual
+    gross the chart held before week t (``MarketCalendar.coverage``); below ``MIN_MARKET_COVERAGE``,
+    or outside the chart's dates, the market is unknown: ``has_market`` is 0 and every market
+    column is NaN, since a partial chart would read as an empty market with no competition.
     """
     starts = weeks["week_start"].reset_index(drop=True)
     if ctx.market is None:
-        frame = pd.DataFrame({"market_prev_week_gross": np.nan, "market_prev_week_days": 0, "has_market": 0}, index=starts.index)
+        frame = pd.DataFrame({"market_prev_week_gross": np.nan, "market_prev_week_days": 0, "market_coverage": np.nan,
+                              "has_market": 0}, index=starts.index)
         for k in range(1, LOOKAHEAD_WEEKS + 1):
             frame[f"wide_openings_w{k}"] = np.nan
         return frame
     calendar = ctx.market
     day = calendar.day_numbers(starts)
     prev_days = calendar.window_sum("chart_days", day - 7)
+    coverage = calendar.coverage(day)
+    known = coverage >= MIN_MARKET_COVERAGE  # NaN compares False: no evidence is unknown
     frame = pd.DataFrame({
-        "market_prev_week_gross": np.where(prev_days > 0, calendar.window_sum("chart_gross", day - 7), np.nan),
+        "market_prev_week_gross": np.where(known & (prev_days > 0), calendar.window_sum("chart_gross", day - 7), np.nan),
         "market_prev_week_days": prev_days.astype(int),
-        "has_market": 1,
+        "market_coverage": coverage,
+        "has_market": known.astype(int),
     })
     for k in range(1, LOOKAHEAD_WEEKS + 1):
         begin = day + 7 * k
-        frame[f"wide_openings_w{k}"] = np.where(calendar.covers(begin), calendar.window_sum("wide_openings", begin), np.nan)
+        scheduled = known & calendar.covers(begin)
+        frame[f"wide_openings_w{k}"] = np.where(scheduled, calendar.window_sum("wide_openings", begin), np.nan)
     return frame
 
 
@@ -116,6 +138,23 @@ class MarketCalendar:
 
     def covers(self, begin_day: np.ndarray, length_days: int = 7) -> np.ndarray:
         return (begin_day >= 0) & (begin_day + length_days <= self.days)
+
+    def coverage(self, day: np.ndarray) -> np.ndarray:
+        """Chart gross of the ``COVERAGE_DAYS`` before each day over the usual gross of those days
+        (see ``MIN_MARKET_COVERAGE``); NaN where fewer than ``MIN_COVERAGE_YEARS`` earlier years
+        are on the chart. Days past the chart's end count 0, so a week after it has coverage 0."""
+        day = np.asarray(day)
+        recent = self.window_sum("chart_gross", day - COVERAGE_DAYS, COVERAGE_DAYS)
+        past = []
+        for years in range(1, COVERAGE_YEARS + 1):
+            begin = day - COVERAGE_DAYS - YEAR_DAYS * years
+            days_charted = self.window_sum("chart_days", begin, COVERAGE_DAYS)
+            charted = self.covers(begin, COVERAGE_DAYS) & (days_charted >= 0.9 * COVERAGE_DAYS)
+            past.append(np.where(charted, self.window_sum("chart_gross", begin, COVERAGE_DAYS), np.nan))
+        past = np.column_stack(past) if len(day) else np.empty((0, COVERAGE_YEARS))
+        enough = np.isfinite(past).sum(axis=1) >= MIN_COVERAGE_YEARS
+        usual = np.nanmedian(np.where(enough[:, None], past, 1.0), axis=1)
+        return np.where(enough & (usual > 0), recent / np.where(usual > 0, usual, 1.0), np.nan)
 
 
 def static_features(weeks: pd.DataFrame, ctx: FilmContext) -> pd.DataFrame:

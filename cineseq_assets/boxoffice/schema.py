@@ -45,7 +45,7 @@ WIDE_RELEASE_THEATERS = 2000
 # A film enters the default catalog with at least this many full weeks from opening.
 MIN_CATALOG_WEEKS = 6
 
-PANEL_SCHEMA_VERSION = "1"
+PANEL_SCHEMA_VERSION = "2"  # 2: market_coverage; a partial market is unknown (has_market 0, market columns NaN)
 
 # Metadata that is a snapshot taken long after release (TMDB ratings and popularity): kept in the
 # panel for analysis, never to be used as a forecasting feature.

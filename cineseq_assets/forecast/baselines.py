@@ -69,7 +69,9 @@ def boosting_features(windows: Windows, horizon: int) -> np.ndarray:
         step[windows.encoder_mask[:, -1 - lag] == 0] = np.nan  # LightGBM handles missing natively
         lags.append(step)
     dec = windows.decoder[:, horizon - 1, :]
-    values = np.column_stack([*lags, enc[:, -1, ENCODER_FEATURES.index("log_market_gross")],
+    market = enc[:, -1, ENCODER_FEATURES.index("log_market_gross")]
+    market = np.where(enc[:, -1, ENCODER_FEATURES.index("has_market_gross")] > 0, market, np.nan)  # unknown, not 0
+    values = np.column_stack([*lags, market,
                               dec, windows.static, np.full(len(windows), horizon)])
     return pd.DataFrame(values, columns=[f"x{i}" for i in range(values.shape[1])])  # same names at fit and predict
 

@@ -32,11 +32,14 @@ NETWORKS = {  # evaluated name -> TrainConfig changes
     "seq2seq_attention": {"architecture": "seq2seq_attention"},
     "seq2seq_attention_direct": {"architecture": "seq2seq_attention", "decay_residual": False},
 }
+# Not evaluated by default: a network that never sees the market group (what a forecast without
+# market context must match or beat; EvaluationConfig.networks picks it).
+WITHOUT_MARKET = {"seq2seq_attention_no_market": {"architecture": "seq2seq_attention", "market_dropout": 1.0}}
 BASELINES = ("naive", "pooled_decay", "film_loglinear", "decay_prior", "gradient_boosting")
 FORECASTERS: dict[str, Callable[[TrainConfig], Forecaster]] = {  # evaluated name -> forecaster of a TrainConfig
     "naive": baselines.Naive, "pooled_decay": baselines.PooledDecay, "film_loglinear": baselines.FilmLogLinear,
     "decay_prior": baselines.DecayPrior, "gradient_boosting": baselines.GradientBoosting,
-    **{name: partial(Network, changes=changes) for name, changes in NETWORKS.items()},
+    **{name: partial(Network, changes=changes) for name, changes in (NETWORKS | WITHOUT_MARKET).items()},
 }
 
 
@@ -47,6 +50,9 @@ class EvaluationConfig:
     networks: tuple[str, ...] = tuple(NETWORKS)
     baselines: tuple[str, ...] = BASELINES
     train: TrainConfig = field(default_factory=TrainConfig)
+    # also score every model with the test films' market group unknown (as after the chart's end),
+    # as "<model>@no_market"
+    unknown_market: bool = False
 
 
 @dataclass
@@ -73,23 +79,26 @@ def evaluate(panel: pd.DataFrame, config: EvaluationConfig | None = None, progre
                  f"{len(data.test)} test windows")
         for seed in config.seeds:
             for name in (*config.baselines, *config.networks):
-                scored = _score(name, data, replace(config.train, seed=seed))
+                scored = _score(name, data, replace(config.train, seed=seed), config.unknown_market)
                 if scored is None:
                     continue
-                frame, run = scored
-                forecasts.append(frame.assign(split_kind=kind, seed=seed, model=name))
-                runs.append({"split_kind": kind, "seed": seed, "model": name, **run})
-                epochs = f", {run['epochs']} epochs" if "epochs" in run else ""
-                progress(f"[{kind}] seed {seed} {name}: test WAPE {error_table(frame)['wape']:.3f} "
-                         f"({run['seconds']:.0f} s{epochs})")
+                frames, run = scored
+                for scored_name, frame in frames.items():
+                    forecasts.append(frame.assign(split_kind=kind, seed=seed, model=scored_name))
+                    runs.append({"split_kind": kind, "seed": seed, "model": scored_name, **run})
+                    epochs = f", {run['epochs']} epochs" if "epochs" in run else ""
+                    progress(f"[{kind}] seed {seed} {scored_name}: test WAPE {error_table(frame)['wape']:.3f} "
+                             f"({run['seconds']:.0f} s{epochs})")
     forecasts = pd.concat(forecasts, ignore_index=True)
     errors = grouped_errors(forecasts, extra_keys=["split_kind", "model", "seed"])
     return EvaluationResult(forecasts, errors, pd.DataFrame(runs))
 
 
-def _score(name: str, data: PreparedData, config: TrainConfig) -> tuple[pd.DataFrame, dict] | None:
-    """Fit forecaster ``name`` on ``data``, forecast its test windows: (long table with actuals, run times),
-    or None when a package it needs is not installed."""
+def _score(name: str, data: PreparedData, config: TrainConfig,
+           unknown_market: bool = False) -> tuple[dict[str, pd.DataFrame], dict] | None:
+    """Fit forecaster ``name`` on ``data``, forecast its test windows: ({name: long table with actuals},
+    run times), with ``name@no_market`` too when ``unknown_market``; None when a package it needs is
+    not installed."""
     if name not in FORECASTERS:
         raise ValueError(f"unknown model {name!r}; choose from {', '.join(FORECASTERS)}")
     forecaster = FORECASTERS[name](config)
@@ -102,7 +111,11 @@ def _score(name: str, data: PreparedData, config: TrainConfig) -> tuple[pd.DataF
     fitted = time.perf_counter()
     quantiles = forecaster.predict(data.test)
     run = {"seconds": fitted - started, **forecaster.fit_report(), "predict_seconds": time.perf_counter() - fitted}
-    return forecast_frame(data.test, quantiles, "test").dropna(subset=["actual"]), run
+    frames = {name: forecast_frame(data.test, quantiles, "test").dropna(subset=["actual"])}
+    if unknown_market:
+        hidden = forecaster.predict(data.test.without_market())
+        frames[f"{name}@no_market"] = forecast_frame(data.test, hidden, "test").dropna(subset=["actual"])
+    return frames, run
 
 
 def headline(result: EvaluationResult, split_kind: str = "by_film") -> dict:

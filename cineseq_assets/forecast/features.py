@@ -61,6 +61,11 @@ STATIC_FEATURES = ["log_opening_theaters", "wide_release", "release_year", "rele
                    *BUZZ, "has_trends",
                    *[f"trailer_{c}" for c in TRAILER], "has_trailer",
                    *FRAME, "has_frames"]
+# The market group (whole-chart gross before each week, wide openings scheduled ahead): unknown
+# after the chart's end or where the chart is partial (boxoffice.features.MIN_MARKET_COVERAGE),
+# and masked at random in training (TrainConfig.market_dropout) so that unknown is a state seen.
+MARKET_ENCODER_FEATURES = ["log_market_gross", "has_market_gross"]
+MARKET_DECODER_FEATURES = ["log_wide_openings", "has_wide_openings"]
 # Continuous columns standardized with training-film statistics; the rest are 0/1 flags.
 CONTINUOUS = {
     "encoder": ["log_gross", "log_retention", "log_theaters", "log_theater_change", "week_of_run",

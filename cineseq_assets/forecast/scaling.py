@@ -19,6 +19,9 @@ class Scalers:
     mean: dict[str, list[float]]  # block -> per-column mean (0 for flags)
     std: dict[str, list[float]]  # block -> per-column std (1 for flags)
     deviation_std: float  # spread of log(actual / prior) on training windows: the output unit
+    # the training films' range of each static column: a film beyond it (released after the data,
+    # a budget above any seen) is read at the edge rather than extrapolated by the network
+    static_range: tuple[list[float], list[float]] | None = None
 
     @classmethod
     def fit(cls, train: Windows, schema: FeatureSchema) -> "Scalers":
@@ -36,7 +39,8 @@ class Scalers:
             spread = values.std(axis=0)
             std[block] = np.where(continuous & (spread > 1e-9), spread, 1.0).tolist()
         residual = (train.target - train.prior)[train.target_mask > 0]
-        return cls(mean, std, float(max(residual.std(), 1e-3)))
+        static_range = (blocks["static"].min(axis=0).tolist(), blocks["static"].max(axis=0).tolist())
+        return cls(mean, std, float(max(residual.std(), 1e-3)), static_range)
 
     def transform(self, windows: Windows) -> dict[str, np.ndarray]:
         """Network inputs (float32) of ``windows``."""
@@ -44,20 +48,23 @@ class Scalers:
             return (values - np.asarray(self.mean[block])) / np.asarray(self.std[block])
 
         encoder = scale("encoder", windows.encoder) * windows.encoder_mask[..., None]
+        static = windows.static if self.static_range is None else np.clip(windows.static, *map(np.asarray, self.static_range))
         return {
             "encoder": encoder.astype(np.float32),
             "encoder_mask": windows.encoder_mask.astype(np.float32),
             "decoder": scale("decoder", windows.decoder).astype(np.float32),
-            "static": scale("static", windows.static).astype(np.float32),
+            "static": scale("static", static).astype(np.float32),
             "prior": windows.prior.astype(np.float32),
         }
 
     def to_dict(self) -> dict:
-        return {"mean": self.mean, "std": self.std, "deviation_std": self.deviation_std}
+        return {"mean": self.mean, "std": self.std, "deviation_std": self.deviation_std,
+                "static_range": None if self.static_range is None else [list(side) for side in self.static_range]}
 
     @classmethod
     def from_dict(cls, data: dict) -> "Scalers":
-        return cls(data["mean"], data["std"], float(data["deviation_std"]))
+        static_range = data.get("static_range")
+        return cls(data["mean"], data["std"], float(data["deviation_std"]), tuple(static_range) if static_range else None)
 
 
 def _unique_rows(windows: Windows) -> np.ndarray:

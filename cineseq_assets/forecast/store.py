@@ -32,7 +32,7 @@ from .scaling import Scalers
 from .train import TrainConfig, TrainedModel
 
 MODEL_DIR = "forecast_model"
-FORMAT_VERSION = 2  # 2: the frame classifier's static features
+FORMAT_VERSION = 3  # 2: the frame classifier's static features; 3: trained with the market group masked
 TRAIN_HINT = "Materialize forecast_model first: `cineseq run` does, or materialize it in the Dagster UI."
 
 

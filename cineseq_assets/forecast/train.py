@@ -38,6 +38,10 @@ class TrainConfig:
     prior: PriorConfig = field(default_factory=PriorConfig)
     # weight windows by (last week's gross)^this: 0 = all equal, 1 = in dollars (0.5: best on validation)
     gross_weight: float = 0.5
+    # share of training windows whose market group is hidden, drawn anew each epoch, so that a
+    # forecast without market context (after the chart's end, a partial chart) is a state seen in training;
+    # 1 = a model without market features (it never reads them, in training or prediction)
+    market_dropout: float = 0.5  # 0.5: validation WAPE as with 0.25, forecasts that hold without a market
     epochs: int = 60
     batch_size: int = 256
     learning_rate: float = 3e-3
@@ -137,6 +141,8 @@ class TrainedModel:
         ``windows`` must carry the decay prior of this model's pooled retention.
         """
         self.model.eval()
+        if self.train_config.market_dropout >= 1:  # trained without the market group: it never reads it
+            windows = windows.without_market()
         inputs = {k: torch.from_numpy(v) for k, v in self.scalers.transform(windows).items()}
         quantiles, attention = [], []
         with torch.no_grad():
@@ -187,6 +193,7 @@ def train_model(data: PreparedData, config: TrainConfig, progress: Callable[[str
     mconfig = model_config(config, data)
     model = build_model(config.architecture, mconfig)
     train = _tensors(data, data.train)
+    hidden_market = {k: torch.from_numpy(v) for k, v in data.scalers.transform(data.train.without_market()).items()}
     weights = window_weights(data.train, config.gross_weight)
     generator = torch.Generator().manual_seed(config.seed)
     trained = TrainedModel(config.architecture, model, mconfig, config, data.scalers, data.pooled, data.schema, [], 0.0)
@@ -195,7 +202,8 @@ def train_model(data: PreparedData, config: TrainConfig, progress: Callable[[str
         order = torch.randperm(len(data.train), generator=generator)
         for start in range(0, len(order), config.batch_size):
             batch = order[start: start + config.batch_size]
-            quantiles, _ = model(*(train[name][batch] for name in INPUT_NAMES))
+            inputs = _mask_market(train, hidden_market, batch, config.market_dropout, generator)
+            quantiles, _ = model(*(inputs[name] for name in INPUT_NAMES))
             yield pinball_loss(quantiles, train["target"][batch], train["target_mask"][batch], weights[batch])
 
     def validation_wape() -> float:
@@ -207,6 +215,17 @@ def train_model(data: PreparedData, config: TrainConfig, progress: Callable[[str
     fitted = fit_loop(model, batch_losses, validation_wape, settings, score="validation_wape", log=progress)
     trained.history, trained.seconds = fitted.history, fitted.seconds
     return trained
+
+
+def _mask_market(train: dict, hidden: dict, batch: torch.Tensor, share: float, generator: torch.Generator) -> dict:
+    """The batch's inputs, with the market group hidden in a random ``share`` of its windows."""
+    inputs = {name: train[name][batch] for name in INPUT_NAMES}
+    if share <= 0:
+        return inputs
+    hide = torch.rand(len(batch), generator=generator) < share
+    for name in ("encoder", "decoder"):
+        inputs[name] = torch.where(hide[:, None, None], hidden[name][batch], inputs[name])
+    return inputs
 
 
 def calibrate_conformal(trained: TrainedModel, validation: Windows, coverage: float = 0.8) -> list[float]:

@@ -18,10 +18,22 @@ import pandas as pd
 
 from ..boxoffice.schema import WIDE_RELEASE_THEATERS
 from .decay_prior import PooledRetention, PriorConfig, decay_prior
-from .features import DECODER_FEATURES, ENCODER_FEATURES, HORIZON, decoder_blocks, encoder_frame, static_vector
+from .features import (
+    DECODER_FEATURES,
+    ENCODER_FEATURES,
+    HORIZON,
+    MARKET_DECODER_FEATURES,
+    MARKET_ENCODER_FEATURES,
+    decoder_blocks,
+    encoder_frame,
+    static_vector,
+)
 
 _LOG_GROSS = ENCODER_FEATURES.index("log_gross")
 _PRIOR = DECODER_FEATURES.index("prior_log_retention")
+# The market group: its values and their has_* flags, zeroed together when the market is unknown.
+_ENCODER_MARKET = [ENCODER_FEATURES.index(name) for name in MARKET_ENCODER_FEATURES]
+_DECODER_MARKET = [DECODER_FEATURES.index(name) for name in MARKET_DECODER_FEATURES]
 _DEFAULT_PRIOR = PriorConfig()  # frozen, so one shared default is safe
 
 
@@ -54,6 +66,14 @@ class Windows:
     @property
     def last_log_gross(self) -> np.ndarray:
         return self.encoder[:, -1, _LOG_GROSS]
+
+    def without_market(self) -> "Windows":
+        """The same windows with the market group unknown, as for weeks after the chart's end: the
+        values zeroed and their has_* flags 0 (what features.py writes for a missing market)."""
+        encoder, decoder = self.encoder.copy(), self.decoder.copy()
+        encoder[:, :, _ENCODER_MARKET] = 0.0
+        decoder[:, :, _DECODER_MARKET] = 0.0
+        return Windows(**{**{f.name: getattr(self, f.name) for f in fields(self)}, "encoder": encoder, "decoder": decoder})
 
     def with_prior(self, pooled: PooledRetention, config: PriorConfig = _DEFAULT_PRIOR) -> "Windows":
         """The same windows with the decay prior (and the decoder's prior column) computed from ``pooled``."""

@@ -6,7 +6,15 @@ import pytest
 
 from cineseq_assets.boxoffice.bundled import bundled_trends, load_bundled
 from cineseq_assets.boxoffice.calendar import holiday_flags, weeks_since_holiday
-from cineseq_assets.boxoffice.features import FEATURES, FilmContext, MarketCalendar, trends_summary
+from cineseq_assets.boxoffice.features import (
+    FEATURES,
+    MIN_MARKET_COVERAGE,
+    FilmContext,
+    MarketCalendar,
+    market_features,
+    trends_summary,
+    usable_weeks,
+)
 from cineseq_assets.boxoffice.panel import film_panel, film_row, truncation_mismatches
 from cineseq_assets.errors import FilmDataError
 
@@ -98,3 +106,41 @@ def test_trends_are_rescaled_with_past_data_only():
 def test_film_errors_name_the_film(data, market):
     with pytest.raises(FilmDataError, match="'rl000'.*not in the box-office source"):
         film_panel(data, "rl000", market)
+
+
+def shifted(data, film_id, to: str):
+    """(weeks, film row) of a real film with its run moved to open on ``to`` (same weekday rhythm)."""
+    row = film_row(data, film_id).copy()
+    offset = pd.Timestamp(to) - pd.Timestamp(row["release_date"])
+    weeks = data.film_weeks(film_id).copy()
+    weeks["week_start"] = pd.to_datetime(weeks["week_start"]) + offset
+    row["release_date"] = pd.Timestamp(row["release_date"]) + offset
+    return weeks, row
+
+
+def test_a_full_market_is_known_with_its_coverage(data, market):
+    panel = film_panel(data, INCEPTION, market)
+    assert panel["has_market"].eq(1).all() and panel["market_prev_week_gross"].notna().all()
+    assert panel["market_coverage"].between(0.7, 1.6).all()  # 2010 against the median of 2007-2009
+
+
+@pytest.mark.parametrize("opening", ["2024-06-14", "2025-03-07"])  # the bundled 2024 chart is partial; 2025 is past its end
+def test_a_partial_or_absent_market_is_unknown(data, market, opening):
+    weeks, row = shifted(data, INCEPTION, opening)
+    panel = market_features(usable_weeks(weeks), FilmContext(film=row, market=market))
+    assert panel["has_market"].eq(0).all()
+    assert panel[["market_prev_week_gross", *[f"wide_openings_w{k}" for k in range(1, 5)]]].isna().all().all()
+    assert (panel["market_coverage"].fillna(0) < MIN_MARKET_COVERAGE).all()
+
+
+def test_the_bundled_2024_chart_reads_as_partial(market):
+    days = market.day_numbers(pd.Series(pd.date_range("2024-03-01", "2024-11-01", freq="7D")))
+    assert (market.coverage(days) < MIN_MARKET_COVERAGE).all()
+    # the first two charted years have no usual gross to compare with: unknown, not full
+    assert np.isnan(market.coverage(market.day_numbers(pd.Series(pd.to_datetime(["2000-06-02", "2001-06-01"]))))).all()
+
+
+def test_a_shifted_film_stays_truncation_invariant(data, market):
+    weeks, row = shifted(data, INCEPTION, "2024-01-12")  # its run crosses from a known into an unknown market
+    problems = truncation_mismatches(weeks, FilmContext(film=row, market=market), market_features)
+    assert problems == []

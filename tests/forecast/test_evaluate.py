@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from cineseq_assets.forecast import baselines
-from cineseq_assets.forecast.evaluate import BASELINES, FORECASTERS, NETWORKS, EvaluationConfig, evaluate
+from cineseq_assets.forecast.evaluate import BASELINES, FORECASTERS, NETWORKS, WITHOUT_MARKET, EvaluationConfig, evaluate
 from cineseq_assets.forecast.forecaster import Forecaster, PointForecaster
 from cineseq_assets.forecast.metrics import grouped_errors
 from cineseq_assets.forecast.predict import forecast_frame
@@ -21,7 +21,7 @@ def data(forecast_panel):
 
 
 def test_every_model_the_evaluation_knows_is_a_forecaster():
-    assert set(FORECASTERS) == set(BASELINES) | set(NETWORKS)
+    assert set(FORECASTERS) == set(BASELINES) | set(NETWORKS) | set(WITHOUT_MARKET)
     for name, make in FORECASTERS.items():
         assert isinstance(make(TINY), Forecaster), name
 
@@ -83,3 +83,13 @@ def test_an_unknown_model_name_lists_the_known_ones(forecast_panel):
     config = EvaluationConfig(seeds=(0,), split_kinds=("by_film",), networks=("seq2seq_typo",), baselines=(), train=TINY)
     with pytest.raises(ValueError, match="unknown model 'seq2seq_typo'; choose from naive"):
         evaluate(forecast_panel, config, progress=lambda message: None)
+
+
+def test_evaluate_also_scores_with_the_market_unknown(forecast_panel):
+    config = EvaluationConfig(seeds=(0,), split_kinds=("by_film",), networks=("seq2seq",), baselines=("decay_prior",),
+                              train=TINY, unknown_market=True)
+    result = evaluate(forecast_panel, config, progress=lambda message: None)
+    assert set(result.forecasts["model"]) == {"decay_prior", "decay_prior@no_market", "seq2seq", "seq2seq@no_market"}
+    p50 = result.forecasts.pivot_table(index=["film_id", "origin_week", "horizon"], columns="model", values="p50")
+    np.testing.assert_array_equal(p50["decay_prior"], p50["decay_prior@no_market"])  # the prior reads no market
+    assert not np.allclose(p50["seq2seq"], p50["seq2seq@no_market"])  # the network does

@@ -5,7 +5,15 @@ import pandas as pd
 import pytest
 
 from cineseq_assets.forecast.decay_prior import PooledRetention, PriorConfig
-from cineseq_assets.forecast.features import DECODER_FEATURES, ENCODER_FEATURES, HORIZON, STATIC_FEATURES, static_vector
+from cineseq_assets.forecast.features import (
+    DECODER_FEATURES,
+    ENCODER_FEATURES,
+    HORIZON,
+    MARKET_DECODER_FEATURES,
+    MARKET_ENCODER_FEATURES,
+    STATIC_FEATURES,
+    static_vector,
+)
 from cineseq_assets.forecast.windows import build_windows
 
 LOG_GROSS = ENCODER_FEATURES.index("log_gross")
@@ -117,3 +125,15 @@ def test_frame_predictions_are_static_features_when_a_film_has_them(forecast_pan
     assert (windows.static[own, column["frame_expected_budget_class"]] == 2.5).all()
     assert (windows.static[own, column["frame_genre_Drama"]] == 0).all()  # not predicted: zero, flag still set
     assert (windows.static[other, column["has_frames"]] == 0).all() and (windows.static[other, column["has_trailer"]] == 1).all()
+
+
+def test_without_market_hides_the_market_group_and_nothing_else(forecast_panel):
+    windows = build_windows(forecast_panel)
+    hidden = windows.without_market()
+    market_enc = [ENCODER_FEATURES.index(name) for name in MARKET_ENCODER_FEATURES]
+    market_dec = [DECODER_FEATURES.index(name) for name in MARKET_DECODER_FEATURES]
+    assert windows.encoder[:, :, market_enc].any() and not hidden.encoder[:, :, market_enc].any()
+    assert windows.decoder[:, :, market_dec].any() and not hidden.decoder[:, :, market_dec].any()
+    others = [i for i in range(len(ENCODER_FEATURES)) if i not in market_enc]
+    np.testing.assert_array_equal(hidden.encoder[:, :, others], windows.encoder[:, :, others])
+    np.testing.assert_array_equal(hidden.static, windows.static)
