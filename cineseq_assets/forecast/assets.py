@@ -22,7 +22,7 @@ from .models import ARCHITECTURES
 from .predict import forecasts_and_totals
 from .prepared import load_prepared, save_prepared
 from .splits import SplitConfig
-from .store import latest_model_path, load_final_total, load_latest, model_folder, save_model
+from .store import latest_model_path, load_final_total, load_latest, load_model, model_folder, save_model
 from .train import TrainConfig, calibrate_conformal, prepare, train_model
 from .windows import Windows, trailer_table
 
@@ -158,8 +158,9 @@ def forecasts(context: dg.AssetExecutionContext, weekly_panel: pd.DataFrame, tra
     backtest from every earlier origin (kind "backtest"), p10/p50/p90 in dollars, from the serving model.
     With a model stored with its final-total model, each row also carries the final domestic total from
     its origin week (gross_to_date, final_p10/p50/p90, multiplier_baseline: forecast.final_total)."""
-    model, _ = load_latest(artifacts.root)
-    final = load_final_total(latest_model_path(artifacts.root))
+    weights = latest_model_path(artifacts.root)  # read serving.json once: the model and its final total agree
+    model, _ = load_model(weights)
+    final = load_final_total(weights)
     started = time.perf_counter()
     # One batch for every film of the run (windows, one forward pass), then handed out per film
     # so that a film without a stored panel fails alone.
@@ -182,9 +183,9 @@ def forecasts(context: dg.AssetExecutionContext, weekly_panel: pd.DataFrame, tra
         metadata["live_forecast"] = dg.MetadataValue.md(
             live[["week", "p10", "p50", "p90"]].to_markdown(index=False, floatfmt=",.0f"))
         if "final_p50" in live:
-            final = live.iloc[0]
-            metadata["final_total"] = (f"${final['final_p50']:,.0f} (p10 ${final['final_p10']:,.0f} - p90 "
-                                       f"${final['final_p90']:,.0f}), multiplier baseline ${final['multiplier_baseline']:,.0f}")
+            row = live.iloc[0]
+            metadata["final_total"] = (f"${row['final_p50']:,.0f} (p10 ${row['final_p10']:,.0f} - p90 "
+                                       f"${row['final_p90']:,.0f}), multiplier baseline ${row['multiplier_baseline']:,.0f}")
     return dg.Output(table, metadata=metadata)
 
 

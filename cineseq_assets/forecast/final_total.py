@@ -27,6 +27,7 @@ import pandas as pd
 
 from ..boxoffice.schema import WIDE_RELEASE_THEATERS
 from .decay_prior import PooledRetention
+from .metrics import interval_coverage, point_errors
 from .windows import Windows, build_windows
 
 TAILS = ("decay_pooled", "decay_own", "multiplier")
@@ -232,13 +233,12 @@ def score_totals(forecasts: pd.DataFrame, totals: pd.Series, origins: tuple[int,
     rows = forecasts[forecasts["origin_week"].between(*origins)]
     rows = rows.assign(actual=rows["film_id"].map(totals)).dropna(subset=["actual"])
     rows = rows[rows["actual"] > 0]
-    rows = rows.assign(error=(rows["p50"] - rows["actual"]).abs(),
-                       inside=(rows["p10"] <= rows["actual"]) & (rows["actual"] <= rows["p90"]))
 
     def summary(group: pd.DataFrame) -> pd.Series:
-        return pd.Series({"films": len(group), "mape": float((group["error"] / group["actual"]).mean()),
-                          "wape": float(group["error"].sum() / group["actual"].sum()),
-                          "coverage_80": float(group["inside"].mean())})
+        actual = group["actual"].to_numpy()
+        return pd.Series({"films": len(group), "mape": float((np.abs(group["p50"] - actual) / actual).mean()),
+                          "wape": point_errors(group["p50"], actual)["wape"],
+                          "coverage_80": interval_coverage(group["p10"], group["p90"], actual)})
 
     by_origin = rows.groupby(["method", "origin_week"]).apply(summary, include_groups=False).reset_index()
     overall = rows.groupby("method").apply(summary, include_groups=False).reset_index().assign(origin_week="all")
