@@ -13,7 +13,7 @@ from cineseq_assets.boxoffice.bundled import bundled_trends, load_bundled
 from cineseq_assets.boxoffice.features import MarketCalendar
 from cineseq_assets.boxoffice.panel import film_panel, pooled_panel
 from cineseq_assets.forecast.final_total import final_totals, fit_final_total
-from cineseq_assets.forecast.train import TrainConfig, calibrate_conformal, prepare, train_model
+from cineseq_assets.forecast.train import TrainConfig, fit_forecaster, prepare
 from cineseq_assets.frames.classifier import classifier_folder
 from cineseq_assets.frames.classifier import save_model as save_frame_model
 from cineseq_assets.frames.dataset import load_labelled_images
@@ -111,14 +111,12 @@ def forecast_panel() -> pd.DataFrame:
 
 @pytest.fixture(scope="session")
 def tiny_models(forecast_panel) -> dict:
-    """architecture -> (TrainedModel with conformal widening, PreparedData)."""
+    """architecture -> (TrainedModel with its booster and conformal widening, PreparedData)."""
     models = {}
     for architecture in ARCHITECTURES:
         config = TrainConfig(architecture=architecture, epochs=2, hidden=16, static_hidden=8, attention_hidden=8)
         data = prepare(forecast_panel, config)
-        trained = train_model(data, config)
-        calibrate_conformal(trained, data.validation)
-        models[architecture] = (trained, data)
+        models[architecture] = (fit_forecaster(data, config), data)  # as forecast_model: booster blended, band calibrated
     return models
 
 

@@ -23,7 +23,7 @@ from .predict import forecasts_and_totals
 from .prepared import load_prepared, save_prepared
 from .splits import SplitConfig
 from .store import latest_model_path, load_final_total, load_latest, load_model, model_folder, save_model
-from .train import TrainConfig, calibrate_conformal, prepare, train_model
+from .train import TrainConfig, TrainedModel, fit_forecaster, prepare
 from .windows import Windows, trailer_table
 
 GROUP = "forecast"
@@ -53,13 +53,18 @@ class ForecastTrainingConfig(RunConfig):
     max_seconds: float | None = None
     gross_weight: float | None = None
     decay_residual: bool | None = None
+    boosting: bool | None = None
+    train_on_test: bool | None = None
     seed: int | None = None
 
     def train_config(self, architecture: str | None = None) -> TrainConfig:
         return self.build(TrainConfig(), **({"architecture": architecture} if architecture else {}))
 
     def split_config(self) -> SplitConfig:
-        return SplitConfig(kind=self.split_kind) if self.split_kind else SplitConfig()
+        """The served model's split: SplitConfig's, with the test films training it unless
+        ``train_on_test`` is false (forecast_evaluation scores the test films with them held out)."""
+        train_on_test = True if self.train_on_test is None else self.train_on_test  # not build(): seed is TrainConfig's
+        return SplitConfig(kind=self.split_kind or SplitConfig.kind, train_on_test=train_on_test)
 
     def architecture_names(self) -> list[str]:
         return list(self.architectures or ARCHITECTURES)
@@ -103,8 +108,10 @@ def _window_table(windows: Windows, split: str) -> pd.DataFrame:
 def forecast_model(context: dg.AssetExecutionContext, config: ForecastTrainingConfig, panel: pd.DataFrame,
                    film_catalog: pd.DataFrame, artifacts: ArtifactStore) -> dg.MaterializeResult:
     """The Seq2Seq forecasters (LSTM encoder, GRU decoder; with and without attention) trained on the
-    training films, early-stopped and conformally calibrated on the validation films. Stored as
-    Parquet weights + ONNX; the one with the lower validation WAPE serves the demo and the CLI.
+    training films and early-stopped on the validation films, each with a gradient-boosted model blended
+    in (forecast.boosting; its weight chosen on validation films) and the band conformally calibrated
+    on them. Stored as Parquet weights + ONNX + the booster's LightGBM text model; the one with the
+    lower validation WAPE serves the demo and the CLI.
     Each is stored with its final-total model (multipliers of training films; the tail and the band's
     widening chosen on validation films: forecast.final_total)."""
     from .onnx_export import export_onnx
@@ -112,17 +119,17 @@ def forecast_model(context: dg.AssetExecutionContext, config: ForecastTrainingCo
     data = load_prepared(artifacts.folder("training_windows"), config.train_config())
     folder = model_folder(artifacts.root).path
     totals = final_totals(panel, film_catalog)
-    trained_models, metrics, finals = {}, {}, {}
+    trained_models, metrics, finals, booster = {}, {}, {}, None
     for architecture in config.architecture_names():
         train_config = config.train_config(architecture)
-        trained = train_model(data, train_config, progress=lambda h, a=architecture: context.log.debug(f"{a}: {h}"))
-        calibrate_conformal(trained, data.validation)
-        best = min(trained.history, key=lambda h: h["validation_wape"])
-        metrics[architecture] = {"validation_wape": best["validation_wape"], "best_epoch": best["epoch"],
-                                 "epochs": len(trained.history), "seconds": trained.seconds,
-                                 "conformal_widening": trained.conformal}
-        context.log.info(f"{architecture}: validation WAPE {best['validation_wape']:.3f} after {len(trained.history)} epochs, "
-                         f"{trained.seconds:.0f} s")
+        started = time.perf_counter()
+        trained = fit_forecaster(data, train_config, progress=lambda h, a=architecture: context.log.debug(f"{a}: {h}"),
+                                 booster=booster)
+        booster = trained.booster  # the next architecture blends the same one (same films, seed and dropout)
+        metrics[architecture] = _training_metrics(trained, time.perf_counter() - started)
+        context.log.info(f"{architecture}: validation WAPE {metrics[architecture]['validation_wape']:.3f} (network alone "
+                         f"{metrics[architecture]['network_validation_wape']:.3f} after {len(trained.history)} epochs, "
+                         f"booster weight {trained.blend_weight:g}), {metrics[architecture]['seconds']:.0f} s")
         trained_models[architecture] = trained
         finals[architecture] = fit_final_total(trained, panel, data.split, totals)[0]
         metrics[architecture]["final_total_validation_wape"] = finals[architecture].validation
@@ -142,6 +149,15 @@ def forecast_model(context: dg.AssetExecutionContext, config: ForecastTrainingCo
         "folder": dg.MetadataValue.path(str(folder)),
         "plot_learning_curves": image_metadata("learning curves", curves),
     })
+
+
+def _training_metrics(trained: TrainedModel, seconds: float) -> dict:
+    """What forecast_model records of one trained forecaster; validation_wape is the served (blended) one."""
+    best = min(trained.history, key=lambda h: h["validation_wape"])
+    blended = trained.blend_scores.get(trained.blend_weight, best["validation_wape"])
+    return {"validation_wape": blended, "network_validation_wape": best["validation_wape"],
+            "booster_weight": trained.blend_weight, "best_epoch": best["epoch"], "epochs": len(trained.history),
+            "seconds": seconds, "network_seconds": trained.seconds, "conformal_widening": trained.conformal}
 
 
 @dg.asset(

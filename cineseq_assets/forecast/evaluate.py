@@ -27,14 +27,16 @@ from .train import PreparedData, TrainConfig, prepare
 
 log = logging.getLogger(__name__)
 
-NETWORKS = {  # evaluated name -> TrainConfig changes
-    "seq2seq": {"architecture": "seq2seq"},
-    "seq2seq_attention": {"architecture": "seq2seq_attention"},
-    "seq2seq_attention_direct": {"architecture": "seq2seq_attention", "decay_residual": False},
+NETWORKS = {  # evaluated name -> TrainConfig changes: the networks alone, then what serves
+    "seq2seq": {"architecture": "seq2seq", "boosting": False},
+    "seq2seq_attention": {"architecture": "seq2seq_attention", "boosting": False},
+    "seq2seq_attention_direct": {"architecture": "seq2seq_attention", "decay_residual": False, "boosting": False},
+    "served": {},  # what forecast_model serves: TrainConfig's defaults (the network with the booster blended in)
 }
 # Not evaluated by default: a network that never sees the market group (what a forecast without
 # market context must match or beat; EvaluationConfig.networks picks it).
-WITHOUT_MARKET = {"seq2seq_attention_no_market": {"architecture": "seq2seq_attention", "market_dropout": 1.0}}
+WITHOUT_MARKET = {"seq2seq_attention_no_market": {"architecture": "seq2seq_attention", "market_dropout": 1.0, "boosting": False},
+                  "served_no_market": {"market_dropout": 1.0}}
 BASELINES = ("naive", "pooled_decay", "film_loglinear", "decay_prior", "gradient_boosting")
 FORECASTERS: dict[str, Callable[[TrainConfig], Forecaster]] = {  # evaluated name -> forecaster of a TrainConfig
     "naive": baselines.Naive, "pooled_decay": baselines.PooledDecay, "film_loglinear": baselines.FilmLogLinear,

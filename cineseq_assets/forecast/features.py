@@ -48,9 +48,15 @@ def _holiday_columns(k: int) -> list[str]:
     return [f"holiday_{name}_w{k}" for name in HOLIDAY_NAMES]
 
 
+# What the daily chart says inside each week (panel columns of boxoffice.features.intraweek_features):
+# the audience's mix (weekend share, Sunday over Friday), where the week ends against its average and
+# how the last days held against the same days a week before; the share of each day of the run week.
+# Zero with has_daily 0 where a day is missing (a weekly source has none).
+INTRAWEEK = ["weekend_share", "sunday_over_friday", "late_week_retention", "last_day_level"]
+DAY_SHARES = [f"day_share_{k}" for k in range(1, 8)]
 ENCODER_FEATURES = ["log_gross", "log_retention", "is_opening", "log_theaters", "log_theater_change",
                     "week_of_run", "weeks_since_holiday", "log_market_gross", "has_market_gross",
-                    *[f"holiday_{name}" for name in HOLIDAY_NAMES]]
+                    *[f"holiday_{name}" for name in HOLIDAY_NAMES], *INTRAWEEK, *DAY_SHARES, "has_daily"]
 DECODER_FEATURES = ["week_of_run", "horizon", "prior_log_retention", "log_wide_openings", "has_wide_openings",
                     *[f"holiday_{name}" for name in HOLIDAY_NAMES]]
 STATIC_FEATURES = ["log_opening_theaters", "wide_release", "release_year", "release_month",
@@ -69,7 +75,7 @@ MARKET_DECODER_FEATURES = ["log_wide_openings", "has_wide_openings"]
 # Continuous columns standardized with training-film statistics; the rest are 0/1 flags.
 CONTINUOUS = {
     "encoder": ["log_gross", "log_retention", "log_theaters", "log_theater_change", "week_of_run",
-                "weeks_since_holiday", "log_market_gross"],
+                "weeks_since_holiday", "log_market_gross", *INTRAWEEK, *DAY_SHARES],
     "decoder": ["week_of_run", "horizon", "prior_log_retention", "log_wide_openings"],
     "static": ["log_opening_theaters", "release_year", "release_month", "log_budget", "runtime", *BUZZ,
                *[f"trailer_{c}" for c in TRAILER], "frame_expected_budget_class"],
@@ -116,7 +122,22 @@ def encoder_frame(panel: pd.DataFrame) -> pd.DataFrame:
     })
     for name, column in zip(HOLIDAY_NAMES, _holiday_columns(0)):
         frame[f"holiday_{name}"] = panel[column].to_numpy(dtype=float)
-    return frame[ENCODER_FEATURES]
+    return pd.concat([frame, intraweek_frame(panel).set_axis(frame.index)], axis=1)[ENCODER_FEATURES]
+
+
+def intraweek_frame(panel: pd.DataFrame) -> pd.DataFrame:
+    """The intra-week encoder columns: zero with ``has_daily`` 0 where the week's days are not all known
+    (a panel without the day columns, from a weekly source, has none)."""
+    missing = pd.Series(np.nan, index=panel.index)
+    days = np.column_stack([panel.get(f"day_gross_{k}", missing).to_numpy(dtype=float) for k in range(1, 8)])
+    known = np.isfinite(days).all(axis=1) & (panel["gross"].to_numpy(dtype=float) > 0)
+    shares = days / np.where(known, panel["gross"].to_numpy(dtype=float), 1.0)[:, None]
+    values = {name: panel.get(name, missing).to_numpy(dtype=float) for name in INTRAWEEK}
+    values |= {name: shares[:, k] for k, name in enumerate(DAY_SHARES)}
+    frame = pd.DataFrame({name: np.where(known & np.isfinite(column), column, 0.0) for name, column in values.items()},
+                         index=panel.index)
+    frame["has_daily"] = known.astype(float)
+    return frame
 
 
 def decoder_blocks(panel: pd.DataFrame) -> np.ndarray:

@@ -14,7 +14,7 @@ from dataclasses import replace
 
 import numpy as np
 
-from .train import PreparedData, TrainConfig, TrainedModel, calibrate_conformal, train_model
+from .train import PreparedData, TrainConfig, TrainedModel, fit_forecaster
 from .windows import Windows
 
 
@@ -61,8 +61,7 @@ class Network(Forecaster):
         self.trained: TrainedModel | None = None
 
     def fit(self, data: PreparedData) -> Network:
-        self.trained = train_model(data, self.config)
-        calibrate_conformal(self.trained, data.validation)
+        self.trained = fit_forecaster(data, self.config)
         return self
 
     def predict(self, windows: Windows) -> np.ndarray:
@@ -70,5 +69,8 @@ class Network(Forecaster):
 
     def fit_report(self) -> dict:
         best = min(self.trained.history, key=lambda h: h["validation_wape"])
-        return {"seconds": self.trained.seconds, "epochs": len(self.trained.history), "best_epoch": best["epoch"],
-                "validation_wape": best["validation_wape"]}
+        report = {"epochs": len(self.trained.history), "best_epoch": best["epoch"], "validation_wape": best["validation_wape"]}
+        if self.trained.booster is not None:
+            report |= {"blend_weight": self.trained.blend_weight,
+                       "blended_validation_wape": self.trained.blend_scores[self.trained.blend_weight]}
+        return report

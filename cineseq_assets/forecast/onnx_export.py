@@ -29,7 +29,7 @@ import torch
 from ..errors import ModelError
 from ..storage import write_bytes_atomic
 from .store import TRAIN_HINT, load_model
-from .train import INPUT_NAMES, TrainedModel, widen
+from .train import INPUT_NAMES, TrainedModel, finish, served_windows
 from .windows import Windows
 
 log = logging.getLogger(__name__)
@@ -182,6 +182,7 @@ class OnnxForecaster:
         self.pooled = trained.pooled
         self.schema = trained.schema
         self.conformal = list(trained.conformal)
+        self.booster, self.blend_weight = trained.booster, trained.blend_weight
         model = onnx.load(str(self.path))
         self._check_matches(model, weights_fingerprint(trained.model))
         self.session = _session(model.SerializeToString(), threads)
@@ -201,6 +202,7 @@ class OnnxForecaster:
 
     def predict(self, windows: Windows, batch_size: int = 4096) -> tuple[np.ndarray, np.ndarray | None]:
         """Quantiles of log1p gross [N, H, 3] (conformally widened) and attention [N, H, L] or None."""
+        windows = served_windows(windows, self.train_config)
         inputs = self.scalers.transform(windows)
         quantiles, attention = [], []
         for start in range(0, len(windows), batch_size):
@@ -209,4 +211,4 @@ class OnnxForecaster:
             quantiles.append(outputs[0])
             if len(outputs) > 1:
                 attention.append(outputs[1])
-        return widen(np.concatenate(quantiles), self.conformal), (np.concatenate(attention) if attention else None)
+        return finish(np.concatenate(quantiles), windows, self), (np.concatenate(attention) if attention else None)

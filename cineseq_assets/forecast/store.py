@@ -10,6 +10,7 @@ The models live in a model folder (cineseq_assets.model_store) under the storage
 
     forecast_model/<architecture>.parquet   weights + metadata
     forecast_model/<architecture>.onnx      the same network for onnxruntime
+    forecast_model/<architecture>.booster.txt  the gradient-boosted model blended in (LightGBM text format)
     forecast_model/serving.json             which architecture serves, chosen on validation films
 """
 
@@ -24,6 +25,8 @@ import torch
 from ..errors import ModelError
 from ..model_store import ModelFolder
 from ..weights import read_metadata, read_weights, write_weights
+from .boosting import SUFFIX as BOOSTER_SUFFIX
+from .boosting import Booster
 from .decay_prior import PooledRetention, PriorConfig
 from .features import FeatureSchema
 from .final_total import FinalTotalModel
@@ -32,13 +35,15 @@ from .scaling import Scalers
 from .train import TrainConfig, TrainedModel
 
 MODEL_DIR = "forecast_model"
-FORMAT_VERSION = 3  # 2: the frame classifier's static features; 3: trained with the market group masked
+# 2: the frame classifier's static features; 3: trained with the market group masked; 4: intra-week
+# features and the blended booster
+FORMAT_VERSION = 4
 TRAIN_HINT = "Materialize forecast_model first: `cineseq run` does, or materialize it in the Dagster UI."
 
 
 def model_folder(storage_dir: Path) -> ModelFolder:
     """The forecasters of ``storage_dir``: ``<architecture>.parquet`` + ``.onnx``, and serving.json."""
-    return ModelFolder(Path(storage_dir) / MODEL_DIR, (".parquet", ".onnx"), "forecaster", TRAIN_HINT)
+    return ModelFolder(Path(storage_dir) / MODEL_DIR, (".parquet", ".onnx", BOOSTER_SUFFIX), "forecaster", TRAIN_HINT)
 
 
 def model_dir(storage_dir: Path) -> Path:
@@ -50,7 +55,10 @@ def save_model(trained: TrainedModel, path: Path, metrics: dict | None = None,
     """Write ``trained`` to the weights file ``path`` (``model_folder(storage).file(architecture)``), with
     the final-total multipliers, band and tail fitted for it (``final_total.fit_final_total``) when given."""
     state = {name: tensor.detach().cpu().numpy() for name, tensor in trained.model.state_dict().items()}
+    path = Path(path)
     config = {"format_version": FORMAT_VERSION, **trained.metadata()}
+    if trained.booster is not None:  # written first: the weights file that names its hash comes after it
+        config["booster_sha256"] = trained.booster.save(path.with_suffix(BOOSTER_SUFFIX))
     if final_total is not None:
         config["final_total"] = final_total.to_dict()
     return write_weights(path, state, config, metrics or {})
@@ -82,7 +90,11 @@ def load_model(path: Path) -> tuple[TrainedModel, dict]:
         scalers=Scalers.from_dict(meta["scalers"]), pooled=PooledRetention.from_dict(meta["pooled_retention"]),
         schema=FeatureSchema(**meta["feature_schema"]), history=meta.get("history", []),
         seconds=float(meta.get("seconds", 0.0)), conformal=list(meta.get("conformal", [0.0] * model_config.horizon)),
+        blend_weight=float(meta.get("blend_weight", 0.0)),
+        blend_scores={float(k): v for k, v in (meta.get("blend_scores") or {}).items()},
     )
+    if meta.get("booster_sha256"):
+        trained.booster = Booster.load(path.with_suffix(BOOSTER_SUFFIX), meta["booster_sha256"])
     return trained, metrics
 
 

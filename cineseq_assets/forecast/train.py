@@ -15,6 +15,7 @@ import pandas as pd
 import torch
 
 from ..fitting import FitSettings, fit_loop, seeded
+from .boosting import Booster, blend, choose_weight
 from .decay_prior import PooledRetention, PriorConfig
 from .features import FeatureSchema
 from .models import ModelConfig, build_model
@@ -42,6 +43,9 @@ class TrainConfig:
     # forecast without market context (after the chart's end, a partial chart) is a state seen in training;
     # 1 = a model without market features (it never reads them, in training or prediction)
     market_dropout: float = 0.5  # 0.5: validation WAPE as with 0.25, forecasts that hold without a market
+    # blend a gradient-boosted model (forecast.boosting) into the network's forecast, with a weight
+    # chosen on validation films (0 when it does not help there)
+    boosting: bool = True
     epochs: int = 60
     batch_size: int = 256
     learning_rate: float = 3e-3
@@ -72,14 +76,18 @@ def prepare(panel: pd.DataFrame, config: TrainConfig, split: SplitConfig | None 
     split = split or SplitConfig()
     films = assign_splits(panel, split) if films is None else films
     counts = films.value_counts()
-    if any(counts.get(name, 0) == 0 for name in ("train", "validation", "test")):
+    needed = ("train", "validation") if split.train_on_test else ("train", "validation", "test")
+    if any(counts.get(name, 0) == 0 for name in needed):
         raise ValueError(f"the {split.kind} split of {len(films)} films left a split empty ({counts.to_dict()}): "
-                         "training needs films in train, validation and test; use more films (e.g. `cineseq run --films all`)")
+                         f"training needs films in {', '.join(needed)}; use more films (e.g. `cineseq run --films all`)")
     rows = panel["film_id"].map(films)
     pooled = PooledRetention.fit(panel[rows == "train"])
     windows = {}
     for name in ("train", "validation", "test"):
         part = panel[rows == name]
+        if not len(part):  # no test films (SplitConfig.train_on_test): an empty set of the same shape
+            windows[name] = windows["validation"].subset(slice(0, 0))
+            continue
         origins = (1, config.max_train_origin) if name == "train" else config.eval_origins
         built = build_windows(part, config.encoder_length, origins, trailers)
         windows[name] = built.with_prior(pooled, config.prior)
@@ -134,6 +142,9 @@ class TrainedModel:
     history: list[dict]
     seconds: float
     conformal: list[float] = field(default_factory=lambda: [0.0] * 4)  # per-horizon widening of p10/p90 (log units)
+    booster: Booster | None = None  # the gradient-boosted model blended in (forecast.boosting), if any
+    blend_weight: float = 0.0  # its share of the p50 (log space), chosen on validation films
+    blend_scores: dict = field(default_factory=dict)  # validation WAPE of every candidate weight
 
     def predict(self, windows: Windows, batch_size: int = 4096) -> tuple[np.ndarray, np.ndarray | None]:
         """Quantiles of log1p gross [N, H, 3] and attention weights [N, H, L] (None without attention).
@@ -141,8 +152,7 @@ class TrainedModel:
         ``windows`` must carry the decay prior of this model's pooled retention.
         """
         self.model.eval()
-        if self.train_config.market_dropout >= 1:  # trained without the market group: it never reads it
-            windows = windows.without_market()
+        windows = served_windows(windows, self.train_config)
         inputs = {k: torch.from_numpy(v) for k, v in self.scalers.transform(windows).items()}
         quantiles, attention = [], []
         with torch.no_grad():
@@ -151,7 +161,7 @@ class TrainedModel:
                 quantiles.append(q.numpy())
                 if a is not None:
                     attention.append(a.numpy())
-        return widen(np.concatenate(quantiles), self.conformal), (np.concatenate(attention) if attention else None)
+        return finish(np.concatenate(quantiles), windows, self), (np.concatenate(attention) if attention else None)
 
     def metadata(self) -> dict:
         return {
@@ -162,9 +172,24 @@ class TrainedModel:
             "pooled_retention": self.pooled.to_dict(),
             "feature_schema": self.schema.to_dict(),
             "conformal": list(self.conformal),
+            "blend_weight": self.blend_weight,
+            "blend_scores": self.blend_scores,
             "history": self.history,
             "seconds": self.seconds,
         }
+
+
+def served_windows(windows: Windows, config: TrainConfig) -> Windows:
+    """The windows a model reads: a model trained without the market group (market_dropout 1) never reads it."""
+    return windows.without_market() if config.market_dropout >= 1 else windows
+
+
+def finish(log_quantiles: np.ndarray, windows: Windows, model) -> np.ndarray:
+    """The served quantiles from the network's raw ones, in place: blended with the model's booster
+    (forecast.boosting), then conformally widened. ``model`` is a TrainedModel or an OnnxForecaster."""
+    if model.booster is not None and model.blend_weight > 0:
+        blend(log_quantiles, model.booster.predict(windows), model.blend_weight)
+    return widen(log_quantiles, model.conformal)
 
 
 def widen(log_quantiles: np.ndarray, conformal) -> np.ndarray:
@@ -214,6 +239,23 @@ def train_model(data: PreparedData, config: TrainConfig, progress: Callable[[str
                            plateau_factor=0.5, clip_norm=1.0)
     fitted = fit_loop(model, batch_losses, validation_wape, settings, score="validation_wape", log=progress)
     trained.history, trained.seconds = fitted.history, fitted.seconds
+    return trained
+
+
+def fit_forecaster(data: PreparedData, config: TrainConfig, progress: Callable[[str], None] | None = None,
+                   booster: Booster | None = None) -> TrainedModel:
+    """The forecaster that serves: the network (``train_model``), the booster blended in when
+    ``config.boosting`` (its weight chosen on validation films), and the band calibrated on them last,
+    so that the conformal widening sees the blended forecast. ``booster``: one already fitted on
+    ``data.train`` with this seed and market dropout (it does not depend on the architecture)."""
+    trained = train_model(data, config, progress)
+    if config.boosting:
+        network = trained.predict(data.validation)[0]
+        booster = booster or Booster.fit(data.train, config.seed, market_dropout=config.market_dropout)
+        validation = served_windows(data.validation, config)
+        trained.blend_weight, trained.blend_scores = choose_weight(network, booster.predict(validation), data.validation)
+        trained.booster = booster
+    calibrate_conformal(trained, data.validation)
     return trained
 
 

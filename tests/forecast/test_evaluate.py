@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from cineseq_assets.forecast import baselines
+from cineseq_assets.forecast.boosting import Booster
 from cineseq_assets.forecast.evaluate import BASELINES, FORECASTERS, NETWORKS, WITHOUT_MARKET, EvaluationConfig, evaluate
 from cineseq_assets.forecast.forecaster import Forecaster, PointForecaster
 from cineseq_assets.forecast.metrics import grouped_errors
@@ -37,8 +38,8 @@ def test_baselines_fit_and_predict_their_point_forecast_as_the_p50(data, name):
                 "pooled_decay": lambda: baselines.pooled_decay(data.test, data.pooled),
                 "film_loglinear": lambda: baselines.film_loglinear(data.test, data.pooled),
                 "decay_prior": lambda: baselines.prior(data.test),
-                "gradient_boosting": lambda: baselines.gradient_boosting(
-                    data.test, baselines.fit_gradient_boosting(data.train, data.validation, seed=TINY.seed))}[name]()
+                "gradient_boosting": lambda: Booster.fit(data.train, TINY.seed, market_dropout=TINY.market_dropout).predict(
+                    data.test)}[name]()
     np.testing.assert_array_equal(quantiles[..., 1], expected)
 
 

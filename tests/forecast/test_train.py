@@ -130,8 +130,6 @@ def test_baselines_on_real_windows(tiny_models):
     assert (np.diff(pooled, axis=1) < 0).all()  # box office decays in every pooled week
     loglinear = baselines.film_loglinear(test, data.pooled)
     assert (np.diff(loglinear, axis=1) <= 1e-9).all()  # rising fits are held flat, never extrapolated up
-    gb = baselines.fit_gradient_boosting(data.train, data.validation)
-    assert baselines.gradient_boosting(test, gb).shape == test.target.shape
 
 
 def test_pooled_retention_is_fitted_per_width(forecast_panel):
@@ -170,3 +168,14 @@ def test_a_film_beyond_the_training_range_is_read_at_its_edge(tiny_models):
     edge = trained.scalers.transform(later.__class__(**{**later.__dict__, "static": latest}))["static"]
     np.testing.assert_array_equal(trained.scalers.transform(later)["static"], edge)
     assert trained.scalers.from_dict(trained.scalers.to_dict()) == trained.scalers
+
+
+def test_the_served_split_trains_on_the_test_films_and_keeps_the_validation_films(forecast_panel):
+    evaluated = assign_splits(forecast_panel, SplitConfig())
+    served = assign_splits(forecast_panel, SplitConfig(train_on_test=True))
+    assert (served[evaluated == "validation"] == "validation").all()
+    assert (served == "validation").sum() == (evaluated == "validation").sum()
+    assert set(served[evaluated == "test"]) == {"train"} and "test" not in set(served)
+    data = prepare(forecast_panel, TrainConfig(), SplitConfig(train_on_test=True))
+    assert len(data.test) == 0 and data.test.encoder.shape[1:] == data.validation.encoder.shape[1:]
+    assert set(data.train.film_id) == set(served.index[served == "train"])

@@ -137,3 +137,24 @@ def test_without_market_hides_the_market_group_and_nothing_else(forecast_panel):
     others = [i for i in range(len(ENCODER_FEATURES)) if i not in market_enc]
     np.testing.assert_array_equal(hidden.encoder[:, :, others], windows.encoder[:, :, others])
     np.testing.assert_array_equal(hidden.static, windows.static)
+
+
+def test_the_shape_of_the_week_is_read_from_its_days_and_flagged_when_unknown(forecast_panel):
+    from cineseq_assets.forecast.features import DAY_SHARES, INTRAWEEK, intraweek_frame
+
+    rows = forecast_panel.head(12).copy()
+    days = np.arange(1, 8, dtype=float)
+    for k in range(1, 8):
+        rows[f"day_gross_{k}"] = days[k - 1] * rows["gross"] / days.sum()
+    rows["weekend_share"] = 0.6
+    rows.loc[rows.index[3], "day_gross_5"] = np.nan  # one day missing from the chart
+    frame = intraweek_frame(rows)
+    known = frame.drop(index=rows.index[3])
+    np.testing.assert_allclose(known[DAY_SHARES].sum(axis=1), 1.0)
+    np.testing.assert_allclose(known["day_share_7"], 7 / 28)
+    assert (known["has_daily"] == 1).all() and (known["weekend_share"] == 0.6).all()
+    missing = frame.loc[rows.index[3]]
+    assert missing["has_daily"] == 0 and (missing[[*INTRAWEEK, *DAY_SHARES]] == 0).all()
+    day_columns = [c for c in forecast_panel if c.startswith("day_gross")]
+    weekly_source = intraweek_frame(forecast_panel.head(12).drop(columns=day_columns))
+    assert (weekly_source["has_daily"] == 0).all() and (weekly_source.drop(columns="has_daily") == 0).all().all()
