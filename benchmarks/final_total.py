@@ -29,7 +29,7 @@ from cineseq_assets.boxoffice.bundled import load_bundled  # noqa: E402
 from cineseq_assets.forecast.final_total import final_totals, fit_final_total, score_totals, window_totals  # noqa: E402
 from cineseq_assets.forecast.splits import assign_splits  # noqa: E402
 from cineseq_assets.forecast.store import load_model  # noqa: E402
-from cineseq_assets.forecast.train import TrainConfig, calibrate_conformal, prepare, train_model  # noqa: E402
+from cineseq_assets.forecast.train import TrainConfig, fit_forecaster, prepare  # noqa: E402
 
 
 def forecaster(panel: pd.DataFrame, args) -> tuple[object, pd.Series]:
@@ -37,9 +37,7 @@ def forecaster(panel: pd.DataFrame, args) -> tuple[object, pd.Series]:
         return load_model(Path(args.model))[0], assign_splits(panel)
     config = TrainConfig(architecture=args.architecture, max_seconds=args.max_seconds)
     data = prepare(panel, config)
-    trained = train_model(data, config)
-    calibrate_conformal(trained, data.validation)
-    return trained, data.split
+    return fit_forecaster(data, config), data.split  # as forecast_model: the booster blended in, the band calibrated
 
 
 def main() -> None:
