@@ -54,7 +54,7 @@ def daily_shape_features(weeks: pd.DataFrame, ctx: FilmContext) -> pd.DataFrame:
     """The shape of week t inside its seven days, from the daily chart (weeks t-1 and t only).
 
     A week's sum hides whether the audience is holding: a week that ends low relative to its own
-    average, or whose weekend carries less of it, falls faster after. ``day_gross_1..7`` are passed
+    average, or leans on its weekend, falls faster after (docs/forecasting.md). ``day_gross_1..7`` are passed
     through (day 1 = ``week_start``); ``weekend_share`` is the Friday, Saturday and Sunday dates'
     gross over the week's; ``sunday_over_friday`` is log((Sun + 1) / (Fri + 1)); ``late_week_retention``
     is log1p of days 5..7 of week t minus that of week t-1; ``last_day_level`` is

@@ -47,7 +47,7 @@ def daily_to_weekly(daily: pd.DataFrame, release_dates: pd.Series | None = None)
     day_index = (day["date"] - day["film_id"].map(opening)).dt.days
     day = day[day_index >= 0]
     day["week"] = (day_index[day_index >= 0] // 7 + 1).astype(int)
-    day["day_of_week"] = (day_index[day_index >= 0] % 7 + 1).astype(int)
+    day["day_in_week"] = (day_index[day_index >= 0] % 7 + 1).astype(int)
     grouped = day.groupby(["film_id", "week"], sort=True)
     weekly = grouped.agg(
         gross=("gross", "sum"),
@@ -69,7 +69,7 @@ def _day_grosses(day: pd.DataFrame) -> pd.DataFrame:
     """Per (film, week): the gross of each day of the week, NaN where the chart has no such day.
 
     ``min_count=1`` keeps a day without a gross missing instead of summing it to zero."""
-    days = day.groupby(["film_id", "week", "day_of_week"])["gross"].sum(min_count=1).unstack("day_of_week")
+    days = day.groupby(["film_id", "week", "day_in_week"])["gross"].sum(min_count=1).unstack("day_in_week")
     days = days.reindex(columns=range(1, 8))
     days.columns = DAY_GROSS_COLUMNS
     return days.astype(float)
