@@ -43,7 +43,8 @@ def test_catalog_panel_and_decay_for_a_few_films(instance, defs, stored):
     assert "panel_truncation_invariance" in checks and "decay_fit_sanity" in checks
     panel = stored.read("panel")
     assert set(panel["film_id"]) == {INCEPTION, GRAND_BUDAPEST, ENDGAME}
-    assert (panel["schema_version"] == "2").all()
+    assert (panel["schema_version"] == "3").all()
+    assert panel["has_daily"].eq(1).all() and panel[[f"day_gross_{k}" for k in range(1, 8)]].notna().all().all()
     plots = stored.folder("decay_diagnostics")
     assert {p.name for p in plots.glob("*.png")} >= {"r2_histogram.png", "half_life_by_genre.png", "example_film_fit.png"}
     catalog_meta = instance.get_latest_materialization_event(dg.AssetKey("film_catalog")).asset_materialization.metadata

@@ -45,3 +45,10 @@ def test_table_version_follows_the_content():
     assert table_version(table) == table_version(table.copy())
     assert table_version(table) != table_version(table.assign(gross=[1.0, 2.5]))
     assert table_version(table) != table_version(table.rename(columns={"gross": "total"}))
+
+
+def test_the_panel_schema_is_part_of_the_panel_assets_code_version():
+    """A new ``schema.PANEL_SCHEMA_VERSION`` (or a changed feature function) gives the panel assets a new
+    code version, so stored panels of the older schema are stale and rebuilt by `cineseq run`, never read as new."""
+    closure = import_closure("cineseq_assets.boxoffice.assets")
+    assert {"cineseq_assets.boxoffice.schema", "cineseq_assets.boxoffice.features", "cineseq_assets.boxoffice.weekly"} <= closure

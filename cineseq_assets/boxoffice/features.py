@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from .calendar import holiday_flags, weeks_since_holiday
-from .schema import POST_RELEASE_COLUMNS, WIDE_RELEASE_THEATERS
+from .schema import DAY_GROSS_COLUMNS, POST_RELEASE_COLUMNS, WIDE_RELEASE_THEATERS
 
 LOOKAHEAD_WEEKS = 4
 STATIC_COLUMNS = ["distributor", "budget", "genres", "mpaa", "runtime", "production_company", *POST_RELEASE_COLUMNS]
@@ -45,6 +45,43 @@ def target_features(weeks: pd.DataFrame, ctx: FilmContext) -> pd.DataFrame:
         "retention": gross / gross.shift(1),
         "cum_gross": gross.cumsum(),
     })
+
+
+FRIDAY, SATURDAY, SUNDAY = 4, 5, 6  # pandas day_of_week numbers (Monday = 0)
+
+
+def daily_shape_features(weeks: pd.DataFrame, ctx: FilmContext) -> pd.DataFrame:
+    """The shape of week t inside its seven days, from the daily chart (weeks t-1 and t only).
+
+    A week's sum hides whether the audience is holding: a week that ends low relative to its own
+    average, or leans on its weekend, falls faster after (docs/forecasting.md). ``day_gross_1..7`` are passed
+    through (day 1 = ``week_start``); ``weekend_share`` is the Friday, Saturday and Sunday dates'
+    gross over the week's; ``sunday_over_friday`` is log((Sun + 1) / (Fri + 1)); ``late_week_retention``
+    is log1p of days 5..7 of week t minus that of week t-1; ``last_day_level`` is
+    log1p(7 x day 7) - log1p(week gross). ``has_daily`` is 1 when all seven days of week t are known;
+    a value whose days are missing (a weekly source has none) is NaN, never zero.
+    """
+    days = weeks[DAY_GROSS_COLUMNS].astype(float).reset_index(drop=True)
+    gross = weeks["gross"].astype(float).reset_index(drop=True)
+    values = days.to_numpy()
+    complete = pd.Series(~np.isnan(values).any(axis=1))
+    # Day k of the week falls on weekday (weekday of week_start + k - 1) mod 7.
+    first_weekday = weeks["week_start"].dt.day_of_week.to_numpy()
+
+    def on(weekday: int) -> pd.Series:
+        return pd.Series(values[np.arange(len(values)), (weekday - first_weekday) % 7])
+
+    friday, sunday = on(FRIDAY), on(SUNDAY)
+    weekend = friday + on(SATURDAY) + sunday  # NaN when any of the three is missing
+    late = pd.Series(np.log1p(values[:, 4:7].sum(axis=1)))  # days 5..7; NaN when one is missing
+    follows = pd.Series(weeks["week"].to_numpy()).diff().eq(1)  # week t-1 is the previous row
+    return days.assign(
+        weekend_share=(weekend / gross.where(gross > 0)).where(complete),
+        sunday_over_friday=np.log1p(sunday) - np.log1p(friday),
+        late_week_retention=(late - late.shift(1)).where(follows),
+        last_day_level=(np.log1p(7 * days["day_gross_7"]) - np.log1p(gross)).where(complete),
+        has_daily=complete.astype(float),
+    )
 
 
 def calendar_features(weeks: pd.DataFrame, ctx: FilmContext) -> pd.DataFrame:
@@ -217,7 +254,8 @@ def trends_summary(trends: pd.DataFrame | None, release_date: pd.Timestamp) -> d
     }
 
 
-FEATURES: list[FeatureFunction] = [target_features, calendar_features, market_features, static_features, buzz_features]
+FEATURES: list[FeatureFunction] = [target_features, daily_shape_features, calendar_features, market_features, static_features,
+                                   buzz_features]
 
 
 def usable_weeks(weeks: pd.DataFrame) -> pd.DataFrame:

@@ -10,6 +10,9 @@ from __future__ import annotations
 # Daily chart rows, as parsed from Box Office Mojo or read from a user's daily file.
 DAILY_COLUMNS = ["film_id", "date", "title", "gross", "theaters", "distributor", "day_of_run"]
 
+# The gross of day k of a run week (day 1 = week_start, so a Friday opening has day 1 = Friday).
+DAY_GROSS_COLUMNS = [f"day_gross_{k}" for k in range(1, 8)]
+
 # Weekly rows per film: week k holds days 7(k-1)+1 .. 7k of the run, counted from opening day.
 WEEKLY_COLUMNS = [
     "film_id",
@@ -22,6 +25,9 @@ WEEKLY_COLUMNS = [
     "theaters_mean",
     "cum_gross",  # running sum of weekly gross
     "usable",  # part of the usable run: full weeks from week 1 up to the first incomplete one
+    # Days 1..7 of the week, NaN where the day is missing from the chart (never zero), and always
+    # NaN for a weekly source (a user's weekly file has no days): the intra-week shape features.
+    *DAY_GROSS_COLUMNS,
 ]
 
 # One row per film.
@@ -45,7 +51,10 @@ WIDE_RELEASE_THEATERS = 2000
 # A film enters the default catalog with at least this many full weeks from opening.
 MIN_CATALOG_WEEKS = 6
 
-PANEL_SCHEMA_VERSION = "2"  # 2: market_coverage; a partial market is unknown (has_market 0, market columns NaN)
+# 2: market_coverage; a partial market is unknown (has_market 0, market columns NaN).
+# 3: the shape of the week from the daily chart (features.daily_shape_features): day_gross_1..7,
+#    weekend_share, sunday_over_friday, late_week_retention, last_day_level, has_daily.
+PANEL_SCHEMA_VERSION = "3"
 
 # Metadata that is a snapshot taken long after release (TMDB ratings and popularity): kept in the
 # panel for analysis, never to be used as a forecasting feature.

@@ -3,7 +3,9 @@
 Week k of a run holds days 7(k-1)+1 .. 7k counted from opening day, so a film that opens on a
 Friday gets Friday-Thursday weeks. A film falls off the daily chart late in its run: a missing day
 is missing, never zero. A week with fewer than 7 days is marked partial, and a film's usable run
-stops at its first partial week (later weeks are kept, flagged, for analysis only).
+stops at its first partial week (later weeks are kept, flagged, for analysis only). Each week keeps
+its seven days (``day_gross_1`` .. ``day_gross_7``, day 1 = ``week_start``), NaN where a day is
+missing: the shape of a week says more than its sum (see features.daily_shape_features).
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .schema import FILM_COLUMNS, WEEKLY_COLUMNS
+from .schema import DAY_GROSS_COLUMNS, FILM_COLUMNS, WEEKLY_COLUMNS
 
 
 def opening_dates(daily: pd.DataFrame) -> pd.Series:
@@ -45,6 +47,7 @@ def daily_to_weekly(daily: pd.DataFrame, release_dates: pd.Series | None = None)
     day_index = (day["date"] - day["film_id"].map(opening)).dt.days
     day = day[day_index >= 0]
     day["week"] = (day_index[day_index >= 0] // 7 + 1).astype(int)
+    day["day_in_week"] = (day_index[day_index >= 0] % 7 + 1).astype(int)
     grouped = day.groupby(["film_id", "week"], sort=True)
     weekly = grouped.agg(
         gross=("gross", "sum"),
@@ -52,6 +55,7 @@ def daily_to_weekly(daily: pd.DataFrame, release_dates: pd.Series | None = None)
         theaters_max=("theaters", "max"),
         theaters_mean=("theaters", "mean"),
     ).reset_index()
+    weekly = weekly.join(_day_grosses(day), on=["film_id", "week"])
     weekly = _fill_missing_weeks(weekly)
     weekly["week_start"] = weekly["film_id"].map(opening) + pd.to_timedelta(7 * (weekly["week"] - 1), unit="D")
     weekly["full_week"] = weekly["days_present"] == 7
@@ -59,6 +63,16 @@ def daily_to_weekly(daily: pd.DataFrame, release_dates: pd.Series | None = None)
     weekly["usable"] = weekly.groupby("film_id")["full_week"].cummin()
     weekly["gross"] = weekly["gross"].astype(float)
     return weekly[WEEKLY_COLUMNS]
+
+
+def _day_grosses(day: pd.DataFrame) -> pd.DataFrame:
+    """Per (film, week): the gross of each day of the week, NaN where the chart has no such day.
+
+    ``min_count=1`` keeps a day without a gross missing instead of summing it to zero."""
+    days = day.groupby(["film_id", "week", "day_in_week"])["gross"].sum(min_count=1).unstack("day_in_week")
+    days = days.reindex(columns=range(1, 8))
+    days.columns = DAY_GROSS_COLUMNS
+    return days.astype(float)
 
 
 def _fill_missing_weeks(weekly: pd.DataFrame) -> pd.DataFrame:

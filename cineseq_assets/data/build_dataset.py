@@ -5,7 +5,8 @@
 Reads the Box Office Mojo daily chart, The Numbers budgets, TMDB 5000 and TrailerTrends (Google
 Trends + YouTube) and writes compact derived tables beside this file:
 
-    weekly_box_office.parquet  weekly rows of every catalog film (partial weeks kept, flagged)
+    weekly_box_office.parquet  weekly rows of every catalog film (partial weeks kept, flagged), with
+                               the gross of each day of the week (day_gross_1..7)
     films.parquet              one row per catalog film: box office summary, metadata, buzz, flags
     market_daily.parquet       whole-chart gross and wide openings per calendar day
     trends_weekly.parquet      pre-release weekly Google Trends interest of the matched films
@@ -34,7 +35,7 @@ from cineseq_assets.boxoffice.metadata import (
     match_report,
     matched_rows,
 )
-from cineseq_assets.boxoffice.schema import MIN_CATALOG_WEEKS, WIDE_RELEASE_THEATERS
+from cineseq_assets.boxoffice.schema import DAY_GROSS_COLUMNS, MIN_CATALOG_WEEKS, WIDE_RELEASE_THEATERS
 from cineseq_assets.boxoffice.sources import from_daily
 
 HERE = Path(__file__).resolve().parent
@@ -191,6 +192,18 @@ def join_buzz(catalog: pd.DataFrame, trends: pd.DataFrame,
     return out, trend_rows, reports
 
 
+# Dollar columns of the weekly table: exact float64, stored byte-stream-split (the bytes of each
+# position together) and zstd-compressed. The seven day columns would otherwise almost triple the
+# file (0.9 MB -> 2.5 MB with the default codec; 1.3 MB this way, values unchanged).
+WEEKLY_MONEY_COLUMNS = ["gross", "cum_gross", *DAY_GROSS_COLUMNS]
+
+
+def write_weekly(weekly: pd.DataFrame, path: Path) -> None:
+    other = [column for column in weekly.columns if column not in WEEKLY_MONEY_COLUMNS]
+    weekly.to_parquet(path, index=False, compression="zstd", use_dictionary=other,
+                      column_encoding=dict.fromkeys(WEEKLY_MONEY_COLUMNS, "BYTE_STREAM_SPLIT"))
+
+
 def build(raw: Path, out_dir: Path) -> dict:
     print(f"reading the Box Office Mojo daily chart from {raw / BOM_FILE}", flush=True)
     daily = read_bom_daily(raw)
@@ -206,7 +219,7 @@ def build(raw: Path, out_dir: Path) -> dict:
     weekly = data.weekly[data.weekly["film_id"].isin(catalog["film_id"])]
 
     out_dir.mkdir(parents=True, exist_ok=True)
-    weekly.to_parquet(out_dir / "weekly_box_office.parquet", index=False)
+    write_weekly(weekly, out_dir / "weekly_box_office.parquet")
     catalog.reset_index(drop=True).to_parquet(out_dir / "films.parquet", index=False)
     data.market.to_parquet(out_dir / "market_daily.parquet", index=False)
     trend_rows.to_parquet(out_dir / "trends_weekly.parquet", index=False)

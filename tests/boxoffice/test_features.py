@@ -11,17 +11,21 @@ from cineseq_assets.boxoffice.features import (
     MIN_MARKET_COVERAGE,
     FilmContext,
     MarketCalendar,
+    daily_shape_features,
     market_features,
     trends_summary,
     usable_weeks,
 )
 from cineseq_assets.boxoffice.panel import film_panel, film_row, truncation_mismatches
+from cineseq_assets.boxoffice.schema import DAY_GROSS_COLUMNS
+from cineseq_assets.boxoffice.sources import from_daily
 from cineseq_assets.errors import FilmDataError
 
 INCEPTION = "rl2908456449"
 ENDGAME = "rl3059975681"
 GRAND_BUDAPEST = "rl475497985"  # platform release
 STAR_IS_BORN = "rl2164360705"  # opens the week of the Columbus day weekend (no flagged holiday)
+REVENGE_OF_THE_FALLEN = "rl3027731969"  # Transformers 2: opened on Wednesday 2009-06-24, weeks Wednesday-Tuesday
 
 
 @pytest.fixture(scope="module")
@@ -144,3 +148,47 @@ def test_a_shifted_film_stays_truncation_invariant(data, market):
     weeks, row = shifted(data, INCEPTION, "2024-01-12")  # its run crosses from a known into an unknown market
     problems = truncation_mismatches(weeks, FilmContext(film=row, market=market), market_features)
     assert problems == []
+
+
+SHAPE_COLUMNS = ["weekend_share", "sunday_over_friday", "late_week_retention", "last_day_level"]
+
+
+def test_inception_opening_weekend_share_is_the_published_one(data, market):
+    panel = film_panel(data, INCEPTION, market)
+    # Opening weekend (Fri-Sun, Jul 16-18, 2010) $62,785,337 of the opening week's $100,158,412.
+    assert panel.loc[0, "weekend_share"] == pytest.approx(62_785_337 / 100_158_412, rel=1e-12)
+    assert panel["has_daily"].eq(1.0).all() and panel[[*DAY_GROSS_COLUMNS, *SHAPE_COLUMNS[:2]]].notna().all().all()
+    assert np.isnan(panel.loc[0, "late_week_retention"])  # no week before the opening
+
+
+def test_the_shape_of_a_wednesday_opening_by_hand(data, bom_chart):
+    """Weekdays come from the dates: a Wednesday week's Friday is its day 3, its days 5..7 Sun-Tue."""
+    shape = daily_shape_features(usable_weeks(data.film_weeks(REVENGE_OF_THE_FALLEN)), None)
+    gross = bom_chart[bom_chart["film_id"] == REVENGE_OF_THE_FALLEN].set_index("date")["gross"].astype(float)
+    week1, week2 = gross["2009-06-24":"2009-06-30"], gross["2009-07-01":"2009-07-07"]
+    friday, sunday = gross["2009-06-26"], gross["2009-06-28"]
+    assert shape.loc[0, "weekend_share"] == pytest.approx(gross["2009-06-26":"2009-06-28"].sum() / week1.sum(), rel=1e-12)
+    assert shape.loc[0, "sunday_over_friday"] == pytest.approx(np.log((sunday + 1) / (friday + 1)), rel=1e-12)
+    assert shape.loc[0, "last_day_level"] == pytest.approx(np.log1p(7 * gross["2009-06-30"]) - np.log1p(week1.sum()), rel=1e-12)
+    assert shape.loc[1, "late_week_retention"] == pytest.approx(
+        np.log1p(gross["2009-07-05":"2009-07-07"].sum()) - np.log1p(gross["2009-06-28":"2009-06-30"].sum()), rel=1e-12)
+    # The Independence Day weekend (Fri-Sun Jul 3-5) of week 2
+    assert shape.loc[1, "weekend_share"] == pytest.approx(gross["2009-07-03":"2009-07-05"].sum() / week2.sum(), rel=1e-12)
+
+
+def test_a_missing_day_is_missing_in_the_shape(data, bom_chart):
+    """Inception's chart without Thursday 2010-08-05 (day 7 of week 3): week 3 is partial and only the
+    values that need that day are NaN; the other weeks are those of the bundled data."""
+    rows = bom_chart[(bom_chart["film_id"] == INCEPTION) & (bom_chart["date"] != "2010-08-05")]
+    weeks = from_daily(rows, "test").film_weeks(INCEPTION)
+    assert weeks.loc[2, "days_present"] == 6 and np.isnan(weeks.loc[2, "day_gross_7"])
+    shape = daily_shape_features(weeks, None).set_index(weeks["week"])
+    bundled_weeks = data.film_weeks(INCEPTION)
+    bundled = daily_shape_features(bundled_weeks, None).set_index(bundled_weeks["week"])
+    assert shape.loc[3, "has_daily"] == 0.0 and shape.loc[[1, 2, 4, 5], "has_daily"].eq(1.0).all()
+    assert shape["has_daily"].tolist() == weeks["days_present"].eq(7).astype(float).tolist()
+    assert shape.loc[3, ["weekend_share", "last_day_level"]].isna().all()  # the week's total is unknown
+    assert shape.loc[3, "sunday_over_friday"] == bundled.loc[3, "sunday_over_friday"]  # its Friday and Sunday are known
+    assert shape.loc[[3, 4], "late_week_retention"].isna().all()  # days 5..7 of week 3 are read by weeks 3 and 4
+    unaffected = [week for week in bundled.index if week not in (3, 4)]
+    pd.testing.assert_frame_equal(shape.loc[unaffected], bundled.loc[unaffected])

@@ -38,6 +38,11 @@ def test_chart_days_materialize_and_feed_the_catalog(instance, recorded_pages, d
     data = BoxOfficeSource(kind="live_chart", artifacts=ArtifactStore(base_dir=str(stored.root))).load()
     assert data.source == "live_chart"
     assert "rl3059975681" in set(data.films["film_id"])
+    # Its opening Friday and Saturday are the two days materialized; days 3..7 of the week are missing.
+    week = data.film_weeks("rl3059975681").iloc[0]
+    saturday = stored.read("mojo_daily_chart", "2019-04-27").set_index("film_id").loc["rl3059975681", "gross"]
+    assert week["day_gross_1"] == 157_461_641 and week["day_gross_2"] == saturday
+    assert week[[f"day_gross_{k}" for k in range(3, 8)]].isna().all() and week["days_present"] == 2
     assert data.market["chart_gross"].gt(0).all()
 
 

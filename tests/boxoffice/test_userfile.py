@@ -13,9 +13,13 @@ import io
 import logging
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
+from cineseq_assets.boxoffice.features import FilmContext, daily_shape_features
+from cineseq_assets.boxoffice.panel import film_panel, film_row, truncation_mismatches
+from cineseq_assets.boxoffice.schema import DAY_GROSS_COLUMNS
 from cineseq_assets.boxoffice.userfile import load_user_file, validate_film
 from cineseq_assets.errors import FilmDataError, InputFileError
 
@@ -111,6 +115,30 @@ def test_weekly_of_daily_example_equals_weekly_example():
     pd.testing.assert_series_equal(from_days["theaters_max"].sort_index(), from_weeks["theaters_max"].sort_index())
 
 
+SHAPE_COLUMNS = ["weekend_share", "sunday_over_friday", "late_week_retention", "last_day_level"]
+
+
+def test_a_weekly_file_has_no_days_and_its_panel_says_so():
+    data = load_user_file(WEEKLY)
+    assert data.weekly[DAY_GROSS_COLUMNS].isna().all().all()
+    for film_id in FILMS:
+        panel = film_panel(data, film_id, market=None)
+        assert len(panel) == 7 and panel["has_daily"].eq(0.0).all()
+        assert panel[[*DAY_GROSS_COLUMNS, *SHAPE_COLUMNS]].isna().all().all()
+        context = FilmContext(film=film_row(data, film_id))
+        assert truncation_mismatches(data.film_weeks(film_id), context, daily_shape_features) == []
+
+
+def test_a_daily_file_gives_the_days_of_each_week():
+    data = load_user_file(DAILY)
+    weekly = data.weekly
+    assert np.array_equal(weekly[DAY_GROSS_COLUMNS].sum(axis=1), weekly["gross"])
+    inception = data.film_weeks("inception-2010")
+    assert inception.loc[0, "day_gross_1"] == 21_782_199  # row 2 of the file: Friday 2010-07-16
+    panel = film_panel(data, "inception-2010", market=None)
+    assert panel["has_daily"].eq(1.0).all() and panel[[*DAY_GROSS_COLUMNS, "weekend_share"]].notna().all().all()
+
+
 @pytest.mark.parametrize("example", [DAILY, WEEKLY], ids=["daily", "weekly"])
 def test_parquet_loads_like_csv(example, tmp_path):
     frame = pd.read_csv(example)
@@ -164,6 +192,7 @@ def test_empty_gross_is_a_missing_day_with_a_warning(tmp_path):
     data = load_user_file(with_cell(DAILY, tmp_path, 20, "gross", ""), warnings)
     week = data.film_weeks("inception-2010").iloc[2]  # row 20 = day 19 = week 3
     assert week["days_present"] == 6 and not week["usable"]
+    assert np.isnan(week["day_gross_5"]) and week[DAY_GROSS_COLUMNS].notna().sum() == 6  # day 19 = day 5 of week 3
     assert data.film("inception-2010")["usable_weeks"] == 2 and data.rejected == {}
     assert "row 20: empty gross; skipped" in warnings[0]
     assert "1 film: the usable run stops at a partial or missing week" in warnings[1]

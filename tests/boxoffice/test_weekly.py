@@ -5,10 +5,12 @@ import pandas as pd
 import pytest
 
 from cineseq_assets.boxoffice.bundled import load_bundled
+from cineseq_assets.boxoffice.schema import DAY_GROSS_COLUMNS
 from cineseq_assets.boxoffice.sources import from_daily
 from cineseq_assets.boxoffice.weekly import daily_to_weekly, opening_dates
 
 INCEPTION = "rl2908456449"
+REVENGE_OF_THE_FALLEN = "rl3027731969"  # Transformers 2, opened on Wednesday 2009-06-24
 
 
 def _daily(film, start, grosses, theaters=1000.0, day_of_run=None):
@@ -36,6 +38,8 @@ def test_missing_day_makes_a_partial_week_and_ends_the_usable_run():
     assert weeks["full_week"].tolist() == [True, False, True]
     assert weeks["usable"].tolist() == [True, False, False]
     assert weeks.loc[1, "gross"] == 600.0  # missing is missing, never zero-filled or imputed
+    assert np.isnan(weeks.loc[1, "day_gross_4"])  # day 11 of the run is day 4 of week 2
+    assert weeks[DAY_GROSS_COLUMNS].notna().sum(axis=1).tolist() == [7, 6, 7]
 
 
 def test_week_with_no_chart_day_is_kept_as_an_empty_week():
@@ -43,6 +47,7 @@ def test_week_with_no_chart_day_is_kept_as_an_empty_week():
     weeks = daily_to_weekly(daily)
     assert weeks["week"].tolist() == [1, 2, 3]
     assert weeks.loc[1, "days_present"] == 0 and np.isnan(weeks.loc[1, "gross"])
+    assert weeks.loc[1, DAY_GROSS_COLUMNS].isna().all() and weeks.loc[2, DAY_GROSS_COLUMNS].eq(100.0).all()
 
 
 def test_film_first_seen_after_opening_has_no_usable_week():
@@ -70,3 +75,23 @@ def test_bundled_weekly_table_is_consistent(column):
     usable = weekly[weekly["usable"]]
     assert (usable[column] > 0).all()
     assert not weekly.duplicated(["film_id", "week"]).any()
+
+
+@pytest.mark.parametrize("film_id", [INCEPTION, REVENGE_OF_THE_FALLEN])
+def test_bundled_day_columns_are_the_daily_chart_rows(bom_chart, film_id):
+    weeks = load_bundled().film_weeks(film_id)
+    rows = bom_chart[bom_chart["film_id"] == film_id]
+    offset = (pd.to_datetime(rows["date"]) - weeks.loc[0, "week_start"]).dt.days
+    expected = (pd.DataFrame({"week": offset // 7 + 1, "day": offset % 7 + 1, "gross": rows["gross"].astype(float)})
+                .pivot(index="week", columns="day", values="gross")
+                .reindex(index=weeks["week"], columns=range(1, 8)))  # a day not on the chart stays NaN
+    np.testing.assert_array_equal(weeks[DAY_GROSS_COLUMNS].to_numpy(), expected.to_numpy())
+    assert weeks[DAY_GROSS_COLUMNS].notna().sum(axis=1).tolist() == weeks["days_present"].tolist()
+
+
+def test_day_one_is_the_first_day_of_the_week():
+    inception = load_bundled().film_weeks(INCEPTION).set_index("week")
+    # Friday 2010-07-16 opened Inception ($21,782,199); week 2 starts on Friday 2010-07-23.
+    assert inception.loc[1, "day_gross_1"] == 21_782_199 and inception.loc[2, "day_gross_1"] == 13_083_719
+    assert inception.loc[1, "day_gross_7"] == 8_563_251  # Thursday 2010-07-22
+    assert inception.loc[1, DAY_GROSS_COLUMNS].sum() == inception.loc[1, "gross"]

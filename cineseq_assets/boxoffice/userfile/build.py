@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from ..schema import FILM_COLUMNS, MARKET_COLUMNS, WEEKLY_COLUMNS
+from ..schema import DAY_GROSS_COLUMNS, FILM_COLUMNS, MARKET_COLUMNS, WEEKLY_COLUMNS
 from ..sources import BoxOfficeData, from_daily
 from ..weekly import _fill_missing_weeks
 from .columns import EXTRA_FILM_COLUMNS, NUMBER_FILM_COLUMNS, TEXT_FILM_COLUMNS
@@ -93,12 +93,14 @@ def _warn_previews(daily: pd.DataFrame, release_dates: pd.Series, report: Report
 
 
 def _from_weekly_rows(rows: pd.DataFrame, film_values: pd.DataFrame, source: str) -> BoxOfficeData:
-    """The weekly table from given weeks: each is a full week; a missing week number is a gap."""
+    """The weekly table from given weeks: each is a full week; a missing week number is a gap; the
+    days of a week are unknown (``day_gross_*`` NaN)."""
     weekly = pd.DataFrame({
         "film_id": rows["film_id"], "week": rows["week"], "gross": rows["gross"], "days_present": 7,
         "theaters_max": rows["theaters"], "theaters_mean": rows["theaters"],
     }).reset_index(drop=True)
     weekly = _fill_missing_weeks(weekly)  # same gap rows as the daily path: 0 days, gross NaN
+    weekly[DAY_GROSS_COLUMNS] = np.nan  # a weekly file says nothing about the days inside its weeks
     release = weekly["film_id"].map(film_values["release_date"])
     weekly["week_start"] = release + pd.to_timedelta(7 * (weekly["week"] - 1), unit="D")
     weekly["full_week"] = weekly["days_present"] == 7
