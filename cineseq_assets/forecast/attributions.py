@@ -23,6 +23,11 @@ the convergence delta, as Captum defines it. A window-horizon whose |delta| exce
 ``atol + rtol * |F(x) - F(baseline)|`` is marked ``converged = False`` and counted in a logged
 warning; raise ``n_steps`` if that happens often.
 
+What is explained is the network. The served forecast blends a gradient-boosted model into the
+network's p50 (forecast.boosting, with weight w chosen on validation films): the served p50 is
+(1 - w) x the network's + w x the booster's, so the attributions here carry (1 - w) of it, and the
+forecast_model metadata says w.
+
 Captum's ``IntegratedGradients`` does the work, with its Gauss-Legendre rule; every window is
 repeated once per horizon (one target each) so that one call attributes all four horizons.
 On 2 cores the live windows of the whole catalog (2,885 x 4) take under a minute.

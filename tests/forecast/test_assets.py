@@ -50,13 +50,16 @@ def test_train_forecast_and_explain_through_dagster(instance, stored_panel, defs
     checks = {e.check_name: e.passed for e in result.get_asset_check_evaluations()}
     assert checks == {"forecast_model_sanity": True}
     windows = stored.read("training_windows")
-    assert set(windows["split"]) == {"train", "validation", "test"}
+    assert set(windows["split"]) == {"train", "validation"}  # the served model trains on the test films too
     assert windows.groupby("film_id")["split"].nunique().max() == 1  # a film never straddles splits
     folder = model_dir(stored.root)
-    assert {p.name for p in folder.iterdir()} >= {"seq2seq.parquet", "seq2seq.onnx", "seq2seq_attention.parquet",
-                                                  "seq2seq_attention.onnx", "serving.json"}
+    assert {p.name for p in folder.iterdir()} >= {"seq2seq.parquet", "seq2seq.onnx", "seq2seq.booster.txt",
+                                                  "seq2seq_attention.parquet", "seq2seq_attention.onnx",
+                                                  "seq2seq_attention.booster.txt", "serving.json"}
     meta = instance.get_latest_materialization_event(dg.AssetKey("forecast_model")).asset_materialization.metadata
     assert meta["serving"].value in {"seq2seq", "seq2seq_attention"}
+    served = meta["metrics"].value[meta["serving"].value]
+    assert served["validation_wape"] <= served["network_validation_wape"]  # the blend is chosen on validation films
     assert "data:image/png;base64" in meta["plot_learning_curves"].value
     final = load_final_total(latest_model_path(stored.root))  # stored with the model, its tail chosen on validation films
     assert final.tail in TAILS and set(meta["metrics"].value[meta["serving"].value]["final_total_validation_wape"]) == set(TAILS)
