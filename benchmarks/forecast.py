@@ -1,6 +1,7 @@
 """Train and evaluate every forecaster and baseline on the default catalog; print one table.
 
-    python benchmarks/forecast.py [--seeds 0,1,2] [--split by_film|out_of_time] [--without-market] [--out DIR]
+    python benchmarks/forecast.py [--seeds 0,1,2] [--split by_film|out_of_time|both] [--without-market] [--out DIR]
+                                  [--peers [--reference MODEL]] [--threads N]
 
 For each seed: the networks are trained on the training films, early-stopped and calibrated on
 the validation films and scored once on the test films (origins 2-8, horizons 1-4, dollars).
@@ -8,6 +9,11 @@ Prints WAPE / MAE / RMSE overall and WAPE per horizon (mean +- std over seeds), 
 interval's coverage, training seconds per model per seed, and inference time per film with
 PyTorch and onnxruntime. Targets on 2 cores: training <= 120 s per model per seed, inference
 <= 2 ms per film, Seq2Seq + attention >= 40% below pooled decay and below LightGBM.
+
+``--peers`` adds the peers of benchmarks/peers.py (a direct LightGBM, mlforecast + LightGBM,
+neuralforecast NHITS and TFT, statsforecast AutoETS; the ``bench`` extra, ``BENCH=1 scripts/setup.sh``)
+to the same run, and prints one side-by-side table per split: rows covered, and for a model that
+left rows uncovered the reference model's WAPE on the same rows; then the best peer.
 """
 
 import argparse
@@ -24,7 +30,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from cineseq_assets.forecast.evaluate import NETWORKS, WITHOUT_MARKET, EvaluationConfig, evaluate, headline  # noqa: E402
-from cineseq_assets.forecast.train import TrainConfig, prepare, train_model  # noqa: E402
+from cineseq_assets.forecast.train import TrainConfig, fit_forecaster, prepare  # noqa: E402
 
 
 def default_panel() -> pd.DataFrame:
@@ -41,14 +47,15 @@ def default_panel() -> pd.DataFrame:
 
 
 def inference_ms_per_film(panel: pd.DataFrame, architecture: str, repeats: int = 5) -> dict:
-    """Median ms per film of the live forecast of every film, in one batch and one film at a time."""
+    """Median ms per film of the live forecast of every film, in one batch and one film at a time, by the
+    forecaster as it serves (the network with its booster blended in and the band calibrated)."""
     from cineseq_assets.forecast.onnx_export import OnnxForecaster, export_onnx
     from cineseq_assets.forecast.store import save_model
     from cineseq_assets.forecast.windows import build_windows
 
     config = TrainConfig(architecture=architecture, epochs=1)
     data = prepare(panel, config)
-    trained = train_model(data, config)
+    trained = fit_forecaster(data, config)
     windows = build_windows(panel, min_targets=0).with_prior(trained.pooled)
     live = windows.subset(windows.is_last_origin())
     with tempfile.TemporaryDirectory() as folder:
@@ -104,7 +111,11 @@ def table(result, split_kind: str, inference: dict[str, dict]) -> pd.DataFrame:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seeds", default="0,1,2")
-    parser.add_argument("--split", default="by_film", choices=["by_film", "out_of_time"])
+    parser.add_argument("--split", default="by_film", choices=["by_film", "out_of_time", "both"])
+    parser.add_argument("--peers", action="store_true", help="also train and score the peers (benchmarks/peers.py)")
+    parser.add_argument("--reference", default="served",
+                        help="the product model a peer that covers fewer rows is compared with on its rows")
+    parser.add_argument("--threads", type=int, default=2, help="threads for torch and the peers (the reference: 2 cores)")
     parser.add_argument("--panel", help="a stored panel.parquet (default: build it from the bundled data)")
     parser.add_argument("--out", help="folder for the errors and test forecasts as Parquet")
     parser.add_argument("--skip-inference", action="store_true")
@@ -114,23 +125,51 @@ def main() -> None:
     args = parser.parse_args()
     import torch
 
-    torch.set_num_threads(2)  # the reference's 2 cores; the library leaves threads to its caller
+    torch.set_num_threads(args.threads)  # the reference's 2 cores; the library leaves threads to its caller
     panel = pd.read_parquet(args.panel) if args.panel else default_panel()
     print(f"panel: {panel['film_id'].nunique()} films, {len(panel)} film-weeks", flush=True)
     networks = (*NETWORKS, *WITHOUT_MARKET) if args.without_market else tuple(NETWORKS)
-    config = EvaluationConfig(seeds=tuple(int(s) for s in args.seeds.split(",")), split_kinds=(args.split,),
-                              networks=networks, unknown_market=args.without_market)
+    splits = ("by_film", "out_of_time") if args.split == "both" else (args.split,)
+    extra = {}
+    if args.peers:
+        from peers import peer_forecasters
+
+        extra = peer_forecasters(panel, threads=args.threads)
+    config = EvaluationConfig(seeds=tuple(int(s) for s in args.seeds.split(",")), split_kinds=splits,
+                              networks=networks, unknown_market=args.without_market, extra_forecasters=extra)
     result = evaluate(panel, config, progress=lambda m: print(m, flush=True))
     if args.out:
         Path(args.out).mkdir(parents=True, exist_ok=True)
         result.errors.to_parquet(Path(args.out) / "errors.parquet")
         result.forecasts.to_parquet(Path(args.out) / "test_forecasts.parquet")
     inference = {} if args.skip_inference else {a: inference_ms_per_film(panel, a) for a in ("seq2seq", "seq2seq_attention")}
-    print(f"\nTest films, origins 2-8, horizons 1-4, dollars; mean ± std over seeds {args.seeds} ({args.split} split)")
-    print("fit s/seed: training (networks) or fitting (baselines) time, median over seeds; inference: live forecast "
-          "of every catalog film, ms per film in one batch / one film at a time, median of 5 runs\n")
-    print(table(result, args.split, inference).to_markdown(index=False))
-    print("\nheadline:", {k: round(v, 3) for k, v in headline(result, args.split).items()})
+    for split in splits:
+        if args.peers:
+            print_side_by_side(result, split, args.reference, tuple(extra))
+            continue
+        print(f"\nTest films, origins 2-8, horizons 1-4, dollars; mean ± std over seeds {args.seeds} ({split} split)")
+        print("fit s/seed: training (networks) or fitting (baselines) time, median over seeds; inference: live forecast "
+              "of every catalog film, ms per film in one batch / one film at a time, median of 5 runs\n")
+        print(table(result, split, inference).to_markdown(index=False))
+        print("\nheadline:", {k: round(v, 3) for k, v in headline(result, split).items()})
+
+
+def print_side_by_side(result, split: str, reference: str, peer_names: tuple[str, ...]) -> None:
+    """The product's models and the peers on the same test rows, and the best peer."""
+    from peers import best_peer, format_table, side_by_side
+
+    scores = side_by_side(result.forecasts, result.runs, split, reference, peer_names)
+    print(f"\nProduct models and peers, {split} split: test films, origins 2-8, horizons 1-4, dollars, mean over seeds; "
+          "rows: test rows (window x horizon with a known actual) forecast, of all; cover80 on the rows with a band; "
+          "fit / predict s: median over seeds\n")
+    print(format_table(scores, reference))
+    best = best_peer(scores)
+    if best is not None:
+        line = f"\nbest peer ({split}): {best}, WAPE {scores.loc[best, 'wape']:.3f}"
+        if reference in scores.index:
+            ratio = scores.loc[reference, "wape"] / scores.loc[best, "wape"] - 1
+            line += f"; {reference} {scores.loc[reference, 'wape']:.3f} ({ratio:+.1%} against it)"
+        print(line)
 
 
 if __name__ == "__main__":

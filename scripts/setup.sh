@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Create the project's virtual environment (.venv) if needed and install CineSeq into it with the
 # pinned versions of constraints.txt. Idempotent: a second run only checks.
+# BENCH=1 also installs the benchmark's peers (the `bench` extra: mlforecast, neuralforecast, statsforecast).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -10,13 +11,18 @@ if [ ! -x .venv/bin/python ]; then
   "$PYTHON" -m venv .venv
 fi
 stamp=.venv/.cineseq-installed
-want=$(cat pyproject.toml constraints.txt | sha256sum | cut -d' ' -f1)
+want=$( (cat pyproject.toml constraints.txt; echo "BENCH=${BENCH:-0}") | sha256sum | cut -d' ' -f1)
 if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then
   echo "[setup] .venv is up to date"
   exit 0
 fi
 echo "[setup] installing CineSeq and its pinned dependencies (first time: a few minutes)"
 .venv/bin/python -m pip install --quiet --upgrade pip
-.venv/bin/python -m pip install --quiet -c constraints.txt -e ".[test,bench]"
+if [ "${BENCH:-0}" = 1 ]; then
+  # The peers of benchmarks/peers.py (mlforecast, neuralforecast, statsforecast): about 300 MB more.
+  .venv/bin/python -m pip install --quiet -c constraints.txt -e ".[test,bench]"
+else
+  .venv/bin/python -m pip install --quiet -c constraints.txt -e ".[test]"
+fi
 echo "$want" > "$stamp"
 echo "[setup] done"

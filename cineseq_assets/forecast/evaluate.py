@@ -55,6 +55,9 @@ class EvaluationConfig:
     # also score every model with the test films' market group unknown (as after the chart's end),
     # as "<model>@no_market"
     unknown_market: bool = False
+    # more forecasters, by name, evaluated after the baselines and networks like the built-in ones
+    # (e.g. the benchmark's peers, which the product does not import): name -> factory of a TrainConfig
+    extra_forecasters: dict[str, Callable[[TrainConfig], Forecaster]] = field(default_factory=dict)
 
 
 @dataclass
@@ -80,8 +83,9 @@ def evaluate(panel: pd.DataFrame, config: EvaluationConfig | None = None, progre
         progress(f"[{kind}] {len(data.train)} training, {len(data.validation)} validation, "
                  f"{len(data.test)} test windows")
         for seed in config.seeds:
-            for name in (*config.baselines, *config.networks):
-                scored = _score(name, data, replace(config.train, seed=seed), config.unknown_market)
+            for name in (*config.baselines, *config.networks, *config.extra_forecasters):
+                scored = _score(name, data, replace(config.train, seed=seed), config.unknown_market,
+                                config.extra_forecasters)
                 if scored is None:
                     continue
                 frames, run = scored
@@ -96,14 +100,15 @@ def evaluate(panel: pd.DataFrame, config: EvaluationConfig | None = None, progre
     return EvaluationResult(forecasts, errors, pd.DataFrame(runs))
 
 
-def _score(name: str, data: PreparedData, config: TrainConfig,
-           unknown_market: bool = False) -> tuple[dict[str, pd.DataFrame], dict] | None:
-    """Fit forecaster ``name`` on ``data``, forecast its test windows: ({name: long table with actuals},
-    run times), with ``name@no_market`` too when ``unknown_market``; None when a package it needs is
-    not installed."""
-    if name not in FORECASTERS:
-        raise ValueError(f"unknown model {name!r}; choose from {', '.join(FORECASTERS)}")
-    forecaster = FORECASTERS[name](config)
+def _score(name: str, data: PreparedData, config: TrainConfig, unknown_market: bool = False,
+           extra: dict[str, Callable[[TrainConfig], Forecaster]] | None = None) -> tuple[dict[str, pd.DataFrame], dict] | None:
+    """Fit forecaster ``name`` (of FORECASTERS or ``extra``) on ``data``, forecast its test windows:
+    ({name: long table with actuals}, run times), with ``name@no_market`` too when ``unknown_market``;
+    None when a package it needs is not installed."""
+    known = {**FORECASTERS, **(extra or {})}
+    if name not in known:
+        raise ValueError(f"unknown model {name!r}; choose from {', '.join(known)}")
+    forecaster = known[name](config)
     missing = [package for package in forecaster.requires if importlib.util.find_spec(package) is None]
     if missing:
         log.warning(f"{', '.join(missing)} is not installed (pip install -e .[bench]): {name} skipped")
