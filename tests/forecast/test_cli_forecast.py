@@ -74,7 +74,7 @@ def served_storage(isolated_project, weights_file) -> Path:
     storage = Path(os.environ["CINESEQ_STORAGE"])
     folder = store.model_dir(storage)
     folder.mkdir(parents=True)
-    for suffix in (".parquet", ".onnx"):
+    for suffix in store.model_folder(storage).suffixes:  # weights, ONNX and the booster
         shutil.copy(weights_file.with_suffix(suffix), folder / f"seq2seq{suffix}")
     store.model_folder(storage).publish("seq2seq", chosen_by="test")
     return storage

@@ -1,7 +1,8 @@
 """Forecasts that hold when the market context is missing: after the chart's end, or removed.
 
 The model is trained here on 280 bundled films for a few epochs (the shared tiny models see 80
-films for two epochs: too few for a market effect worth testing), with the default market dropout.
+films for two epochs: too few for a market effect worth testing), with the default market dropout,
+as forecast_model fits what serves: the network with its booster blended in (fit_forecaster).
 """
 
 import calendar
@@ -13,7 +14,7 @@ import pytest
 from cineseq_assets.boxoffice.bundled import bundled_trends, load_bundled
 from cineseq_assets.boxoffice.features import FilmContext, MarketCalendar, build_film_panel
 from cineseq_assets.boxoffice.panel import film_panel, film_row, pooled_panel
-from cineseq_assets.forecast.train import TrainConfig, prepare, train_model
+from cineseq_assets.forecast.train import TrainConfig, fit_forecaster, prepare, train_model
 from cineseq_assets.forecast.windows import build_windows
 
 FILMS = ["rl2908456449", "rl3059975681", "rl475497985"]  # Inception (2010), Endgame (2019), Grand Budapest (2014, platform)
@@ -32,8 +33,8 @@ def trained(bundled):
     chosen = [*films.loc[films["release_width"] == "wide", "film_id"].iloc[::9][:200],
               *films.loc[films["release_width"] != "wide", "film_id"].iloc[::12][:80]]
     panel = pooled_panel([film_panel(data, film_id, market, trends=trends.get(film_id)) for film_id in chosen])
-    config = TrainConfig(epochs=8, hidden=16, static_hidden=8, attention_hidden=8)
-    return train_model(prepare(panel, config), config)
+    config = TrainConfig(epochs=8, hidden=32, static_hidden=16, attention_hidden=16)
+    return fit_forecaster(prepare(panel, config), config)
 
 
 def same_calendar_year(year: int, after: int) -> int:

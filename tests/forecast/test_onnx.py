@@ -91,6 +91,7 @@ def test_onnx_from_other_weights_is_refused(tmp_path, exported):
     """A .onnx left over from another training run must not serve beside new weights."""
     plain, attention = exported["seq2seq"][2], exported["seq2seq_attention"][2]
     shutil.copy(plain.weights_path, tmp_path / "seq2seq.parquet")
+    shutil.copy(plain.weights_path.with_suffix(".booster.txt"), tmp_path / "seq2seq.booster.txt")
     shutil.copy(attention.path, tmp_path / "seq2seq.onnx")
     with pytest.raises(CineSeqError, match="not exported from the weights"):
         OnnxForecaster(tmp_path / "seq2seq.onnx")

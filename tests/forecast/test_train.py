@@ -160,11 +160,11 @@ def test_a_film_beyond_the_training_range_is_read_at_its_edge(tiny_models):
     from cineseq_assets.forecast.features import STATIC_FEATURES
 
     trained, data = tiny_models["seq2seq"]
-    year = STATIC_FEATURES.index("release_year")
+    budget = STATIC_FEATURES.index("log_budget")
     later = data.test.subset([0])  # a copy: the fixture stays as it is
     latest = later.static.copy()
-    latest[:, year] = trained.scalers.static_range[1][year]
-    later.static[:, year] = 2040.0  # released after every training film
+    latest[:, budget] = trained.scalers.static_range[1][budget]
+    later.static[:, budget] = np.log(5e9)  # a budget above every training film's
     edge = trained.scalers.transform(later.__class__(**{**later.__dict__, "static": latest}))["static"]
     np.testing.assert_array_equal(trained.scalers.transform(later)["static"], edge)
     assert trained.scalers.from_dict(trained.scalers.to_dict()) == trained.scalers
