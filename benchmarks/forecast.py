@@ -29,7 +29,15 @@ import pandas as pd
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from cineseq_assets.forecast.evaluate import NETWORKS, WITHOUT_MARKET, EvaluationConfig, evaluate, headline  # noqa: E402
+from cineseq_assets.forecast.evaluate import (  # noqa: E402
+    NETWORKS,
+    SERVED,
+    SERVED_WITHOUT_MARKET,
+    WITHOUT_MARKET,
+    EvaluationConfig,
+    evaluate,
+    headline,
+)
 from cineseq_assets.forecast.train import TrainConfig, fit_forecaster, prepare  # noqa: E402
 
 
@@ -128,7 +136,7 @@ def main() -> None:
     torch.set_num_threads(args.threads)  # the reference's 2 cores; the library leaves threads to its caller
     panel = pd.read_parquet(args.panel) if args.panel else default_panel()
     print(f"panel: {panel['film_id'].nunique()} films, {len(panel)} film-weeks", flush=True)
-    networks = (*NETWORKS, *WITHOUT_MARKET) if args.without_market else tuple(NETWORKS)
+    networks = (*NETWORKS, *SERVED, *((*WITHOUT_MARKET, *SERVED_WITHOUT_MARKET) if args.without_market else ()))
     splits = ("by_film", "out_of_time") if args.split == "both" else (args.split,)
     extra = {}
     if args.peers:

@@ -23,7 +23,7 @@ from .predict import forecasts_and_totals
 from .prepared import load_prepared, save_prepared
 from .splits import SplitConfig
 from .store import latest_model_path, load_final_total, load_latest, load_model, model_folder, save_model
-from .train import TrainConfig, TrainedModel, fit_forecaster, prepare
+from .train import TrainConfig, TrainedModel, choose_serving, fit_forecaster, prepare, served_validation_wape
 from .windows import Windows, trailer_table
 
 GROUP = "forecast"
@@ -139,7 +139,7 @@ def forecast_model(context: dg.AssetExecutionContext, config: ForecastTrainingCo
     for architecture, trained in trained_models.items():
         save_model(trained, folder / f"{architecture}.parquet", metrics[architecture], finals[architecture])
         export_onnx(trained, folder / f"{architecture}.onnx")
-    serving = min(metrics, key=lambda a: metrics[a]["validation_wape"])
+    serving = choose_serving(trained_models)
     model_folder(artifacts.root).publish(serving, chosen_by="validation WAPE", metrics=metrics)
     curves = plots.learning_curves({a: t.history for a, t in trained_models.items()})
     return dg.MaterializeResult(metadata={
@@ -154,8 +154,7 @@ def forecast_model(context: dg.AssetExecutionContext, config: ForecastTrainingCo
 def _training_metrics(trained: TrainedModel, seconds: float) -> dict:
     """What forecast_model records of one trained forecaster; validation_wape is the served (blended) one."""
     best = min(trained.history, key=lambda h: h["validation_wape"])
-    blended = trained.blend_scores.get(trained.blend_weight, best["validation_wape"])
-    return {"validation_wape": blended, "network_validation_wape": best["validation_wape"],
+    return {"validation_wape": served_validation_wape(trained), "network_validation_wape": best["validation_wape"],
             "booster_weight": trained.blend_weight, "best_epoch": best["epoch"], "epochs": len(trained.history),
             "seconds": seconds, "network_seconds": trained.seconds, "conformal_widening": trained.conformal}
 

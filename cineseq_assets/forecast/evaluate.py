@@ -19,7 +19,7 @@ from functools import partial
 import pandas as pd
 
 from . import baselines
-from .forecaster import Forecaster, Network
+from .forecaster import Forecaster, Network, Served
 from .metrics import error_table, grouped_errors
 from .predict import forecast_frame
 from .splits import SplitConfig
@@ -31,17 +31,20 @@ NETWORKS = {  # evaluated name -> TrainConfig changes: the networks alone, then 
     "seq2seq": {"architecture": "seq2seq", "boosting": False},
     "seq2seq_attention": {"architecture": "seq2seq_attention", "boosting": False},
     "seq2seq_attention_direct": {"architecture": "seq2seq_attention", "decay_residual": False, "boosting": False},
-    "served": {},  # what forecast_model serves: TrainConfig's defaults (the network with the booster blended in)
 }
+# What forecast_model serves (forecaster.Served: each architecture with the booster blended in, the one
+# with the lower validation WAPE), with TrainConfig changes.
+SERVED = {"served": {}}
 # Not evaluated by default: a network that never sees the market group (what a forecast without
 # market context must match or beat; EvaluationConfig.networks picks it).
-WITHOUT_MARKET = {"seq2seq_attention_no_market": {"architecture": "seq2seq_attention", "market_dropout": 1.0, "boosting": False},
-                  "served_no_market": {"market_dropout": 1.0}}
+WITHOUT_MARKET = {"seq2seq_attention_no_market": {"architecture": "seq2seq_attention", "market_dropout": 1.0, "boosting": False}}
+SERVED_WITHOUT_MARKET = {"served_no_market": {"market_dropout": 1.0}}
 BASELINES = ("naive", "pooled_decay", "film_loglinear", "decay_prior", "gradient_boosting")
 FORECASTERS: dict[str, Callable[[TrainConfig], Forecaster]] = {  # evaluated name -> forecaster of a TrainConfig
     "naive": baselines.Naive, "pooled_decay": baselines.PooledDecay, "film_loglinear": baselines.FilmLogLinear,
     "decay_prior": baselines.DecayPrior, "gradient_boosting": baselines.GradientBoosting,
     **{name: partial(Network, changes=changes) for name, changes in (NETWORKS | WITHOUT_MARKET).items()},
+    **{name: partial(Served, changes=changes) for name, changes in (SERVED | SERVED_WITHOUT_MARKET).items()},
 }
 
 
@@ -49,7 +52,7 @@ FORECASTERS: dict[str, Callable[[TrainConfig], Forecaster]] = {  # evaluated nam
 class EvaluationConfig:
     seeds: tuple[int, ...] = (0, 1, 2)
     split_kinds: tuple[str, ...] = ("by_film", "out_of_time")
-    networks: tuple[str, ...] = tuple(NETWORKS)
+    networks: tuple[str, ...] = (*NETWORKS, *SERVED)
     baselines: tuple[str, ...] = BASELINES
     train: TrainConfig = field(default_factory=TrainConfig)
     # also score every model with the test films' market group unknown (as after the chart's end),

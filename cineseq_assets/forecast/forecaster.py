@@ -14,7 +14,8 @@ from dataclasses import replace
 
 import numpy as np
 
-from .train import PreparedData, TrainConfig, TrainedModel, fit_forecaster
+from .models import ARCHITECTURES
+from .train import PreparedData, TrainConfig, TrainedModel, choose_serving, fit_forecaster
 from .windows import Windows
 
 
@@ -74,3 +75,20 @@ class Network(Forecaster):
             report |= {"blend_weight": self.trained.blend_weight,
                        "blended_validation_wape": self.trained.blend_scores[self.trained.blend_weight]}
         return report
+
+
+class Served(Network):
+    """What forecast_model serves, evaluated like any model: each architecture fitted as it serves
+    (``fit_forecaster``, one booster shared), and the one with the lower validation WAPE kept."""
+
+    def fit(self, data: PreparedData) -> Served:
+        fitted, booster = {}, None
+        for architecture in ARCHITECTURES:
+            fitted[architecture] = fit_forecaster(data, replace(self.config, architecture=architecture), booster=booster)
+            booster = fitted[architecture].booster
+        self.architecture = choose_serving(fitted)
+        self.trained = fitted[self.architecture]
+        return self
+
+    def fit_report(self) -> dict:
+        return {**super().fit_report(), "architecture": self.architecture}

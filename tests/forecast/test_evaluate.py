@@ -7,7 +7,16 @@ import pytest
 
 from cineseq_assets.forecast import baselines
 from cineseq_assets.forecast.boosting import Booster
-from cineseq_assets.forecast.evaluate import BASELINES, FORECASTERS, NETWORKS, WITHOUT_MARKET, EvaluationConfig, evaluate
+from cineseq_assets.forecast.evaluate import (
+    BASELINES,
+    FORECASTERS,
+    NETWORKS,
+    SERVED,
+    SERVED_WITHOUT_MARKET,
+    WITHOUT_MARKET,
+    EvaluationConfig,
+    evaluate,
+)
 from cineseq_assets.forecast.forecaster import Forecaster, PointForecaster
 from cineseq_assets.forecast.metrics import grouped_errors
 from cineseq_assets.forecast.predict import forecast_frame
@@ -22,7 +31,7 @@ def data(forecast_panel):
 
 
 def test_every_model_the_evaluation_knows_is_a_forecaster():
-    assert set(FORECASTERS) == set(BASELINES) | set(NETWORKS) | set(WITHOUT_MARKET)
+    assert set(FORECASTERS) == set(BASELINES) | set(NETWORKS) | set(WITHOUT_MARKET) | set(SERVED) | set(SERVED_WITHOUT_MARKET)
     for name, make in FORECASTERS.items():
         assert isinstance(make(TINY), Forecaster), name
 
@@ -94,3 +103,14 @@ def test_evaluate_also_scores_with_the_market_unknown(forecast_panel):
     p50 = result.forecasts.pivot_table(index=["film_id", "origin_week", "horizon"], columns="model", values="p50")
     np.testing.assert_array_equal(p50["decay_prior"], p50["decay_prior@no_market"])  # the prior reads no market
     assert not np.allclose(p50["seq2seq"], p50["seq2seq@no_market"])  # the network does
+
+
+def test_served_is_what_forecast_model_serves_the_architecture_with_the_lower_validation_wape(data):
+    from cineseq_assets.forecast.train import served_validation_wape
+
+    served = FORECASTERS["served"](TINY).fit(data)
+    report = served.fit_report()
+    assert served.trained.booster is not None and report["architecture"] == served.trained.architecture
+    other = FORECASTERS["seq2seq" if report["architecture"] == "seq2seq_attention" else "seq2seq_attention"]
+    assert served_validation_wape(served.trained) <= served.trained.blend_scores[0.0]  # no worse than its network alone
+    assert other(TINY).config.boosting is False  # the networks alone are evaluated without the booster
