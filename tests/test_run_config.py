@@ -10,7 +10,7 @@ from cineseq_assets.forecast.assets import ForecastEvaluationConfig, ForecastTra
 from cineseq_assets.forecast.evaluate import EvaluationConfig
 from cineseq_assets.forecast.models import ARCHITECTURES
 from cineseq_assets.forecast.models.common import ModelConfig
-from cineseq_assets.forecast.splits import SplitConfig
+from cineseq_assets.forecast.splits import SERVED_SPLIT, SplitConfig
 from cineseq_assets.forecast.train import TrainConfig
 from cineseq_assets.frames.assets import FrameClassifierConfig, RepresentativeFramesConfig
 from cineseq_assets.frames.experiment import ExperimentConfig
@@ -54,7 +54,8 @@ def test_overrides_have_no_default_of_their_own(config_class):
 
 def test_forecast_training_config_builds_train_and_split_configs():
     assert ForecastTrainingConfig().train_config() == TrainConfig()
-    assert ForecastTrainingConfig().split_config() == SplitConfig()
+    assert ForecastTrainingConfig().split_config() == SERVED_SPLIT == replace(SplitConfig(), train_on_test=True)
+    assert ForecastTrainingConfig(train_on_test=False).split_config() == SplitConfig()
     assert ForecastTrainingConfig().architecture_names() == list(ARCHITECTURES)
     for name in _overridable(ForecastTrainingConfig):
         config, expected = _set(ForecastTrainingConfig, name, TrainConfig())

@@ -4,6 +4,7 @@ Thin wrappers: the work is in the Dagster-free modules of this package.
 """
 
 import time
+from dataclasses import replace
 from typing import ClassVar
 
 import dagster as dg
@@ -21,7 +22,7 @@ from .final_total import final_totals, fit_final_total
 from .models import ARCHITECTURES
 from .predict import forecasts_and_totals
 from .prepared import load_prepared, save_prepared
-from .splits import SplitConfig
+from .splits import SERVED_SPLIT, SplitConfig
 from .store import latest_model_path, load_final_total, load_latest, load_model, model_folder, save_model
 from .train import TrainConfig, TrainedModel, choose_serving, fit_forecaster, prepare, served_validation_wape
 from .windows import Windows, trailer_table
@@ -43,6 +44,7 @@ class ForecastTrainingConfig(RunConfig):
     RUN_INPUTS: ClassVar[dict[str, str]] = {
         "architectures": "which networks to train: one TrainConfig.architecture each (default: every one)",
         "split_kind": "SplitConfig.kind of the film split (default: SplitConfig's)",
+        "train_on_test": "SplitConfig.train_on_test: the served model trains on the test films too (default: SERVED_SPLIT's)",
     }
 
     architectures: list[str] | None = None
@@ -61,10 +63,10 @@ class ForecastTrainingConfig(RunConfig):
         return self.build(TrainConfig(), **({"architecture": architecture} if architecture else {}))
 
     def split_config(self) -> SplitConfig:
-        """The served model's split: SplitConfig's, with the test films training it unless
+        """The served model's split: SERVED_SPLIT (the test films train it too) unless
         ``train_on_test`` is false (forecast_evaluation scores the test films with them held out)."""
-        train_on_test = True if self.train_on_test is None else self.train_on_test  # not build(): seed is TrainConfig's
-        return SplitConfig(kind=self.split_kind or SplitConfig.kind, train_on_test=train_on_test)
+        split = replace(SERVED_SPLIT, kind=self.split_kind) if self.split_kind else SERVED_SPLIT
+        return split if self.train_on_test is None else replace(split, train_on_test=self.train_on_test)
 
     def architecture_names(self) -> list[str]:
         return list(self.architectures or ARCHITECTURES)

@@ -30,6 +30,10 @@ class SplitConfig:
     train_on_test: bool = False
 
 
+# forecast_model's split: the same validation films, the test films training the served model
+SERVED_SPLIT = SplitConfig(train_on_test=True)
+
+
 def film_table(panel: pd.DataFrame) -> pd.DataFrame:
     films = panel.drop_duplicates("film_id")[["film_id", "release_date", "opening_theaters"]].copy()
     films["year"] = pd.to_datetime(films["release_date"]).dt.year
