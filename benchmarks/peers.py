@@ -161,7 +161,7 @@ def direct_features(series: pd.DataFrame, origins: pd.DataFrame) -> pd.DataFrame
         "log_gross": s["y"], "log_retention": s["y"] - by_film["y"].shift(1),
         "log_theaters": s["log_theaters"], "log_theater_change": s["log_theaters"] - by_film["log_theaters"].shift(1),
         "log_opening_theaters": s["log_opening_theaters"], "log_opening_gross": first["y"],
-        "opening_weekday": first["week_start"].dt.dayofweek.astype(float),
+        "opening_weekday": first["week_start"].dt.day_of_week.astype(float),
         "origin_holidays": s["holidays_w0"], **{f"holidays_w{k}": s[f"holidays_w{k}"] for k in range(1, HORIZON + 1)}})
     at["log_retention_prev"] = at.groupby("film_id", sort=False)["log_retention"].shift(1)
     rows = origins[["film_id", "origin"]].merge(at, on=["film_id", "origin"], how="left")
