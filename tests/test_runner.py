@@ -52,6 +52,24 @@ def test_a_second_run_skips_what_is_up_to_date_and_force_recomputes(instance):
     assert _materializations(instance, "decay_fit") == 4 and _materializations(instance, "panel") == 2
 
 
+def test_the_panel_data_version_is_its_content(instance):
+    """So that the forecaster is stale after a panel of other films, however many films there are."""
+    from cineseq_assets.storage import Storage
+    from cineseq_assets.versions import table_version
+
+    stored = Storage.default()  # where `cineseq run` writes
+
+    def panel_version() -> str:
+        event = instance.get_latest_materialization_event(dg.AssetKey("panel"))
+        return event.asset_materialization.tags["dagster/data_version"]
+
+    assert _run(RunOptions(films=FILMS.split(",")[0], forecast=False))[0]
+    one_film = panel_version()
+    assert one_film == table_version(stored.read("panel"))
+    assert _run(RunOptions(films=FILMS, forecast=False))[0]
+    assert panel_version() == table_version(stored.read("panel")) != one_film
+
+
 def _with_code_version(defs: dg.Definitions, names: set[str], version: str) -> dg.Definitions:
     assets = [asset.map_asset_specs(lambda spec: spec.replace_attributes(code_version=version) if spec.key.path[-1] in names
                                     else spec) for asset in defs.assets]

@@ -79,9 +79,11 @@ def weekly_panel(
 
 @dg.asset(group_name=GROUP, ins={"weekly_panel": stored_films("weekly_panel", every_film=True)}, kinds={"parquet"})
 def panel(context: dg.AssetExecutionContext, weekly_panel: pd.DataFrame) -> dg.Output[pd.DataFrame]:
-    """Every film's weekly panel in one table for training, with the schema version."""
+    """Every film's weekly panel in one table for training, with the schema version. Its data version is
+    its content: Dagster does not follow an aggregate's edges to more than 100 film partitions, so
+    without it a panel of other films (the showcase, then every film) would leave the forecaster fresh."""
     pooled = pooled_panel([weekly_panel])
-    return dg.Output(pooled, metadata={
+    return dg.Output(pooled, data_version=dg.DataVersion(table_version(pooled)), metadata={
         "films": pooled["film_id"].nunique(),
         "schema_version": pooled["schema_version"].iloc[0] if len(pooled) else "",
     })
