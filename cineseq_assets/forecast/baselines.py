@@ -21,12 +21,10 @@ import numpy as np
 
 from .boosting import Booster
 from .decay_prior import PooledRetention, PriorConfig, decay_prior
-from .features import ENCODER_FEATURES, HORIZON
+from .features import HORIZON
 from .forecaster import PointForecaster
 from .train import PreparedData
-from .windows import Windows, _encoder_weeks
-
-_LOG_GROSS = ENCODER_FEATURES.index("log_gross")
+from .windows import LOG_GROSS, Windows, _encoder_weeks
 
 
 def naive(windows: Windows) -> np.ndarray:
@@ -34,14 +32,14 @@ def naive(windows: Windows) -> np.ndarray:
 
 
 def pooled_decay(windows: Windows, pooled: PooledRetention) -> np.ndarray:
-    prior, _ = decay_prior(windows.encoder[:, :, _LOG_GROSS], windows.encoder_mask, _encoder_weeks(windows),
+    prior, _ = decay_prior(windows.encoder[:, :, LOG_GROSS], windows.encoder_mask, _encoder_weeks(windows),
                            windows.wide, pooled, HORIZON, PriorConfig(adjust=False))
     return prior
 
 
 def film_loglinear(windows: Windows, pooled: PooledRetention, min_weeks: int = 3) -> np.ndarray:
     weeks = _encoder_weeks(windows)
-    log_gross = windows.encoder[:, :, _LOG_GROSS]
+    log_gross = windows.encoder[:, :, LOG_GROSS]
     mask = windows.encoder_mask
     count = mask.sum(axis=1)
     x_mean = (weeks * mask).sum(1) / np.maximum(count, 1)

@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 
 from ..boxoffice.calendar import HOLIDAYS
-from ..boxoffice.schema import WIDE_RELEASE_THEATERS
+from ..boxoffice.schema import DAY_GROSS_COLUMNS, WIDE_RELEASE_THEATERS
 from ..contracts import FRAME_FEATURES, HAS_FRAMES, HAS_TRAILER, TRAILER_FEATURES
 
 HORIZON = 4
@@ -48,7 +48,7 @@ def _holiday_columns(k: int) -> list[str]:
     return [f"holiday_{name}_w{k}" for name in HOLIDAY_NAMES]
 
 
-# What the daily chart says inside each week (panel columns of boxoffice.features.intraweek_features):
+# What the daily chart says inside each week (panel columns of boxoffice.features.daily_shape_features):
 # the audience's mix (weekend share, Sunday over Friday), where the week ends against its average and
 # how the last days held against the same days a week before; the share of each day of the run week.
 # Zero with has_daily 0 where a day is missing (a weekly source has none).
@@ -132,7 +132,7 @@ def intraweek_frame(panel: pd.DataFrame) -> pd.DataFrame:
     """The intra-week encoder columns: zero with ``has_daily`` 0 where the week's days are not all known
     (a panel without the day columns, from a weekly source, has none)."""
     missing = pd.Series(np.nan, index=panel.index)
-    days = np.column_stack([panel.get(f"day_gross_{k}", missing).to_numpy(dtype=float) for k in range(1, 8)])
+    days = np.column_stack([panel.get(column, missing).to_numpy(dtype=float) for column in DAY_GROSS_COLUMNS])
     known = np.isfinite(days).all(axis=1) & (panel["gross"].to_numpy(dtype=float) > 0)
     shares = days / np.where(known, panel["gross"].to_numpy(dtype=float), 1.0)[:, None]
     values = {name: panel.get(name, missing).to_numpy(dtype=float) for name in INTRAWEEK}

@@ -15,7 +15,7 @@ from dataclasses import replace
 import numpy as np
 
 from .models import ARCHITECTURES
-from .train import PreparedData, TrainConfig, TrainedModel, choose_serving, fit_forecaster
+from .train import PreparedData, TrainConfig, TrainedModel, choose_serving, fit_forecaster, served_validation_wape
 from .windows import Windows
 
 
@@ -72,8 +72,7 @@ class Network(Forecaster):
         best = min(self.trained.history, key=lambda h: h["validation_wape"])
         report = {"epochs": len(self.trained.history), "best_epoch": best["epoch"], "validation_wape": best["validation_wape"]}
         if self.trained.booster is not None:
-            report |= {"blend_weight": self.trained.blend_weight,
-                       "blended_validation_wape": self.trained.blend_scores[self.trained.blend_weight]}
+            report |= {"blend_weight": self.trained.blend_weight, "blended_validation_wape": served_validation_wape(self.trained)}
         return report
 
 

@@ -29,11 +29,11 @@ from .features import (
     static_vector,
 )
 
-_LOG_GROSS = ENCODER_FEATURES.index("log_gross")
+LOG_GROSS = ENCODER_FEATURES.index("log_gross")
 _PRIOR = DECODER_FEATURES.index("prior_log_retention")
 # The market group: its values and their has_* flags, zeroed together when the market is unknown.
-_ENCODER_MARKET = [ENCODER_FEATURES.index(name) for name in MARKET_ENCODER_FEATURES]
-_DECODER_MARKET = [DECODER_FEATURES.index(name) for name in MARKET_DECODER_FEATURES]
+ENCODER_MARKET = [ENCODER_FEATURES.index(name) for name in MARKET_ENCODER_FEATURES]
+DECODER_MARKET = [DECODER_FEATURES.index(name) for name in MARKET_DECODER_FEATURES]
 _DEFAULT_PRIOR = PriorConfig()  # frozen, so one shared default is safe
 
 
@@ -65,19 +65,19 @@ class Windows:
 
     @property
     def last_log_gross(self) -> np.ndarray:
-        return self.encoder[:, -1, _LOG_GROSS]
+        return self.encoder[:, -1, LOG_GROSS]
 
     def without_market(self) -> "Windows":
         """The same windows with the market group unknown, as for weeks after the chart's end: the
         values zeroed and their has_* flags 0 (what features.py writes for a missing market)."""
         encoder, decoder = self.encoder.copy(), self.decoder.copy()
-        encoder[:, :, _ENCODER_MARKET] = 0.0
-        decoder[:, :, _DECODER_MARKET] = 0.0
+        encoder[:, :, ENCODER_MARKET] = 0.0
+        decoder[:, :, DECODER_MARKET] = 0.0
         return Windows(**{**{f.name: getattr(self, f.name) for f in fields(self)}, "encoder": encoder, "decoder": decoder})
 
     def with_prior(self, pooled: PooledRetention, config: PriorConfig = _DEFAULT_PRIOR) -> "Windows":
         """The same windows with the decay prior (and the decoder's prior column) computed from ``pooled``."""
-        prior, steps = decay_prior(self.encoder[:, :, _LOG_GROSS], self.encoder_mask, _encoder_weeks(self),
+        prior, steps = decay_prior(self.encoder[:, :, LOG_GROSS], self.encoder_mask, _encoder_weeks(self),
                                    self.wide, pooled, HORIZON, config)
         decoder = self.decoder.copy()
         decoder[:, :, _PRIOR] = steps
@@ -150,7 +150,7 @@ def _film_windows(first_row: dict, weeks: np.ndarray, week_starts: np.ndarray, e
         return None
     padded = np.vstack([np.zeros((length - 1, encoder.shape[1])), encoder])
     observed = np.concatenate([np.zeros(length - 1), np.ones(n)])
-    future = np.concatenate([encoder[:, _LOG_GROSS], np.zeros(HORIZON)])
+    future = np.concatenate([encoder[:, LOG_GROSS], np.zeros(HORIZON)])
     future_mask = np.concatenate([np.ones(n), np.zeros(HORIZON)])
     steps = rows[:, None] + np.arange(length)[None, :]  # padded rows of each window
     ahead = rows[:, None] + 1 + np.arange(HORIZON)[None, :]

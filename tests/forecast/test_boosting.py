@@ -22,19 +22,18 @@ def test_features_at_origin_t_read_nothing_after_week_t(forecast_panel):
     for column in [c for c in changed if c.startswith("day_gross_")]:
         changed.loc[later, column] *= 3
     altered = build_windows(changed, origins=(t, t))
-    for h in range(1, 5):
-        expected = boosting.features(full, h)
-        np.testing.assert_array_equal(boosting.features(cut, h), expected)
-        np.testing.assert_array_equal(boosting.features(altered, h), expected)
-    assert boosting.features(full, 1).shape == (1, len(boosting.FEATURES))
+    expected = boosting.features(full)  # every horizon
+    np.testing.assert_array_equal(boosting.features(cut), expected)
+    np.testing.assert_array_equal(boosting.features(altered), expected)
+    assert boosting.features(full).shape == (4, 1, len(boosting.FEATURES))
 
 
 def test_unknown_market_is_missing_not_zero(tiny_models):
     _, data = tiny_models["seq2seq"]
-    hidden = boosting.features(data.test.without_market(), 1)
+    hidden = boosting.features(data.test.without_market())[0]
     market = [boosting.FEATURES.index(name) for name in ("last_log_market_gross", "target_log_wide_openings")]
     assert np.isnan(hidden[:, market]).all()
-    known = boosting.features(data.test, 1)
+    known = boosting.features(data.test)[0]
     assert np.isfinite(known[:, market[0]]).any()
 
 
