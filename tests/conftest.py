@@ -1,6 +1,7 @@
 """Fixtures shared by the whole suite: the shared data folder, an isolated storage and Dagster home,
 a small real panel, tiny trained forecasters and a briefly trained frame classifier."""
 
+import importlib.util
 import io
 import os
 from pathlib import Path
@@ -149,3 +150,16 @@ def frame_storage(quick_result, tmp_path_factory):
         save_frame_model(model, folder.file(name))
     folder.publish(quick_result.serving, chosen_by="test fixture")
     return storage
+
+
+@pytest.fixture(scope="session")
+def load_script():
+    """Load a script that is not in a package (benchmarks/, examples/) as a module from its file;
+    the scripts only define things at import, their work is behind ``main``."""
+    def load(path: Path):
+        spec = importlib.util.spec_from_file_location(path.stem, path)
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        return module
+
+    return load

@@ -3,7 +3,6 @@ scoring of methods that cover different rows. The peers' own packages are option
 
 from __future__ import annotations
 
-import importlib.util
 from functools import partial
 from pathlib import Path
 
@@ -19,12 +18,9 @@ SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "peers.py"
 
 
 @pytest.fixture(scope="module")
-def peers():
+def peers(load_script):
     """benchmarks/ is not a package, so the module is loaded from its file."""
-    spec = importlib.util.spec_from_file_location("peers", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script(SCRIPT)
 
 
 @pytest.fixture(scope="module")

@@ -95,13 +95,9 @@ def test_weekly_example_loads_with_metadata():
     assert data.market.empty and list(data.market.columns) == ["date", "chart_gross", "wide_openings"]
 
 
-def test_examples_are_the_real_chart_numbers(shared_dir, tmp_path):
+def test_examples_are_the_real_chart_numbers(shared_dir, tmp_path, load_script):
     """examples/make_examples.py rebuilds both files byte for byte from the Box Office Mojo chart."""
-    import importlib.util
-
-    spec = importlib.util.spec_from_file_location("make_examples", EXAMPLES / "make_examples.py")
-    make_examples = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(make_examples)
+    make_examples = load_script(EXAMPLES / "make_examples.py")
     make_examples.main(shared_dir / make_examples.DEFAULT_CHART.relative_to(make_examples.SHARED), tmp_path)
     assert (tmp_path / DAILY.name).read_bytes() == DAILY.read_bytes()
     assert (tmp_path / WEEKLY.name).read_bytes() == WEEKLY.read_bytes()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 
 import numpy as np
@@ -15,12 +14,9 @@ FERPLUS_PARAMETERS = 8.8e6  # emotion-ferplus-8.onnx: about 35 MB of float32 wei
 
 
 @pytest.fixture(scope="module")
-def teacher_size():
+def teacher_size(load_script):
     """benchmarks/ is not a package, so the script is loaded from its file (which only defines things)."""
-    spec = importlib.util.spec_from_file_location("teacher_size", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script(SCRIPT)
 
 
 def test_standin_is_as_large_as_ferplus(teacher_size):
