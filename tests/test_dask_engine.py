@@ -181,3 +181,37 @@ def test_a_film_whose_task_raises_fails_alone_and_named(cluster, instance, showc
     assert "ValueError" in message and "unreadable" in message
     assert instance.get_materialized_partitions(dg.AssetKey("decay_fit")) == {films[0], films[2]}
     assert not stored.asset_file("decay_fit", bad).exists()
+
+
+OWNER = """
+import os, sys, time
+from cineseq_assets.dask_engine import open_client
+with open_client(workers=1, log=lambda line: None) as client:
+    print(*client.run(os.getpid).values(), flush=True)
+    time.sleep(600)
+"""
+
+
+def test_the_local_cluster_workers_exit_when_their_owner_is_killed():
+    """`cineseq run` killed with SIGKILL leaves no worker running: they watch a pipe to their owner."""
+    owner = subprocess.Popen([sys.executable, "-c", OWNER], stdout=subprocess.PIPE, text=True, start_new_session=True,
+                             env={**os.environ, "PYTHONPATH": str(REPO)})
+    try:
+        worker_pid = int(owner.stdout.readline())
+        os.kill(owner.pid, signal.SIGKILL)
+        owner.wait(timeout=30)
+        deadline = time.monotonic() + 30
+        while _running(worker_pid) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not _running(worker_pid), f"worker {worker_pid} outlived its owner"
+    finally:
+        if owner.poll() is None:
+            owner.kill()
+
+
+def _running(pid: int) -> bool:
+    """Alive, not a zombie waiting for whoever adopted it to reap it."""
+    try:
+        return " Z " not in Path(f"/proc/{pid}/stat").read_text().split(")")[-1][:3]
+    except FileNotFoundError:
+        return False
