@@ -2,6 +2,7 @@
 
     cineseq films [--showcase] [--search TEXT]     list the film catalog
     cineseq run [--films all|showcase|ID,ID...] [--no-forecast] [--frames] [--include STAGE,...] [--force]
+                [--workers N | --scheduler ADDRESS]
                                                     materialize what is missing or stale in the default graph
     cineseq trailer VIDEO [--out FILE.parquet] [--json]   one trailer's emotion embedding, without Dagster
     cineseq forecast --input FILE --out FILE [--out-final FILE] [--model WEIGHTS.parquet] [--onnx]
@@ -67,7 +68,8 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     started = time.perf_counter()
     include = tuple(name.strip() for name in args.include.split(",") if name.strip())
-    options = RunOptions(films=args.films, forecast=not args.no_forecast, frames=args.frames, include=include, force=args.force)
+    options = RunOptions(films=args.films, forecast=not args.no_forecast, frames=args.frames, include=include, force=args.force,
+                         workers=args.workers, scheduler=args.scheduler)
     try:
         ok = run_default_graph(options, log=lambda message: print(message, flush=True))
     except CineSeqError as error:
@@ -250,6 +252,12 @@ def main(argv: list[str] | None = None) -> int:
                      help="optional stages to run too: trailer_emotion_student, forecast_evaluation (see the 'not run' lines)")
     run.add_argument("--force", action="store_true",
                      help="recompute every selected asset and film, also those that are up to date")
+    run.add_argument("--workers", type=int, default=None, metavar="N",
+                     help="Dask worker processes of the local cluster for the per-film stages (default: one per core; "
+                          "0: no cluster, films one after the other in this process)")
+    run.add_argument("--scheduler", default=None, metavar="ADDRESS",
+                     help="an existing Dask scheduler instead, e.g. tcp://host:8786 (default: $CINESEQ_DASK_SCHEDULER); "
+                          "its workers must see the same files: see the README")
     run.set_defaults(func=cmd_run)
     trailer = commands.add_parser("trailer", help="one trailer's emotion embedding (same code as the Dagster asset)")
     trailer.add_argument("video", type=Path)
