@@ -65,7 +65,7 @@ from .build import MIN_USABLE_WEEKS, build_checked
 from .columns import match_columns
 from .reading import read_table
 from .report import Report, logger, quoted
-from .rows import check_duplicates, check_overlong_rows, check_release_dates, sorted_runs, typed_rows
+from .rows import check_duplicates, check_overlong_rows, check_release_dates, check_run_spans, sorted_runs, typed_rows
 
 __all__ = ["MIN_USABLE_WEEKS", "load_user_file", "validate_film"]
 
@@ -89,6 +89,7 @@ def load_user_file(path, warnings: list | None = None, *, min_weeks: int = MIN_U
     check_overlong_rows(rows, overlong_rows, width, report)
     check_duplicates(rows, kind, report)
     check_release_dates(rows, kind, report)
+    check_run_spans(rows, kind, report)
     rows = sorted_runs(rows, kind, report)
     data = build_checked(rows, kind, report)
     data.rejected = {film_id: str(error) for film_id, error in report.film_errors().items()}

@@ -7,14 +7,18 @@ import codecs
 import csv
 import gzip
 import io
+import zlib
 from pathlib import Path
 
 import pandas as pd
+import pyarrow.parquet as pq
 
 from ...errors import InputFileError
+from .limits import MAX_ROWS, MAX_TEXT_BYTES
 
 FILE_TYPES = {".csv": "csv", ".csv.gz": "csv", ".parquet": "parquet", ".pq": "parquet"}
 FORMAT_DOC = "docs/user_data.md"
+_CHUNK_BYTES = 2**20
 
 
 def read_table(path: Path) -> tuple[pd.DataFrame, dict[int, int]]:
@@ -49,7 +53,10 @@ def _fill_in_fix() -> str:
 
 def _read_parquet(path: Path) -> pd.DataFrame:
     try:
+        _check_parquet_size(path)
         table = pd.read_parquet(path)
+    except InputFileError:
+        raise
     except Exception as error:  # pyarrow raises several types for a file that is not Parquet
         problem = f"could not be read as Parquet ({type(error).__name__}: {error})"
         fix = "Check that it is a complete Parquet file, not a renamed CSV; or save it as CSV."
@@ -61,6 +68,16 @@ def _read_parquet(path: Path) -> pd.DataFrame:
         raise InputFileError(path, f"has columns ({', '.join(table.columns)}) but no rows", _fill_in_fix())
     # Rows numbered as if the table were written as CSV with a header, like a spreadsheet shows it.
     return table.set_axis(pd.RangeIndex(2, len(table) + 2, name="row"))
+
+
+def _check_parquet_size(path: Path) -> None:
+    """Refuse a file whose footer declares more rows or bytes than the bounds, before reading them: a
+    few kilobytes of run-length encoded Parquet can hold billions of rows."""
+    metadata = pq.ParquetFile(path).metadata
+    inflated = sum(metadata.row_group(group).total_byte_size for group in range(metadata.num_row_groups))
+    if metadata.num_rows > MAX_ROWS or inflated > MAX_TEXT_BYTES:
+        raise InputFileError(path, f"holds {metadata.num_rows:,} rows ({_mb(inflated)} uncompressed); at most "
+                             f"{MAX_ROWS:,} rows and {_mb(MAX_TEXT_BYTES)} are read", _split_fix())
 
 
 def _read_csv(path: Path) -> tuple[pd.DataFrame, dict[int, int]]:
@@ -80,16 +97,44 @@ def _read_csv(path: Path) -> tuple[pd.DataFrame, dict[int, int]]:
 
 
 def _csv_bytes(path: Path) -> bytes:
-    data = path.read_bytes()
-    if path.name.lower().endswith(".gz"):
-        try:
-            data = gzip.decompress(data)
-        except (OSError, EOFError) as error:
-            raise InputFileError(path, f"could not be decompressed ({error})",
-                                 "Check that it is a complete gzip file, or save it as plain .csv.") from error
+    data = _inflated(path) if path.name.lower().endswith(".gz") else _plain(path)
     if not data.strip():
         raise InputFileError(path, "is empty (no text)", _fill_in_fix())
     return data
+
+
+def _plain(path: Path) -> bytes:
+    size = path.stat().st_size
+    if size > MAX_TEXT_BYTES:
+        raise InputFileError(path, f"is {_mb(size)} of text; at most {_mb(MAX_TEXT_BYTES)} is read", _split_fix())
+    return path.read_bytes()
+
+
+def _inflated(path: Path) -> bytes:
+    """The gzip file's text, inflated a chunk at a time and refused as soon as it passes the bound
+    (reading all of a gzip bomb first would cost its full size in memory and minutes)."""
+    chunks, total = [], 0
+    try:
+        with gzip.open(path, "rb") as stream:
+            while chunk := stream.read(_CHUNK_BYTES):
+                total += len(chunk)
+                if total > MAX_TEXT_BYTES:
+                    raise InputFileError(path, f"inflates to more than {_mb(MAX_TEXT_BYTES)} of text "
+                                         f"({_mb(path.stat().st_size)} compressed)", _split_fix())
+                chunks.append(chunk)
+    except (OSError, EOFError, zlib.error) as error:
+        raise InputFileError(path, f"could not be decompressed ({error})",
+                             "Check that it is a complete gzip file, or save it as plain .csv.") from error
+    return b"".join(chunks)
+
+
+def _mb(size: int) -> str:
+    return f"{size / 2**20:,.1f} MB"
+
+
+def _split_fix() -> str:
+    return ("Split it into several files (for example by release year) and run each; "
+            "the whole 25-year Box Office Mojo daily chart is 38 MB.")
 
 
 def _decode_utf8(path: Path, data: bytes) -> str:
