@@ -57,9 +57,10 @@ def user_file_panels(input_path, market: MarketCalendar | None = None, warnings:
     return frames, rejected
 
 
-def first_film_panel(input_path, market: MarketCalendar | None = None) -> pd.DataFrame:
-    """The panel of the first film of a one-film file (the demo's New film tab); an error saying why none can be forecast."""
-    panels, rejected = user_file_panels(input_path, market)
+def first_film_panel(input_path, market: MarketCalendar | None = None, warnings: list | None = None) -> pd.DataFrame:
+    """The panel of the first film of a one-film file (the demo's New film tab); an error saying why none can be forecast.
+    What the loader repaired or read as unknown (an unknown genre, a budget beyond any film's) is appended to ``warnings``."""
+    panels, rejected = user_file_panels(input_path, market, warnings)
     if not panels:
         reasons = "; ".join(rejected.values()) or "it holds no film"
         raise CineSeqError(f"{Path(input_path).name}: no film can be forecast: {reasons}")
