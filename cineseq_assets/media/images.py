@@ -9,6 +9,7 @@ refused like a truncated PNG, which OpenCV cannot decode at all.
 
 from __future__ import annotations
 
+import re
 import warnings
 from pathlib import Path
 
@@ -27,11 +28,9 @@ def read_image(path: str | Path, max_pixels: int = MAX_IMAGE_PIXELS) -> np.ndarr
     """The image as BGR pixels; an ``InputFileError`` naming the file for one that is not an image,
     is too large or is cut short."""
     path = Path(path)
-    width, height = _declared_size(path)
+    width, height = _declared_size(path, max_pixels)
     if width * height > max_pixels:
-        raise InputFileError(path, f"is {width}x{height} pixels ({width * height / 1e6:,.0f} megapixels); at most "
-                             f"{max_pixels / 1e6:,.0f} megapixels are decoded",
-                             "Downscale it (a frame of 1920x1080 is plenty for the classifier).")
+        raise _too_large(path, f"{width}x{height} pixels", width * height, max_pixels)
     if _truncated_jpeg(path):
         raise InputFileError(path, "is a JPEG cut short (it has no end-of-image marker): only part of the picture "
                              "could be decoded", "Download or export the image again.")
@@ -41,15 +40,20 @@ def read_image(path: str | Path, max_pixels: int = MAX_IMAGE_PIXELS) -> np.ndarr
     return image
 
 
-def _declared_size(path: Path) -> tuple[int, int]:
+def _too_large(path: Path, size: str, pixels: int, max_pixels: int) -> InputFileError:
+    return InputFileError(path, f"is {size} ({pixels / 1e6:,.0f} megapixels); at most {max_pixels / 1e6:,.0f} "
+                          "megapixels are decoded", "Downscale it (a frame of 1920x1080 is plenty for the classifier).")
+
+
+def _declared_size(path: Path, max_pixels: int) -> tuple[int, int]:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             with Image.open(path) as image:  # reads the header only
                 return image.size
-    except Image.DecompressionBombError as error:  # Pillow's own bound (179 MP) is above ours
-        raise InputFileError(path, f"declares more pixels than can be decoded ({error})",
-                             "Downscale it (a frame of 1920x1080 is plenty for the classifier).") from error
+    except Image.DecompressionBombError as error:  # Pillow's own bound (179 MP), above ours, names the pixels only
+        pixels = re.search(r"\((\d+) pixels\)", str(error))
+        raise _too_large(path, "too large to open", int(pixels[1]) if pixels else 0, max_pixels) from error
     except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as error:
         raise InputFileError(path, "is not a readable image", "pass a JPEG or PNG file") from error
 

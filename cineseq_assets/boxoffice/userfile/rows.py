@@ -121,7 +121,7 @@ def _checked_dates(values: pd.Series, rows: pd.DataFrame, column: str, report: R
     years = parsed.dt.year
     for row in parsed.index[((years < FIRST_YEAR) | (years > LAST_YEAR)).to_numpy()]:
         report.problem(rows.at[row, "film_id"], row, column,
-                       f"{column} {parsed[row]:%Y-%m-%d} is not in the years {FIRST_YEAR}-{LAST_YEAR}",
+                       f"{column} {clipped(cell_text(values[row]), 100)} is not in the years {FIRST_YEAR}-{LAST_YEAR}",
                        f"Check the year: CineSeq forecasts films released from {FIRST_YEAR} to {LAST_YEAR}.")
     return parsed
 
