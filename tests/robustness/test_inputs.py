@@ -216,8 +216,9 @@ LOADER_ROWS = [
                                         "arrival-2016,1,2016-11-11,31570799,1e300\n"),
               warned=("row 2: budget is not a non-negative number (at most $1,000,000,000)",)),
     # Found by the property-based pass (test_userfile_properties.py): a ValueError and a NotImplementedError before.
-    LoaderRow("a-column-twice", text_file("twice.csv", "film_id,week,release_date,gross,gross\na,1,2016-11-11,5,6\n"),
-              refused=("has the column 'gross' 2 times", "Keep one of them")),
+    LoaderRow("a-chart-column-twice", text_file("twice.csv", "release_id,date,daily_gross,days_in_release,release_id\n"
+                                                "a,2016-11-11,5,1,b\n"),
+              refused=("has the column 'release_id' 2 times", "Keep one of them")),
     LoaderRow("date-year-minus-1", text_file("minus.csv", DAILY_HEADER + daily_days("arrival-2016", "2016-11-11", 14)
                                              + "neg,-1,5,1\n"),
               film="neg", rejected=("row 16", "column 'date'", "-1 is not in the years 1900-2100")),
