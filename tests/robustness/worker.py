@@ -123,11 +123,10 @@ def serve() -> None:
 
 
 if __name__ == "__main__":
-    # Warm the imports a request would otherwise pay for, so that its peak memory is its own.
-    import cineseq_assets.boxoffice.userfile  # noqa: F401
-    import cineseq_assets.cli  # noqa: F401
-    import cineseq_assets.forecast.cli_forecast  # noqa: F401
-    import cineseq_assets.forecast.new_films  # noqa: F401
-    import cineseq_assets.media.images  # noqa: F401
-
+    # Warm the imports a request would otherwise pay for, so that its peak memory is its own. A module
+    # that cannot be imported fails the requests that need it, not the worker.
+    for module in ("cineseq_assets.boxoffice.userfile", "cineseq_assets.cli", "cineseq_assets.forecast.cli_forecast",
+                   "cineseq_assets.forecast.new_films", "cineseq_assets.media.images"):
+        with contextlib.suppress(ImportError):
+            importlib.import_module(module)
     serve()
