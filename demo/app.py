@@ -13,7 +13,9 @@ The page's own events are private.
 
 from __future__ import annotations
 
+import html
 import os
+import re
 import tempfile
 from pathlib import Path
 
@@ -22,7 +24,7 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 import gradio as gr  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from cineseq_assets.errors import CineSeqError  # noqa: E402
+from cineseq_assets.errors import CineSeqError, clipped  # noqa: E402
 from cineseq_assets.forecast import features, plots  # noqa: E402
 from cineseq_assets.forecast.serving import (  # noqa: E402
     ERROR_COLUMNS,
@@ -85,7 +87,8 @@ def _model_text(info: dict) -> str:
 def _forecast_status(forecast: FilmForecast) -> str:
     when = ("the live forecast from the latest observed week" if forecast.live else
             f"a backtest: what the model would have said after week {forecast.origin_week}")
-    return f"**{forecast.title}** ({forecast.film_id}), origin week {forecast.origin_week} of {forecast.last_week}: {when}."
+    return (f"**{_for_page(str(forecast.title))}** ({_for_page(str(forecast.film_id))}), origin week {forecast.origin_week} "
+            f"of {forecast.last_week}: {when}.")
 
 
 def _final_total_line(forecast: FilmForecast) -> str:
@@ -102,7 +105,17 @@ def _errors(callable_, *args, **kwargs):
     try:
         return callable_(*args, **kwargs)
     except (CineSeqError, ValueError, LookupError) as error:
-        raise gr.Error(str(error), print_exception=False) from None
+        raise gr.Error(_for_page(str(error)), print_exception=False) from None
+
+
+# A path under the server's temporary folder (an upload, the New film tab's file): the page shows its name only.
+_SERVER_TEMP_PATH = re.compile(re.escape(tempfile.gettempdir()) + r"/(?:[^\s'\",:]*/)?([^/\s'\",:]+)")
+
+
+def _for_page(text: str) -> str:
+    """A message for the page: the server's temporary paths shortened to file names, at most
+    ``MAX_SHOWN_CHARS`` characters of it, and HTML escaped (toasts and Markdown render HTML)."""
+    return html.escape(clipped(_SERVER_TEMP_PATH.sub(r"\1", text)), quote=False)
 
 
 def _checked_upload(upload, suffixes: list[str], what: str) -> Path:
@@ -235,10 +248,13 @@ def _new_film_tab(service: FilmService) -> None:
                 raise gr.Error("Give the release date (YYYY-MM-DD): weeks are counted from it.", print_exception=False)
             path = _errors(write_weekly_file, weeks, folder / "new_film.csv", release_date=release_date,
                            title=title or "", genres=genres, budget=budget or None, mpaa=mpaa)
-        forecast = _errors(service.forecast_new_film, path)
+        warnings: list[str] = []
+        forecast = _errors(service.forecast_new_film, path, warnings=warnings)
         chart = plots.forecast_chart(forecast.history, forecast.table, forecast.origin_week, forecast.title)
-        return (chart, _readable(forecast.table),
-                f"{_forecast_status(forecast)} Model {_model_text(forecast.model.summary())}. {_final_total_line(forecast)}")
+        notes = "".join(f"  \nNote: {_for_page(warning)}" for warning in warnings)
+        model = _model_text(forecast.model.summary())
+        status = f"{_forecast_status(forecast)} Model {model}. {_final_total_line(forecast)}{notes}"
+        return chart, _readable(forecast.table), status
 
     with gr.Tab("New film"):
         gr.Markdown("A film that is not in the catalog: enter its first weeks (or upload a weekly or daily "
@@ -386,7 +402,9 @@ def _public_api(service: FilmService) -> None:
         path = Path(tempfile.mkdtemp(prefix="cineseq-newfilm-")) / "new_film.csv"
         _errors(write_weekly_file, pd.DataFrame(weeks), path, release_date=release_date, title=title,
                 genres=genres, budget=budget, mpaa=mpaa)
-        return _payload(_errors(service.forecast_new_film, path))
+        warnings: list[str] = []
+        payload = _payload(_errors(service.forecast_new_film, path, warnings=warnings))
+        return {**payload, "warnings": [_for_page(warning) for warning in warnings]}
 
     def model() -> dict:
         """The serving model: architecture, file, materialization time and training metrics."""
