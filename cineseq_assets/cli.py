@@ -20,29 +20,6 @@ import time
 import warnings
 from pathlib import Path
 
-from .settings import dagster_home
-
-# Telemetry off, and an event log that records thousands of per-film events quickly
-# (see dagster_storage.py).
-DAGSTER_YAML = """telemetry:
-  enabled: false
-event_log_storage:
-  module: cineseq_assets.dagster_storage
-  class: PooledSqliteEventLogStorage
-  config:
-    base_dir: {home}/history/event_log
-"""
-
-
-def prepare_dagster_home() -> None:
-    """A project-local DAGSTER_HOME with telemetry off (created on first use)."""
-    home = dagster_home()
-    home.mkdir(parents=True, exist_ok=True)
-    config = home / "dagster.yaml"
-    if not config.exists():
-        config.write_text(DAGSTER_YAML.format(home=home))
-    os.environ["DAGSTER_HOME"] = str(home)
-
 
 def cmd_films(args: argparse.Namespace) -> int:
     from .boxoffice.catalog import catalog_table
@@ -61,9 +38,15 @@ def cmd_films(args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    prepare_dagster_home()
-    set_torch_threads()
+    from .dagster_instance import prepare_dagster_home
     from .errors import CineSeqError
+
+    try:
+        print(prepare_dagster_home(), flush=True)  # SQLite by default, PostgreSQL with CINESEQ_INSTANCE=postgres
+    except CineSeqError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    set_torch_threads()
     from .runner import RunOptions, run_default_graph
 
     started = time.perf_counter()

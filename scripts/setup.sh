@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Create the project's virtual environment (.venv) if needed and install CineSeq into it with the
 # pinned versions of constraints.txt. Idempotent: a second run only checks.
+# The postgres extra (dagster-postgres) comes too: the tests run the PostgreSQL instance on a real server.
 # BENCH=1 also installs the benchmark's peers (the `bench` extra: mlforecast, neuralforecast, statsforecast).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -20,9 +21,9 @@ echo "[setup] installing CineSeq and its pinned dependencies (first time: a few 
 .venv/bin/python -m pip install --quiet --upgrade pip
 if [ "${BENCH:-0}" = 1 ]; then
   # The peers of benchmarks/peers.py (mlforecast, neuralforecast, statsforecast): about 300 MB more.
-  .venv/bin/python -m pip install --quiet -c constraints.txt -e ".[test,bench]"
+  .venv/bin/python -m pip install --quiet -c constraints.txt -e ".[test,postgres,bench]"
 else
-  .venv/bin/python -m pip install --quiet -c constraints.txt -e ".[test]"
+  .venv/bin/python -m pip install --quiet -c constraints.txt -e ".[test,postgres]"
 fi
 echo "$want" > "$stamp"
 echo "[setup] done"

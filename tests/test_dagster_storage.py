@@ -14,7 +14,7 @@ from pathlib import Path
 
 import dagster as dg
 
-from cineseq_assets.cli import prepare_dagster_home
+from cineseq_assets.dagster_instance import prepare_dagster_home
 from cineseq_assets.dagster_storage import PooledSqliteEventLogStorage
 
 ROOT = Path(__file__).resolve().parents[1]

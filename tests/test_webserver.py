@@ -11,7 +11,7 @@ import dagster as dg
 import pytest
 import requests
 
-from cineseq_assets.cli import prepare_dagster_home
+from cineseq_assets.dagster_instance import prepare_dagster_home
 from cineseq_assets.partitions import films_partitions
 
 ASSETS_QUERY = """
