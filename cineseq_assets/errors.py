@@ -46,3 +46,18 @@ class ModelError(CineSeqError):
     def __init__(self, path, problem: str, fix: str):
         self.path, self.problem, self.fix = str(path), problem, fix
         super().__init__(f"{self.path}: {problem}. {fix}")
+
+
+class StoredFileError(CineSeqError):
+    """A materialized file under the storage root cannot be read (truncated, overwritten, not Parquet)."""
+
+    def __init__(self, path, asset: str, partition: str | None, reason: str):
+        self.path, self.asset, self.partition, self.reason = str(path), asset, partition, reason
+        if partition is None:
+            what = f"the stored {asset!r}"
+            fix = f"Materialize {asset} again: `cineseq run` does (it rebuilds what it cannot read), or the Dagster UI."
+        else:
+            what = f"partition {partition!r} of {asset!r}"
+            fix = (f"`cineseq run` materializes it again (it rebuilds what it cannot read), or materialize {asset} "
+                   f"for partition {partition} in the Dagster UI.")
+        super().__init__(f"{self.path}: {what} cannot be read ({reason}). {fix}")

@@ -5,12 +5,16 @@ catalog first (its films registered as partitions), then each stage in turn, per
 contiguous film partition ranges. Only what is missing or stale is materialized (staleness.py:
 code versions and data versions); ``force`` recomputes everything. Every run is an ordinary
 Dagster run of a named job, visible in the UI afterwards.
+
+A run killed outside Dagster's reach (``kill -9``, a power cut) cannot record its own end: each run
+is tagged with the identity of the process that executes it, and the next ``cineseq run`` marks the
+runs whose process is gone as failed and removes the temporary files their writes left. Pool workers
+die with the process that started them (``processes.die_with_parent``).
 """
 
 from __future__ import annotations
 
 import os
-import warnings
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
@@ -22,12 +26,15 @@ from .definitions import build_definitions
 from .errors import CineSeqError
 from .jobs import NOT_IN_DEFAULT_GRAPH, STAGES, Stage, register_new_films
 from .partitions import FILMS_PER_RUN, films_partitions
+from .processes import die_with_parent, identity, still_running
 from .staleness import Staleness
 from .storage import Storage
 
 MIN_FORECAST_FILMS = 20  # fewer films cannot fill the train, validation and test splits
 MAX_WORKERS = 2
 QUIET = {"loggers": {"console": {"config": {"log_level": "INFO"}}}}
+PROCESS_TAG = "cineseq/process"  # processes.identity() of the process that executes the run
+UNFINISHED = [dg.DagsterRunStatus.NOT_STARTED, dg.DagsterRunStatus.STARTING, dg.DagsterRunStatus.STARTED]
 
 Log = Callable[[str], None]
 
@@ -84,6 +91,7 @@ def run_default_graph(options: RunOptions = RunOptions(), log: Log = print) -> b
         log(f"not run: {name}: {reason}")
     # Built now, not at import: the resources read the environment (storage root, sources) as it is now.
     run = _Run(build_definitions(), dg.DagsterInstance.get(), options.force, log)
+    recover_from_killed_runs(run.instance, run.storage, log)
     catalog_stage, *rest = stages
     if not run.stage(catalog_stage, 1, len(stages), []):
         return False
@@ -100,6 +108,25 @@ def run_default_graph(options: RunOptions = RunOptions(), log: Log = print) -> b
         if not stage_ok and not run.is_per_film(stage):
             return False  # what follows needs this stage's output; failed films of a per-film stage are reported
     return ok
+
+
+def recover_from_killed_runs(instance: dg.DagsterInstance, storage: Storage, log: Log) -> list[str]:
+    """Mark the unfinished runs whose process no longer runs as failed, and remove the temporary files
+    of writers that no longer run; returns the failed run ids. Runs of another host are left alone."""
+    failed = []
+    for record in instance.get_run_records(dg.RunsFilter(statuses=UNFINISHED)):
+        run = record.dagster_run
+        process = run.tags.get(PROCESS_TAG)
+        if process and still_running(process) is False:
+            instance.report_run_failed(run, message=f"the process that executed this run ({process}) is gone: "
+                                                    "it was killed before it could finish")
+            failed.append(run.run_id)
+    if failed:
+        log(f"marked {len(failed)} run(s) of killed processes as failed: {', '.join(run_id[:8] for run_id in failed)}")
+    removed = storage.remove_stale_temporaries()
+    if removed:
+        log(f"removed {len(removed)} temporary file(s) left by killed writes")
+    return failed
 
 
 def _enough_films_to_forecast(storage: Storage, number: int, total: int, stage: Stage, log: Log) -> bool:
@@ -125,6 +152,12 @@ class _Run:
         if self.is_per_film(stage):
             return self._per_film_stage(stage, header, films)
         todo = list(stage.assets) if self.force or stage.always_run else self._staleness().assets_to_run(stage.assets)
+        damaged = [error for name in stage.assets for error in self.storage.unreadable(name)]
+        if damaged:  # what Dagster calls fresh but cannot be read is rebuilt, with what follows it in the stage
+            for error in damaged:
+                self.log(f"{header}: {error} Materializing it again.")
+            first = stage.assets.index(damaged[0].asset)
+            todo = [name for number, name in enumerate(stage.assets) if name in todo or number >= first]
         if not todo:
             self.log(f"{header}: up to date, skipped")
             return True
@@ -148,6 +181,11 @@ class _Run:
                          "skipped")
                 return True
         groups = {tuple(stage.assets): films} if self.force else self._staleness().films_to_run(stage.assets, films)
+        damaged = self._damaged_films(stage, films, header)
+        if damaged:  # stored but unreadable: all of the stage's assets again for those films
+            groups = {assets: [film for film in group if film not in damaged] for assets, group in groups.items()}
+            groups[tuple(stage.assets)] = [*groups.get(tuple(stage.assets), []), *damaged]
+            groups = {assets: group for assets, group in groups.items() if group}
         todo = sum(len(group) for group in groups.values())
         self.log(f"{header}: {todo} of {len(films)} films to materialize, skipped {len(films) - todo} up to date")
         order = self.instance.get_dynamic_partitions(films_partitions.name)
@@ -155,6 +193,16 @@ class _Run:
         runs = [(stage.job_name, list(assets), film_range) for assets, group in groups.items()
                 for film_range in contiguous_ranges(group, order, _run_size(len(group), workers))]
         return _launch_film_ranges(runs, workers, self.log)
+
+    def _damaged_films(self, stage: Stage, films: list[str], header: str) -> list[str]:
+        """The films whose stored partition of one of the stage's assets cannot be read (Dagster sees them as
+        materialized and fresh), each said in the log."""
+        damaged: dict[str, None] = {}
+        for name in stage.assets:
+            for error in self.storage.unreadable(name, films):
+                self.log(f"{header}: film {error.partition}: {error} Materializing it again.")
+                damaged[error.partition] = None
+        return list(damaged)
 
     def _staleness(self) -> Staleness:
         return Staleness(self.defs, self.instance)  # anew for each stage: the stages before it changed the instance
@@ -187,9 +235,9 @@ def _run_size(films: int, workers: int) -> int:
 
 def _launch(job_name: str, assets: Sequence[str], film_range: tuple[str, str] | None = None) -> bool:
     """One run of ``job_name`` restricted to ``assets`` (over a film partition range when given)."""
-    tags = {}
+    tags = {PROCESS_TAG: identity()}
     if film_range:
-        tags = {"dagster/asset_partition_range_start": film_range[0], "dagster/asset_partition_range_end": film_range[1]}
+        tags |= {"dagster/asset_partition_range_start": film_range[0], "dagster/asset_partition_range_end": film_range[1]}
     result = build_definitions().resolve_job_def(job_name).execute_in_process(
         instance=dg.DagsterInstance.get(), asset_selection=[dg.AssetKey(name) for name in assets], tags=tags,
         run_config=QUIET, raise_on_error=False,
@@ -205,10 +253,11 @@ def _launch_film_ranges(runs: list[tuple[str, list[str], tuple[str, str]]], work
         results = [_launch(*run) for run in runs]
     else:
         # Workers start fresh: silence Dagster's beta notice about backfill_policy there too, as the CLI
-        # does, before they import the definitions (hence a stdlib initializer, not one of ours).
+        # does, before they import the definitions (processes.py imports the standard library only).
+        # They die with this process: a `kill -9` of `cineseq run` leaves no worker running its film range.
         quiet = ("ignore", ".*is currently in beta.*")
-        with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn"), initializer=warnings.filterwarnings,
-                                 initargs=quiet) as pool:
+        with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn"), initializer=die_with_parent,
+                                 initargs=(os.getpid(), *quiet)) as pool:
             results = list(pool.map(_launch, *zip(*runs)))
     for (_, assets, (first, last)), ok in zip(runs, results):
         log(f"    {' + '.join(assets)} films {first} .. {last}: {'ok' if ok else 'FAILED'}")
