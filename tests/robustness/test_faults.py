@@ -32,7 +32,10 @@ from cineseq_assets.partitions import films_partitions
 from cineseq_assets.runner import UNFINISHED, RunOptions, recover_from_killed_runs, run_default_graph
 from cineseq_assets.storage import Storage, asset_path
 
-FILMS = ["rl2908456449", "rl475497985", "rl3059975681"]  # Inception, The Grand Budapest Hotel, Avengers: Endgame
+# A user's daily file of three films as the box-office source: its catalog builds in a moment, so that a
+# run reaches its per-film and aggregate steps quickly (the bundled catalog registers 2,885 films first).
+USER_FILE = Path(__file__).resolve().parents[2] / "examples" / "my_films_daily.csv"
+FILMS = ["inception-2010", "the-social-network-2010", "arrival-2016"]
 _later = itertools.count(1)
 
 
@@ -160,7 +163,14 @@ def test_a_broken_file_at_start_up_is_a_message_naming_it(tmp_path, pristine_sto
 # ------------------------------------------------------------------ a damaged per-film Parquet
 
 
-def test_a_damaged_film_partition_is_rebuilt_by_the_next_run(instance):
+@pytest.fixture
+def three_films(monkeypatch):
+    """The user's file of three films as the box-office source (set before any definitions are built)."""
+    monkeypatch.setenv("CINESEQ_BOX_OFFICE_SOURCE", "user_file")
+    monkeypatch.setenv("CINESEQ_USER_FILE", str(USER_FILE))
+
+
+def test_a_damaged_film_partition_is_rebuilt_by_the_next_run(three_films, instance):
     lines: list[str] = []
     assert run_default_graph(RunOptions(films=",".join(FILMS), forecast=False), log=lines.append), lines
     damaged = asset_path("weekly_panel", FILMS[1], Storage.default().root)
@@ -175,7 +185,7 @@ def test_a_damaged_film_partition_is_rebuilt_by_the_next_run(instance):
     assert sorted(Storage.default().read("panel")["film_id"].unique()) == sorted(FILMS)
 
 
-def test_an_aggregate_leaves_a_damaged_film_out_and_names_it(instance, defs, stored):
+def test_an_aggregate_leaves_a_damaged_film_out_and_names_it(three_films, instance, defs, stored):
     """The panel materialized from the UI (no `cineseq run` to rebuild first): the healthy films are pooled."""
     def run(selection, tags=None):
         return defs.resolve_implicit_global_asset_job_def().execute_in_process(
@@ -222,12 +232,12 @@ KILL_POINTS = {
 
 
 @pytest.mark.parametrize("point", list(KILL_POINTS))
-def test_kill_9_of_a_run_leaves_no_process_no_temp_file_no_started_run(isolated_project, instance, point):
+def test_kill_9_of_a_run_leaves_no_process_no_temp_file_no_started_run(three_films, isolated_project, instance, point):
     storage = Path(os.environ["CINESEQ_STORAGE"])
     out = isolated_project / "run.out"
     with out.open("w") as sink:
-        run = subprocess.Popen([sys.executable, "-m", "cineseq_assets.cli", "run", "--films", ",".join(FILMS),
-                                "--no-forecast"], stdout=sink, stderr=subprocess.STDOUT)
+        run = subprocess.Popen([sys.executable, "-m", "cineseq_assets.cli", "run", "--no-forecast"], stdout=sink,
+                               stderr=subprocess.STDOUT)
     try:
         _until(lambda: KILL_POINTS[point](storage, instance) or run.poll() is not None, 600, point)
         assert run.poll() is None, f"the run ended before it could be killed {point}: {out.read_text()[-2000:]}"
