@@ -100,8 +100,15 @@ class DemoProcess:
     @classmethod
     def start(cls, storage: Path, temp_dir: Path, seconds: float = 120) -> "DemoProcess":
         """Started with ``temp_dir`` as its TMPDIR (so that what it leaves in temp is countable); returns
-        once the page answers."""
-        port = free_port()
+        once the page answers. A port taken between our probe and the server's bind is tried again."""
+        for _ in range(3):
+            demo = cls._launch(storage, temp_dir, free_port())
+            if demo._wait_until_served(seconds):
+                return demo
+        raise AssertionError(f"the demo found no free port: {demo.log.read_text()[-3000:]}")
+
+    @classmethod
+    def _launch(cls, storage: Path, temp_dir: Path, port: int) -> "DemoProcess":
         temp_dir.mkdir(parents=True, exist_ok=True)
         env = dict(os.environ, CINESEQ_STORAGE=str(storage), TMPDIR=str(temp_dir), GRADIO_ANALYTICS_ENABLED="False",
                    HF_HUB_OFFLINE="1", CINESEQ_TORCH_THREADS="1")
@@ -109,17 +116,23 @@ class DemoProcess:
         with log.open("w") as stderr:
             process = subprocess.Popen([sys.executable, "-m", "cineseq_assets.cli", "demo", "--port", str(port)], env=env,
                                        stdout=subprocess.DEVNULL, stderr=stderr)
-        demo = cls(process, port, log)
+        return cls(process, port, log)
+
+    def _wait_until_served(self, seconds: float) -> bool:
+        """True once the page answers; False when the port was taken; fails on any other exit or a timeout."""
         deadline = time.time() + seconds
         while time.time() < deadline:
-            assert process.poll() is None, f"the demo exited: {log.read_text()[-3000:]}"
+            if self.process.poll() is not None:
+                if "Cannot find empty port" in self.log.read_text():
+                    return False
+                raise AssertionError(f"the demo exited: {self.log.read_text()[-3000:]}")
             try:
-                if httpx.get(demo.url, timeout=2).status_code == 200:
-                    return demo
+                if httpx.get(self.url, timeout=2).status_code == 200:
+                    return True
             except httpx.HTTPError:
                 time.sleep(0.3)
-        demo.stop()
-        raise AssertionError(f"the demo did not answer on {demo.url} within {seconds} s")
+        self.stop()
+        raise AssertionError(f"the demo did not answer on {self.url} within {seconds} s")
 
     def client(self):
         from gradio_client import Client
