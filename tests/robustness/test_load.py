@@ -43,40 +43,46 @@ def _settled_rss(pid: int, seconds: float = 5) -> float:
 def test_300_forecasts_from_16_clients_and_50_new_films_without_error_or_growth(demo):
     server, storage = demo
     films = FilmService(storage).catalog()["film_id"].tolist()
-    clients = [server.client() for _ in range(CLIENTS)]
     temp = server.log.parent / "server_tmp"
 
-    def forecast(call: int) -> dict:
-        return clients[call % CLIENTS].predict(films[call % len(films)], call % 3, api_name="/forecast")
+    def forecast(client, call: int) -> dict:
+        return client.predict(films[call % len(films)], call % 3, api_name="/forecast")
 
-    def new_film(call: int) -> dict:
+    def new_film(client, call: int) -> dict:
         weeks = [dict(week, gross=week["gross"] * (1 + call / 100)) for week in WEEKS]
-        return clients[call % CLIENTS].predict(weeks, "2016-11-11", f"Load test film {call}", ["Drama"], None, "",
-                                               api_name="/new_film")
+        return client.predict(weeks, "2016-11-11", f"Load test film {call}", ["Drama"], None, "", api_name="/new_film")
 
-    for call in range(CLIENTS):  # warm up: the model, the panel's windows and the metadata tables load once
-        forecast(call)
-        new_film(call)
+    def one_client(number: int) -> tuple[list[dict], list[str]]:
+        """Client ``number``'s share of the calls, one after the other, as one user's script would make them."""
+        client, answers, errors = server.client(), [], []
+        calls = [(forecast, call) for call in range(number, FORECASTS, CLIENTS)]
+        calls += [(new_film, call) for call in range(number, NEW_FILMS, CLIENTS)]
+        for endpoint, call in calls:
+            try:
+                answers.append(endpoint(client, call))
+            except Exception as error:  # counted, not raised: the test reports every failure at once
+                errors.append(f"{endpoint.__name__} {call}: {type(error).__name__}: {error}")
+        return answers, errors
+
+    warm = server.client()
+    for call in range(3):  # warm up: the model, the panel's windows and the metadata tables load once
+        forecast(warm, call)
+        new_film(warm, call)
     gc.collect()
     before = _settled_rss(server.process.pid)
 
     started = time.perf_counter()
-    errors: list[str] = []
     with ThreadPoolExecutor(CLIENTS) as pool:
-        futures = [pool.submit(forecast, call) for call in range(FORECASTS)]
-        futures += [pool.submit(new_film, call) for call in range(NEW_FILMS)]
-        answers = []
-        for future in futures:
-            try:
-                answers.append(future.result(timeout=300))
-            except Exception as error:  # counted, not raised: the test reports every failure at once
-                errors.append(f"{type(error).__name__}: {error}")
+        shares = list(pool.map(one_client, range(CLIENTS)))
     seconds = time.perf_counter() - started
+    answers = [answer for share, _ in shares for answer in share]
+    errors = [error for _, share in shares for error in share]
     assert not errors, f"{len(errors)} of {FORECASTS + NEW_FILMS} calls failed, e.g. {errors[:3]}"
-    assert all(len(answer["rows"]) == 4 for answer in answers)
+    assert len(answers) == FORECASTS + NEW_FILMS and all(len(answer["rows"]) == 4 for answer in answers)
 
     after = _settled_rss(server.process.pid)
-    print(f"\n{FORECASTS + NEW_FILMS} calls in {seconds:.1f} s; server RSS {before:.0f} MB before, {after:.0f} MB after")
+    print(f"\n{FORECASTS + NEW_FILMS} calls from {CLIENTS} clients in {seconds:.1f} s; "
+          f"server RSS {before:.0f} MB before, {after:.0f} MB after")
     assert after <= before * (1 + MEMORY_SLACK), f"server RSS grew from {before:.0f} MB to {after:.0f} MB"
     assert not list(temp.glob(NEW_FILM_FOLDERS)), "a /new_film call left its temporary folder"
     assert server.process.poll() is None
