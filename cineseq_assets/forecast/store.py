@@ -68,11 +68,8 @@ def save_model(trained: TrainedModel, path: Path, metrics: dict | None = None,
 def load_final_total(path: Path) -> FinalTotalModel | None:
     """The final-total model stored with the weights file ``path``; None for a model saved without one
     (the 4-week forecast still serves: the final total is then left out)."""
-    try:
-        stored = read_metadata(Path(path))[0].get("final_total")
-        return None if stored is None else FinalTotalModel.from_dict(stored)
-    except Exception as error:  # as in load_model: one error that names the file
-        raise ModelError(path, f"holds no readable final-total model ({_first_line(error)})", REWRITE_HINT) from error
+    stored = read_metadata(Path(path))[0].get("final_total")
+    return None if stored is None else FinalTotalModel.from_dict(stored)
 
 
 def load_model(path: Path) -> tuple[TrainedModel, dict]:
@@ -88,7 +85,8 @@ def load_model(path: Path) -> tuple[TrainedModel, dict]:
     # A damaged or foreign file fails anywhere in pyarrow, json, torch or the configs, with errors that
     # share no base class and name no file; a reader (the demo) needs one error that names it.
     except Exception as error:
-        raise ModelError(path, f"cannot be read as a forecaster ({_first_line(error)})", REWRITE_HINT) from error
+        raise ModelError(path, f"not a CineSeq forecast model ({type(error).__name__}: {_first_line(error)})",
+                         REWRITE_HINT) from error
 
 
 def _first_line(error: Exception) -> str:

@@ -11,10 +11,11 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
+from ...errors import ModelError
 from ...model_store import SERVING_FILE, ModelFolder
 from ...reloading import FileWatch
 from ..final_total import FinalTotalModel
-from ..store import load_final_total, load_model, model_folder
+from ..store import REWRITE_HINT, load_final_total, load_model, model_folder
 from ..train import TrainedModel
 
 
@@ -79,8 +80,12 @@ def _load_served(files: tuple[Path, ...]) -> ServedModel:
     weights = files[1]
     model, metrics = load_model(weights)
     written = datetime.fromtimestamp(weights.stat().st_mtime, tz=timezone.utc)
-    return ServedModel(model, weights, written, metrics, _onnx_runner(weights, model, metrics) or model,
-                       load_final_total(weights))
+    try:
+        final_total = load_final_total(weights)
+    except (KeyError, TypeError, ValueError) as error:  # the weights loaded: only the final-total entry is bad
+        raise ModelError(weights, f"holds a final-total model that cannot be read ({type(error).__name__}: {error})",
+                         REWRITE_HINT) from error
+    return ServedModel(model, weights, written, metrics, _onnx_runner(weights, model, metrics) or model, final_total)
 
 
 def _onnx_runner(weights: Path, model: TrainedModel, metrics: dict):
