@@ -13,7 +13,9 @@ PyTorch and onnxruntime. Targets on 2 cores: training <= 120 s per model per see
 ``--peers`` adds the peers of benchmarks/peers.py (a direct LightGBM, mlforecast + LightGBM,
 neuralforecast NHITS and TFT, statsforecast AutoETS; the ``bench`` extra, ``BENCH=1 scripts/setup.sh``)
 to the same run, and prints one side-by-side table per split: rows covered, and for a model that
-left rows uncovered the reference model's WAPE on the same rows; then the best peer.
+left rows uncovered the reference model's WAPE on the same rows; then the best peer. ``--record`` also
+records those tables in the Dagster instance (``$DAGSTER_HOME``) as an observation of ``forecast_evaluation``,
+so the asset's page shows the peers beside the product's own evaluation; the product never imports a peer.
 """
 
 import argparse
@@ -127,6 +129,8 @@ def main() -> None:
     parser.add_argument("--panel", help="a stored panel.parquet (default: build it from the bundled data)")
     parser.add_argument("--out", help="folder for the errors and test forecasts as Parquet")
     parser.add_argument("--skip-inference", action="store_true")
+    parser.add_argument("--record", action="store_true",
+                        help="with --peers: record the side-by-side tables as an observation of forecast_evaluation")
     parser.add_argument("--without-market", action="store_true",
                         help="also score every model with the test films' market unknown (<model>@no_market), "
                              "and a network trained without the market group")
@@ -151,19 +155,43 @@ def main() -> None:
         result.errors.to_parquet(Path(args.out) / "errors.parquet")
         result.forecasts.to_parquet(Path(args.out) / "test_forecasts.parquet")
     inference = {} if args.skip_inference else {a: inference_ms_per_film(panel, a) for a in ("seq2seq", "seq2seq_attention")}
+    side_by_side_tables = {}
     for split in splits:
         if args.peers:
-            print_side_by_side(result, split, args.reference, tuple(extra))
+            side_by_side_tables[split] = print_side_by_side(result, split, args.reference, tuple(extra))
             continue
         print(f"\nTest films, origins 2-8, horizons 1-4, dollars; mean ± std over seeds {args.seeds} ({split} split)")
         print("fit s/seed: training (networks) or fitting (baselines) time, median over seeds; inference: live forecast "
               "of every catalog film, ms per film in one batch / one film at a time, median of 5 runs\n")
         print(table(result, split, inference).to_markdown(index=False))
         print("\nheadline:", {k: round(v, 3) for k, v in headline(result, split).items()})
+    if args.record and side_by_side_tables:
+        import dagster as dg
+
+        record_peers(dg.DagsterInstance.get(), side_by_side_tables, args.reference, " ".join(sys.argv[1:]))
+        print("\nrecorded as an observation of forecast_evaluation in the Dagster instance")
 
 
-def print_side_by_side(result, split: str, reference: str, peer_names: tuple[str, ...]) -> None:
-    """The product's models and the peers on the same test rows, and the best peer."""
+def record_peers(instance, tables: dict[str, pd.DataFrame], reference: str, command: str) -> None:
+    """Record each split's side-by-side table (``peers.side_by_side``) as metadata of an observation of
+    ``forecast_evaluation``: the table, the best peer, its WAPE and the reference's margin against it."""
+    import dagster as dg
+    from peers import best_peer, format_table
+
+    metadata = {"benchmark": f"benchmarks/forecast.py {command}", "reference": reference}
+    for split, scores in tables.items():
+        metadata[f"peers_{split}"] = dg.MetadataValue.md(format_table(scores, reference))
+        best = best_peer(scores)
+        if best is None or reference not in scores.index:
+            continue
+        wape, best_wape = float(scores.loc[reference, "wape"]), float(scores.loc[best, "wape"])
+        metadata |= {f"best_peer_{split}": best, f"best_peer_wape_{split}": best_wape,
+                     f"{reference}_wape_{split}": wape, f"margin_over_best_peer_{split}": wape / best_wape - 1}
+    instance.report_runless_asset_event(dg.AssetObservation(asset_key="forecast_evaluation", metadata=metadata))
+
+
+def print_side_by_side(result, split: str, reference: str, peer_names: tuple[str, ...]) -> pd.DataFrame:
+    """Print the product's models and the peers on the same test rows, and the best peer; return the table."""
     from peers import best_peer, format_table, side_by_side
 
     scores = side_by_side(result.forecasts, result.runs, split, reference, peer_names)
@@ -178,6 +206,7 @@ def print_side_by_side(result, split: str, reference: str, peer_names: tuple[str
             ratio = scores.loc[reference, "wape"] / scores.loc[best, "wape"] - 1
             line += f"; {reference} {scores.loc[reference, 'wape']:.3f} ({ratio:+.1%} against it)"
         print(line)
+    return scores
 
 
 if __name__ == "__main__":

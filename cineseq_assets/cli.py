@@ -2,6 +2,7 @@
 
     cineseq films [--showcase] [--search TEXT]     list the film catalog
     cineseq run [--films all|showcase|ID,ID...] [--no-forecast] [--frames] [--include STAGE,...] [--force]
+                [--workers N | --scheduler ADDRESS]
                                                     materialize what is missing or stale in the default graph
     cineseq trailer VIDEO [--out FILE.parquet] [--json]   one trailer's emotion embedding, without Dagster
     cineseq forecast --input FILE --out FILE [--out-final FILE] [--model WEIGHTS.parquet] [--onnx]
@@ -67,7 +68,8 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     started = time.perf_counter()
     include = tuple(name.strip() for name in args.include.split(",") if name.strip())
-    options = RunOptions(films=args.films, forecast=not args.no_forecast, frames=args.frames, include=include, force=args.force)
+    options = RunOptions(films=args.films, forecast=not args.no_forecast, frames=args.frames, include=include, force=args.force,
+                         workers=args.workers, scheduler=args.scheduler)
     try:
         ok = run_default_graph(options, log=lambda message: print(message, flush=True))
     except CineSeqError as error:
@@ -97,6 +99,10 @@ def cmd_trailer(args: argparse.Namespace) -> int:
     from .storage import write_parquet_atomic
     from .trailers.pipeline import TrailerAnalyzer, TrailerConfig
 
+    if args.out and Path(args.out).is_dir():
+        print(f"error: {args.out} is a folder: give --out a file name, e.g. {Path(args.out) / 'embedding.parquet'}",
+              file=sys.stderr)
+        return 2
     config = TrailerConfig(sample_rate=args.rate, detector=args.detector, emotion_model=args.emotion_model)
     try:
         analysis = TrailerAnalyzer(config).analyze(args.video)
@@ -108,15 +114,36 @@ def cmd_trailer(args: argparse.Namespace) -> int:
                "emotion_model": analysis.summary["emotion_model"], "schema_version": analysis.summary["schema_version"]}
         write_parquet_atomic(pd.DataFrame([row]), Path(args.out))
     summary = {key: value for key, value in analysis.summary.items() if key != "config"}
+    if summary["frames_truncated"]:
+        print(f"warning: {args.video}: {_truncation_text(summary)}; the embedding covers only that part. "
+              "The file is probably truncated: fetch or export it again.", file=sys.stderr)
     if args.json:
         print(json.dumps(summary))
     else:
         for key in ("duration_s", "resolution", "frames_sampled", "frames_with_faces", "faces_found", "shots",
                     "has_audio", "audio_silent", "detector", "emotion_model", "processing_s", "realtime_factor"):
             print(f"{key:>18}: {summary[key]}")
+        if summary["frames_truncated"]:
+            print(f"{'truncated':>18}: {_truncation_text(summary)}")
         if args.out:
             print(f"{'embedding':>18}: {args.out} ({len(analysis.embedding)} columns)")
     return 0
+
+
+def _truncation_text(summary: dict) -> str:
+    return (f"decoded {summary['decoded_s']:.1f} s of the {summary['duration_s']:.1f} s it declares "
+            f"({summary['truncation']})")
+
+
+def _positive_rate(text: str) -> float:
+    """--rate: frames per second, a finite number above zero (argparse reports anything else)."""
+    try:
+        rate = float(text)
+    except ValueError:
+        rate = float("nan")
+    if not (0 < rate < float("inf")):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of frames per second above 0 (e.g. 2)")
+    return rate
 
 
 def cmd_forecast(args: argparse.Namespace) -> int:
@@ -127,36 +154,70 @@ def cmd_forecast(args: argparse.Namespace) -> int:
     from .storage import Storage, write_bytes_atomic
 
     started = time.perf_counter()
+    out_final = args.out_final or Path(args.out).with_name(f"{Path(args.out).stem}_final{Path(args.out).suffix or '.csv'}")
+    folder = next((path for path in (args.out, out_final) if Path(path).is_dir()), None)
+    if folder is not None:
+        print(f"error: {folder} is a folder: give --out (and --out-final) a file name, e.g. {Path(folder) / 'forecast.csv'}",
+              file=sys.stderr)
+        return 2
     set_torch_threads()
     # Repairs and left-out films are printed below, once each: not again by the loader's logger.
     logging.getLogger("cineseq.userfile").addHandler(logging.NullHandler())
     repairs: list[str] = []
     try:
         model, served = load_forecaster(args.model, Storage.default().root, onnx=args.onnx)
-        forecast, totals, rejected = forecast_file_totals(args.input, model, final_total_model(served), warnings=repairs)
+        forecast, totals, rejected = forecast_file_totals(args.input, model, final_total_model(served), warnings=repairs,
+                                                          progress=_progress_printer(args.input, started))
     except CineSeqError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
-    write_bytes_atomic(forecast.to_csv(index=False, float_format="%.0f").encode(), Path(args.out))
-    out_final = args.out_final or Path(args.out).with_name(f"{Path(args.out).stem}_final{Path(args.out).suffix or '.csv'}")
-    if totals is not None:
-        write_bytes_atomic(totals.to_csv(index=False, float_format="%.0f").encode(), out_final)
-    else:
-        repairs.append(f"no final domestic totals: {served.name} was stored without them (materialize forecast_model again)")
     films = forecast["film_id"].nunique()
+    if not films and Path(args.out).exists():
+        # A run that forecast nothing must not replace the last good forecast with an empty table.
+        _forecast_report(repairs, rejected, f"forecast 0 films, rejected {len(rejected)}, {time.perf_counter() - started:.1f} s: "
+                         f"{args.out} left as it was (nothing to replace it with)")
+        return 1
+    write_bytes_atomic(_csv_text(forecast), Path(args.out))
+    if totals is not None and films:
+        write_bytes_atomic(_csv_text(totals), out_final)
+    elif totals is None:
+        repairs.append(f"no final domestic totals: {served.name} was stored without them (materialize forecast_model again)")
     _forecast_report(repairs, rejected, f"forecast {films} film{'s' * (films != 1)}, rejected {len(rejected)}, "
                      f"model {served}, {time.perf_counter() - started:.1f} s -> {args.out}"
-                     + (f", final totals -> {out_final}" if totals is not None else ""))
+                     + (f", final totals -> {out_final}" if totals is not None and films else ""))
     return 0 if films else 1
 
 
+# Inputs at least this large print what the command is doing (a 228 MB file takes minutes).
+PROGRESS_BYTES = 10 * 2**20
+
+
+def _progress_printer(path: Path, started: float):
+    """A callable that prints a stage line on stderr with the elapsed time, for a large input; None otherwise."""
+    try:
+        size = Path(path).stat().st_size
+    except OSError:
+        return None  # the loader names the missing file
+    if size < PROGRESS_BYTES:
+        return None
+    print(f"reading {path} ({size / 2**20:,.0f} MB)...", file=sys.stderr, flush=True)
+    return lambda message: print(f"  {message} ({time.perf_counter() - started:.0f} s)", file=sys.stderr, flush=True)
+
+
+def _csv_text(table) -> bytes:
+    return table.to_csv(index=False, float_format="%.0f").encode()
+
+
 def _forecast_report(repairs: list[str], rejected: dict[str, str], summary: str) -> None:
-    """On stderr: the loader's repairs, the one-line summary, then every film not forecast with its reason."""
+    """On stderr: the loader's repairs, the one-line summary, then every film not forecast with its reason
+    (one line each: a film id or value with a line break in it is printed escaped)."""
+    from .errors import printable
+
     for repair in repairs:
-        print(f"warning: {repair}", file=sys.stderr)
+        print(f"warning: {printable(repair)}", file=sys.stderr)
     print(summary, file=sys.stderr)
     for film_id, reason in rejected.items():
-        print(f"rejected {film_id}: {reason}", file=sys.stderr)
+        print(f"rejected {printable(film_id, 200)}: {printable(reason)}", file=sys.stderr)
 
 
 def cmd_classify(args: argparse.Namespace) -> int:
@@ -250,12 +311,18 @@ def main(argv: list[str] | None = None) -> int:
                      help="optional stages to run too: trailer_emotion_student, forecast_evaluation (see the 'not run' lines)")
     run.add_argument("--force", action="store_true",
                      help="recompute every selected asset and film, also those that are up to date")
+    run.add_argument("--workers", type=int, default=None, metavar="N",
+                     help="Dask worker processes of the local cluster for the per-film stages (default: one per core; "
+                          "0: no cluster, films one after the other in this process)")
+    run.add_argument("--scheduler", default=None, metavar="ADDRESS",
+                     help="an existing Dask scheduler instead, e.g. tcp://host:8786 (default: $CINESEQ_DASK_SCHEDULER); "
+                          "its workers must see the same files: see the README")
     run.set_defaults(func=cmd_run)
     trailer = commands.add_parser("trailer", help="one trailer's emotion embedding (same code as the Dagster asset)")
     trailer.add_argument("video", type=Path)
     trailer.add_argument("--out", type=Path, help="write the embedding row to this Parquet file")
     trailer.add_argument("--json", action="store_true", help="print the summary as JSON")
-    trailer.add_argument("--rate", type=float, default=2.0, help="frames sampled per second (default 2)")
+    trailer.add_argument("--rate", type=_positive_rate, default=2.0, help="frames sampled per second (default 2)")
     trailer.add_argument("--detector", default="scrfd", choices=["scrfd", "yunet"])
     trailer.add_argument("--emotion-model", default="student", choices=["student", "teacher", "ferplus"])
     trailer.set_defaults(func=cmd_trailer)

@@ -18,7 +18,7 @@ from .frames import assets as frame_assets
 from .frames import checks as frame_checks
 from .io_manager import ParquetIOManager
 from .jobs import STAGE_JOBS, register_films_job
-from .resources import ArtifactStore, TrailerSource
+from .resources import ArtifactStore, DaskResource, TrailerSource
 from .sensors import film_registration_sensor
 from .storage import Storage
 from .trailers import assets as trailer_assets
@@ -26,11 +26,12 @@ from .trailers import checks as trailer_checks
 from .versions import code_version
 
 
-def default_resources(storage_dir: str | Path | None = None) -> dict:
+def default_resources(storage_dir: str | Path | None = None, dask: DaskResource | None = None) -> dict:
     """Sources default to the bundled data; environment variables switch to a user's file or live APIs.
 
     ``storage_dir`` is the one storage root (default: ``Storage.default()``): the IO manager's tables and
-    the artifact store's side files live under it.
+    the artifact store's side files live under it. ``dask`` is where per-film work runs (default: from
+    the environment, else a LocalCluster per step).
     """
     root = str(storage_dir if storage_dir is not None else Storage.default().root)
     artifacts = ArtifactStore(base_dir=root)
@@ -49,6 +50,7 @@ def default_resources(storage_dir: str | Path | None = None) -> dict:
         "buzz": BuzzSource(kind=buzz_kind, youtube_api_key=dg.EnvVar("YOUTUBE_API_KEY") if buzz_kind != "bundled" else None),
         "mojo": BoxOfficeMojo(),
         "trailers": TrailerSource.from_environment(),
+        "dask": dask or DaskResource.from_environment(),
     }
 
 
@@ -67,15 +69,16 @@ def versioned(assets: list[dg.AssetsDefinition]) -> list[dg.AssetsDefinition]:
     return [with_version(asset) for asset in assets]
 
 
-def build_definitions(storage_dir: str | Path | None = None) -> dg.Definitions:
-    """The code location; ``storage_dir`` moves its storage root (tests give a temporary folder)."""
+def build_definitions(storage_dir: str | Path | None = None, dask: DaskResource | None = None) -> dg.Definitions:
+    """The code location; ``storage_dir`` moves its storage root (tests give a temporary folder), ``dask``
+    chooses where per-film work runs."""
     return dg.Definitions(
         assets=versioned(dg.load_assets_from_modules(ASSET_MODULES)),
         asset_checks=[*boxoffice_checks.CHECKS, *decay_checks.CHECKS, *forecast_checks.CHECKS, *frame_checks.CHECKS,
                       *trailer_checks.CHECKS],
         jobs=[register_films_job, *STAGE_JOBS],
         sensors=[film_registration_sensor],
-        resources=default_resources(storage_dir),
+        resources=default_resources(storage_dir, dask),
     )
 
 

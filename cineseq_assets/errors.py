@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+# How much of a text from the input a message repeats: a 1 MB film name must not make a 1 MB error.
+MAX_SHOWN_CHARS = 2000
+
 
 class CineSeqError(Exception):
     """Base class: the message is written for the person who has to fix the input."""
@@ -11,8 +14,8 @@ class InputFileError(CineSeqError):
     """A problem with a whole input file (unreadable, empty, missing columns)."""
 
     def __init__(self, path, problem: str, fix: str):
-        self.path, self.problem, self.fix = str(path), problem, fix
-        super().__init__(f"{self.path}: {problem}. {fix}")
+        self.path, self.problem, self.fix = str(path), clipped(problem), fix
+        super().__init__(f"{self.path}: {self.problem}. {fix}")
 
 
 class FilmDataError(CineSeqError):
@@ -20,16 +23,16 @@ class FilmDataError(CineSeqError):
 
     def __init__(self, film_id: str, problem: str, fix: str = "", *, source: str = "",
                  row: int | None = None, column: str | None = None):
-        self.film_id, self.problem, self.fix = film_id, problem, fix
+        self.film_id, self.problem, self.fix = film_id, clipped(problem), fix
         self.source, self.row, self.column = source, row, column
-        where = [f"film {film_id!r}"]
+        where = [f"film {clipped(repr(film_id), 200)}"]
         if source:
             where.insert(0, source)
         if row is not None:
             where.append(f"row {row}")
         if column:
-            where.append(f"column {column!r}")
-        super().__init__(f"{', '.join(where)}: {problem}." + (f" {fix}" if fix else ""))
+            where.append(f"column {clipped(repr(column), 200)}")
+        super().__init__(f"{', '.join(where)}: {self.problem}." + (f" {fix}" if fix else ""))
 
 
 class SourceUnavailableError(CineSeqError):
@@ -46,6 +49,19 @@ class ModelError(CineSeqError):
     def __init__(self, path, problem: str, fix: str):
         self.path, self.problem, self.fix = str(path), problem, fix
         super().__init__(f"{self.path}: {problem}. {fix}")
+
+
+def printable(text, limit: int = MAX_SHOWN_CHARS) -> str:
+    """``text`` for one line of a terminal or log: control characters (line breaks, escapes) written
+    as ``\\n``-style escapes, and at most ``limit`` characters, saying how many more there were."""
+    text = str(text)
+    shown = "".join(char if char.isprintable() else char.encode("unicode_escape").decode("ascii") for char in text[:limit])
+    return clipped(shown + text[limit:], len(shown)) if len(text) > limit else shown
+
+
+def clipped(text: str, limit: int = MAX_SHOWN_CHARS) -> str:
+    """At most ``limit`` characters of ``text``, saying how many more there were."""
+    return text if len(text) <= limit else f"{text[:limit]}... ({len(text) - limit:,} more characters)"
 
 
 class StoredFileError(CineSeqError):

@@ -26,6 +26,7 @@ from typing import Callable, Literal, NamedTuple
 import pooch
 
 from cineseq_assets.errors import CineSeqError
+from cineseq_assets.storage import umask_file_mode
 
 SCRFD_LICENSE = ("Weights: InsightFace SCRFD, released upstream for NON-COMMERCIAL RESEARCH ONLY "
                  "(the scrfd package code is Apache-2.0)")
@@ -407,7 +408,7 @@ def fetch(name: str, dest: Path | None = None, runner: Runner = subprocess.run) 
     pooch.retrieve(f"{obtain.requirement()} {obtain.kind}, member {obtain.member}", f"sha256:{entry.sha256}",
                    fname=entry.filename, path=dest, downloader=_PipMember(entry, runner))
     target = dest / entry.filename
-    target.chmod(0o644)  # the temporary file was created 0600; a model file is ordinary readable data
+    target.chmod(umask_file_mode())  # the temporary file was created 0600; a model file is ordinary data
     return target
 
 

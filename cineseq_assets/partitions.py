@@ -1,48 +1,55 @@
 """Partitions: one per film (dynamic, registered from the catalog) and one per chart day.
 
-Per-film assets run over many films in one run (a backfill of every film is a handful of runs).
-Dagster records one materialization per partition for the whole range when a run succeeds, and
-cannot mark part of a range as failed (dagster#17836). So ``materialize_films`` computes each film
-alone: when every film succeeds it returns one table for the IO manager; when some fail, it hands the
-good films to the asset's IO manager itself, records a materialization for each of them, and then
-fails the run naming the bad films, so that only their partitions show as failed and nothing stored is lost.
+Per-film assets run over many films in one run (a single-run backfill: ``context.partition_keys``),
+and the asset body fans the films out on Dask (dask_engine.py), as Dagster advises for work inside
+one step; each film's result comes back here. Dagster records one materialization per partition for
+the whole range when a run succeeds, and cannot mark part of a range as failed (dagster#17836). So
+``materialize_films`` computes each film alone: when every film succeeds it returns one table for the
+IO manager; when some fail, it hands the good films to the asset's IO manager itself, records a
+materialization for each of them, and then fails the run naming the bad films, so that only their
+partitions show as failed and nothing stored is lost.
 """
 
 
+from contextlib import nullcontext
 from typing import Callable
 
 import dagster as dg
 import pandas as pd
 
-from .errors import CineSeqError, FilmDataError
+from .dask_engine import fan_out
+from .errors import FilmDataError
 from .io_manager import table_metadata
+from .resources import DaskResource
 
 films_partitions = dg.DynamicPartitionsDefinition(name="films")
 chart_days = dg.DailyPartitionsDefinition(start_date="2000-01-01", end_offset=0)
 
 # A backfill of a film range runs as one run (Dagster's CLI also needs this for --partition-range).
-# `cineseq run` splits the catalog itself into runs of at most FILMS_PER_RUN films, two at a time.
+# `cineseq run` splits the catalog itself into runs of at most FILMS_PER_RUN films, one after the other:
+# the films of a run are spread over the Dask workers, and the run's results are held until it ends.
 film_backfill_policy = dg.BackfillPolicy.single_run()
 FILMS_PER_RUN = 1000
 
-PROGRESS_EVERY = 250
 
-
-def materialize_films(
-    context: dg.AssetExecutionContext, compute: Callable[[str], pd.DataFrame]
-) -> pd.DataFrame:
-    """Run ``compute(film_id)`` for every film partition of this run (see module docstring)."""
+def materialize_films(context: dg.AssetExecutionContext, compute: Callable[[str], object], dask: DaskResource | None = None,
+                      keep: Callable[[str, object], pd.DataFrame] | None = None) -> pd.DataFrame:
+    """``compute(film_id)`` for every film partition of this run, on the cluster of ``dask`` (in this
+    process when None: ``compute`` may then hold the context); ``keep(film, result)`` turns each result
+    into the film's table here, as it arrives (and writes its side files). See the module docstring."""
     films = list(context.partition_keys)
-    frames: dict[str, pd.DataFrame] = {}
-    errors: dict[str, str] = {}
-    for done, film in enumerate(films, start=1):
-        try:
-            frames[film] = compute(film)
-        except (CineSeqError, FileNotFoundError) as error:
-            errors[film] = str(error)
-            context.log.error(f"{context.asset_key.to_user_string()}[{film}] failed: {error}")
-        if done % PROGRESS_EVERY == 0 or done == len(films):
-            context.log.info(f"{context.asset_key.to_user_string()}: {done}/{len(films)} films, {len(errors)} failed")
+    name = context.asset_key.to_user_string()
+    kept: dict[str, pd.DataFrame] = {}
+
+    def receive(film: str, result: object) -> None:
+        kept[film] = keep(film, result) if keep else result
+
+    with dask.client(context.log.info) if dask else nullcontext(None) as client:
+        outcome = fan_out(client, compute, films, label=name, batch_size=dask.batch_size if dask else 1,
+                          retries=dask.retries if dask else 0, report=context.log.info, on_result=receive,
+                          on_failure=lambda film, message: context.log.error(f"{name}[{film}] failed: {message}"))
+    frames = {film: kept[film] for film in films if film in kept}  # in partition order, whatever order they came in
+    errors = outcome.errors
     if errors:
         _record_good_films(context, frames)
         listing = "\n".join(f"- {film}: {message}" for film, message in list(errors.items())[:20])

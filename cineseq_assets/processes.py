@@ -1,5 +1,4 @@
-"""Which process is which, across restarts: identities that survive pid reuse, and workers that die
-with the process that started them. Standard library only: a worker imports this before anything else.
+"""Which process is which, across restarts: identities that survive pid reuse (standard library only).
 
 A process's identity is ``<host>:<pid>:<start>``, its start time in clock ticks since boot as
 ``/proc/<pid>/stat`` gives it, so a pid reused by a later process is not mistaken for the one that
@@ -9,14 +8,8 @@ the identity is the pid alone.
 
 from __future__ import annotations
 
-import ctypes
 import os
-import signal
 import socket
-import sys
-import warnings
-
-_PR_SET_PDEATHSIG = 1  # linux/prctl.h
 
 
 def _stat(pid: int) -> list[str] | None:
@@ -67,19 +60,3 @@ def still_running(process: str) -> bool | None:
     except ProcessLookupError:
         return False
     return not start or fields is None or fields[19] == start
-
-
-def die_with_parent(parent_pid: int, *warning_filter: str) -> None:
-    """A pool worker's initializer: killed (SIGKILL) when the process that started it dies, even by
-    ``kill -9``, which gives the parent no chance to stop its workers; ``warning_filter`` is given to
-    ``warnings.filterwarnings`` first (a worker starts with fresh warning filters).
-
-    Linux only (prctl's PR_SET_PDEATHSIG); elsewhere the worker only checks its parent at start.
-    """
-    if warning_filter:
-        warnings.filterwarnings(*warning_filter)
-    if sys.platform.startswith("linux"):
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
-    if os.getppid() != parent_pid:  # the parent died before the signal was armed
-        os._exit(1)

@@ -1,15 +1,20 @@
-"""Resources shared by several stages: the artifact store (side files under the storage root) and
-where the trailers are. Definitions builds them; assets receive them as parameters."""
+"""Resources shared by several stages: the artifact store (side files under the storage root), where
+the trailers are, and where per-film work runs (Dask). Definitions builds them; assets receive them as
+parameters."""
 
 from __future__ import annotations
 
 import os
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import dagster as dg
 import pandas as pd
 from pydantic import PrivateAttr
 
+from .dask_engine import RETRIES, SCHEDULER_ENV, WORKERS_ENV, open_client
+from .errors import CineSeqError
 from .media.trailer_files import read_manifest, trailer_path
 from .storage import Storage, write_bytes_atomic, write_parquet_atomic
 
@@ -64,3 +69,28 @@ class TrailerSource(dg.ConfigurableResource):
         if self._entries is None:
             self._entries = read_manifest(self.manifest) if self.manifest else {}
         return trailer_path(film_id, self._entries, self.folder)
+
+
+class DaskResource(dg.ConfigurableResource):
+    """Where the per-film assets compute their films (dask_engine.py): an existing Dask scheduler, or a
+    LocalCluster of this machine's cores started for the step. ``cineseq run`` starts one cluster for
+    the whole command and hands its address to every step."""
+
+    scheduler: str | None = None  # tcp://host:8786; None: a LocalCluster
+    workers: int | None = None  # LocalCluster worker processes (default: one per core); 0: in this process
+    batch_size: int = 1  # films per task
+    retries: int = RETRIES
+
+    @classmethod
+    def from_environment(cls) -> "DaskResource":
+        """``$CINESEQ_DASK_SCHEDULER`` (an address) and ``$CINESEQ_DASK_WORKERS`` (a count), when set."""
+        workers = os.environ.get(WORKERS_ENV, "").strip()
+        if workers and not workers.isdigit():
+            raise CineSeqError(f"{WORKERS_ENV}={workers!r}: give a number of worker processes (0: no cluster).")
+        return cls(scheduler=os.environ.get(SCHEDULER_ENV) or None, workers=int(workers) if workers else None)
+
+    @contextmanager
+    def client(self, log: Callable[[str], None]) -> Iterator[object | None]:
+        """A ``distributed.Client`` (None: compute in this process) for the duration of the block."""
+        with open_client(self.scheduler, self.workers, log) as client:
+            yield client

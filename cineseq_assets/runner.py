@@ -2,36 +2,35 @@
 
 The stages and their order are the asset jobs of jobs.STAGES; this module launches them: the
 catalog first (its films registered as partitions), then each stage in turn, per-film stages over
-contiguous film partition ranges. Only what is missing or stale is materialized (staleness.py:
-code versions and data versions); ``force`` recomputes everything. Every run is an ordinary
-Dagster run of a named job, visible in the UI afterwards.
+contiguous film partition ranges, one run after the other. The films of a run are spread over one
+Dask cluster for the whole command (dask_engine.py): an existing scheduler (``scheduler``), or a
+LocalCluster of ``workers`` processes owned by this process (they exit with it). Only what is missing
+or stale is materialized (staleness.py: code versions and data versions); ``force`` recomputes
+everything. Every run is an ordinary Dagster run of a named job, visible in the UI afterwards.
 
 A run killed outside Dagster's reach (``kill -9``, a power cut) cannot record its own end: each run
 is tagged with the identity of the process that executes it, and the next ``cineseq run`` marks the
-runs whose process is gone as failed and removes the temporary files their writes left. Pool workers
-die with the process that started them (``processes.die_with_parent``).
+runs whose process is gone as failed and removes the temporary files their writes left.
 """
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Sequence
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
-from multiprocessing import get_context
 
 import dagster as dg
 
+from .dask_engine import open_client
 from .definitions import build_definitions
 from .errors import CineSeqError
 from .jobs import NOT_IN_DEFAULT_GRAPH, STAGES, Stage, register_new_films
 from .partitions import FILMS_PER_RUN, films_partitions
-from .processes import die_with_parent, identity, still_running
+from .processes import identity, still_running
+from .resources import DaskResource
 from .staleness import Staleness
 from .storage import Storage
 
 MIN_FORECAST_FILMS = 20  # fewer films cannot fill the train, validation and test splits
-MAX_WORKERS = 2
 QUIET = {"loggers": {"console": {"config": {"log_level": "INFO"}}}}
 PROCESS_TAG = "cineseq/process"  # processes.identity() of the process that executes the run
 UNFINISHED = [dg.DagsterRunStatus.NOT_STARTED, dg.DagsterRunStatus.STARTING, dg.DagsterRunStatus.STARTED]
@@ -50,6 +49,8 @@ class RunOptions:
     frames: bool = False
     include: tuple[str, ...] = ()  # optional stages asked for by name
     force: bool = False  # recompute what is fresh too
+    workers: int | None = None  # Dask worker processes of the local cluster (default: one per core; 0: none)
+    scheduler: str | None = None  # an existing Dask scheduler instead (default: $CINESEQ_DASK_SCHEDULER)
 
 
 def select_films(spec: str, catalog) -> list[str]:
@@ -89,8 +90,18 @@ def run_default_graph(options: RunOptions = RunOptions(), log: Log = print) -> b
     stages, skipped = plan(options)
     for name, reason in {**skipped, **NOT_IN_DEFAULT_GRAPH}.items():
         log(f"not run: {name}: {reason}")
+    engine = DaskResource.from_environment()
+    scheduler = options.scheduler or engine.scheduler
+    workers = options.workers if options.workers is not None else engine.workers
+    with open_client(scheduler, workers, log) as client:
+        # Every step connects to this one cluster: its workers start (and import the stages) once per command.
+        dask = DaskResource(workers=0) if client is None else DaskResource(scheduler=client.scheduler.address)
+        return _run_stages(stages, options, dask, log)
+
+
+def _run_stages(stages: list[Stage], options: RunOptions, dask: DaskResource, log: Log) -> bool:
     # Built now, not at import: the resources read the environment (storage root, sources) as it is now.
-    run = _Run(build_definitions(), dg.DagsterInstance.get(), options.force, log)
+    run = _Run(build_definitions(dask=dask), dg.DagsterInstance.get(), options.force, log, dask)
     recover_from_killed_runs(run.instance, run.storage, log)
     catalog_stage, *rest = stages
     if not run.stage(catalog_stage, 1, len(stages), []):
@@ -146,6 +157,7 @@ class _Run:
     instance: dg.DagsterInstance
     force: bool
     log: Log
+    dask: DaskResource
 
     def stage(self, stage: Stage, number: int, total: int, films: list[str]) -> bool:
         header = f"{number}/{total} {stage.name} ({', '.join(stage.assets)})"
@@ -162,7 +174,7 @@ class _Run:
             self.log(f"{header}: up to date, skipped")
             return True
         self.log(f"{header}: materializing {', '.join(todo)}")
-        return _launch(stage.job_name, todo)
+        return self._launch(stage.job_name, todo)
 
     @property
     def storage(self) -> Storage:
@@ -189,10 +201,25 @@ class _Run:
         todo = sum(len(group) for group in groups.values())
         self.log(f"{header}: {todo} of {len(films)} films to materialize, skipped {len(films) - todo} up to date")
         order = self.instance.get_dynamic_partitions(films_partitions.name)
-        workers = max(1, min(os.cpu_count() or 1, MAX_WORKERS))
-        runs = [(stage.job_name, list(assets), film_range) for assets, group in groups.items()
-                for film_range in contiguous_ranges(group, order, _run_size(len(group), workers))]
-        return _launch_film_ranges(runs, workers, self.log)
+        ok = True
+        for assets, group in groups.items():
+            for film_range in contiguous_ranges(group, order, FILMS_PER_RUN):
+                range_ok = self._launch(stage.job_name, list(assets), film_range)
+                self.log(f"    {' + '.join(assets)} films {film_range[0]} .. {film_range[1]}: {'ok' if range_ok else 'FAILED'}")
+                ok = ok and range_ok
+        return ok
+
+    def _launch(self, job_name: str, assets: Sequence[str], film_range: tuple[str, str] | None = None) -> bool:
+        """One run of ``job_name`` restricted to ``assets`` (over a film partition range when given)."""
+        tags = {PROCESS_TAG: identity()}
+        if film_range:
+            tags |= {"dagster/asset_partition_range_start": film_range[0], "dagster/asset_partition_range_end": film_range[1]}
+        # Fresh definitions, as a launch from the UI would load them (no resource state carried over from the last run).
+        result = build_definitions(dask=self.dask).resolve_job_def(job_name).execute_in_process(
+            instance=self.instance, asset_selection=[dg.AssetKey(name) for name in assets], tags=tags,
+            run_config=QUIET, raise_on_error=False,
+        )
+        return result.success
 
     def _damaged_films(self, stage: Stage, films: list[str], header: str) -> list[str]:
         """The films whose stored partition of one of the stage's assets cannot be read (Dagster sees them as
@@ -224,41 +251,3 @@ def contiguous_ranges(selected: list[str], order: list[str], max_size: int) -> l
     if current:
         ranges.append((current[0], current[-1]))
     return ranges
-
-
-def _run_size(films: int, workers: int) -> int:
-    """Films per run: at most FILMS_PER_RUN, and a number of runs that keeps every worker busy."""
-    runs = -(-films // FILMS_PER_RUN)
-    runs = -(-runs // workers) * workers
-    return max(1, -(-films // runs))
-
-
-def _launch(job_name: str, assets: Sequence[str], film_range: tuple[str, str] | None = None) -> bool:
-    """One run of ``job_name`` restricted to ``assets`` (over a film partition range when given)."""
-    tags = {PROCESS_TAG: identity()}
-    if film_range:
-        tags |= {"dagster/asset_partition_range_start": film_range[0], "dagster/asset_partition_range_end": film_range[1]}
-    result = build_definitions().resolve_job_def(job_name).execute_in_process(
-        instance=dg.DagsterInstance.get(), asset_selection=[dg.AssetKey(name) for name in assets], tags=tags,
-        run_config=QUIET, raise_on_error=False,
-    )
-    return result.success
-
-
-def _launch_film_ranges(runs: list[tuple[str, list[str], tuple[str, str]]], workers: int, log: Log) -> bool:
-    """Runs over disjoint film ranges are independent: on two cores, two at a time halve the wait."""
-    if not runs:
-        return True
-    if workers == 1 or len(runs) == 1:
-        results = [_launch(*run) for run in runs]
-    else:
-        # Workers start fresh: silence Dagster's beta notice about backfill_policy there too, as the CLI
-        # does, before they import the definitions (processes.py imports the standard library only).
-        # They die with this process: a `kill -9` of `cineseq run` leaves no worker running its film range.
-        quiet = ("ignore", ".*is currently in beta.*")
-        with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn"), initializer=die_with_parent,
-                                 initargs=(os.getpid(), *quiet)) as pool:
-            results = list(pool.map(_launch, *zip(*runs)))
-    for (_, assets, (first, last)), ok in zip(runs, results):
-        log(f"    {' + '.join(assets)} films {first} .. {last}: {'ok' if ok else 'FAILED'}")
-    return all(results)

@@ -48,6 +48,20 @@ def write_atomic(path: Path, write: Callable[[Path], object]) -> Path:
     return path
 
 
+def umask_file_mode() -> int:
+    """The mode a new file gets from ``open`` under this process's umask (0644 under umask 022): for a
+    file made by ``mkstemp``, which is always 0600, once it is moved into place as ordinary data."""
+    try:  # Linux shows the umask without changing it (os.umask can only be read by setting it)
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return 0o666 & ~int(line.split()[1], 8)
+    except OSError:
+        pass
+    current = os.umask(0o022)
+    os.umask(current)
+    return 0o666 & ~current
+
+
 def remove_stale_temporaries(folder: Path) -> list[Path]:
     """Remove the temporary files in ``folder`` whose writer no longer runs (killed mid-write).
 

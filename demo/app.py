@@ -13,7 +13,9 @@ The page's own events are private.
 
 from __future__ import annotations
 
+import html
 import os
+import re
 import tempfile
 from pathlib import Path
 
@@ -22,7 +24,7 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 import gradio as gr  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from cineseq_assets.errors import CineSeqError  # noqa: E402
+from cineseq_assets.errors import CineSeqError, clipped  # noqa: E402
 from cineseq_assets.forecast import features, plots  # noqa: E402
 from cineseq_assets.forecast.serving import (  # noqa: E402
     ERROR_COLUMNS,
@@ -86,7 +88,8 @@ def _model_text(info: dict) -> str:
 def _forecast_status(forecast: FilmForecast) -> str:
     when = ("the live forecast from the latest observed week" if forecast.live else
             f"a backtest: what the model would have said after week {forecast.origin_week}")
-    return f"**{forecast.title}** ({forecast.film_id}), origin week {forecast.origin_week} of {forecast.last_week}: {when}."
+    return (f"**{_for_page(str(forecast.title))}** ({_for_page(str(forecast.film_id))}), origin week {forecast.origin_week} "
+            f"of {forecast.last_week}: {when}.")
 
 
 def _final_total_line(forecast: FilmForecast) -> str:
@@ -103,7 +106,17 @@ def _errors(callable_, *args, **kwargs):
     try:
         return callable_(*args, **kwargs)
     except (CineSeqError, ValueError, LookupError) as error:
-        raise gr.Error(str(error), print_exception=False) from None
+        raise gr.Error(_for_page(str(error)), print_exception=False) from None
+
+
+# A path under the server's temporary folder (an upload, the New film tab's file): the page shows its name only.
+_SERVER_TEMP_PATH = re.compile(re.escape(tempfile.gettempdir()) + r"/(?:[^\s'\",:]*/)?([^/\s'\",:]+)")
+
+
+def _for_page(text: str) -> str:
+    """A message for the page: the server's temporary paths shortened to file names, at most
+    ``MAX_SHOWN_CHARS`` characters of it, and HTML escaped (toasts and Markdown render HTML)."""
+    return html.escape(clipped(_SERVER_TEMP_PATH.sub(r"\1", text)), quote=False)
 
 
 def _checked_upload(upload, suffixes: list[str], what: str) -> Path:
@@ -147,8 +160,8 @@ def _model_status(service: FilmService) -> str:
     try:
         text = f"Serving {_model_text(service.models.current().summary())}."
     except CineSeqError as error:
-        text = f"**The forecaster cannot be loaded:** {error}" if service.models.published else NO_MODEL
-    notes = [f"a newer {what} file could not be read, the last good one serves: {error}"
+        text = f"**The forecaster cannot be loaded:** {_for_page(str(error))}" if service.models.published else NO_MODEL
+    notes = [f"a newer {what} file could not be read, the last good one serves: {_for_page(error)}"
              for what, error in service.reload_errors().items()]
     return text + "".join(f" ({note})" for note in notes)
 
@@ -231,17 +244,20 @@ def _new_film_tab(service: FilmService) -> None:
     """A film not in the catalog: its first weeks typed in (or a weekly or daily file) and its facts."""
 
     def show_new_film(weeks: pd.DataFrame, upload, release_date: str, title: str, genres: list[str], budget, mpaa: str):
+        warnings: list[str] = []
         if upload:
             path = _checked_upload(upload, TABLE_TYPES, "a weekly or daily box office file")
-            forecast = _errors(service.forecast_new_film, path)
+            forecast = _errors(service.forecast_new_film, path, warnings=warnings)
         else:
             if not str(release_date or "").strip():
                 raise gr.Error("Give the release date (YYYY-MM-DD): weeks are counted from it.", print_exception=False)
-            forecast = _typed_film_forecast(service, weeks, release_date=release_date, title=title or "", genres=genres,
-                                            budget=budget or None, mpaa=mpaa)
+            forecast = _typed_film_forecast(service, weeks, warnings, release_date=release_date, title=title or "",
+                                            genres=genres, budget=budget or None, mpaa=mpaa)
         chart = plots.forecast_chart(forecast.history, forecast.table, forecast.origin_week, forecast.title)
-        return (chart, _readable(forecast.table),
-                f"{_forecast_status(forecast)} Model {_model_text(forecast.model.summary())}. {_final_total_line(forecast)}")
+        notes = "".join(f"  \nNote: {_for_page(warning)}" for warning in warnings)
+        model = _model_text(forecast.model.summary())
+        status = f"{_forecast_status(forecast)} Model {model}. {_final_total_line(forecast)}{notes}"
+        return chart, _readable(forecast.table), status
 
     with gr.Tab("New film"):
         gr.Markdown("A film that is not in the catalog: enter its first weeks (or upload a weekly or daily "
@@ -269,12 +285,12 @@ def _new_film_tab(service: FilmService) -> None:
                          api_visibility="private")
 
 
-def _typed_film_forecast(service: FilmService, weeks: pd.DataFrame, **facts) -> FilmForecast:
+def _typed_film_forecast(service: FilmService, weeks: pd.DataFrame, warnings: list[str], **facts) -> FilmForecast:
     """The forecast of a film typed in (the form or the API): its weeks become a weekly file, read by the
-    same loader as an upload, in a folder removed when the forecast is made."""
+    same loader as an upload (its notes added to ``warnings``), in a folder removed when the forecast is made."""
     with tempfile.TemporaryDirectory(prefix=NEW_FILM_FOLDER_PREFIX) as folder:
         path = _errors(write_weekly_file, weeks, Path(folder) / "new_film.csv", **facts)
-        return _errors(service.forecast_new_film, path)
+        return _errors(service.forecast_new_film, path, warnings=warnings)
 
 
 def _trailer_tab(service: FilmService) -> gr.Markdown:
@@ -394,8 +410,10 @@ def _public_api(service: FilmService) -> None:
         if not isinstance(weeks, list) or not weeks:
             raise gr.Error("weeks must be a list of rows like {\"week\": 1, \"gross\": 1000000, \"theaters\": 2000}",
                            print_exception=False)
-        return _payload(_typed_film_forecast(service, pd.DataFrame(weeks), release_date=release_date, title=title,
-                                             genres=genres, budget=budget, mpaa=mpaa))
+        warnings: list[str] = []
+        payload = _payload(_typed_film_forecast(service, pd.DataFrame(weeks), warnings, release_date=release_date,
+                                                title=title, genres=genres, budget=budget, mpaa=mpaa))
+        return {**payload, "warnings": [_for_page(warning) for warning in warnings]}
 
     def model() -> dict:
         """The serving model: architecture, file, materialization time and training metrics; ``reload_errors``

@@ -25,6 +25,9 @@ REPO = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("CINESEQ_SHARED", REPO.parent / "shared"))
 # Third-party model files are read from the shared folder, never downloaded.
 os.environ.setdefault("CINESEQ_MODEL_DIR", str(SHARED / "models"))
+# Per-film work runs in the test process unless a test gives a cluster (tests/test_dask_engine.py starts
+# a real one): a LocalCluster per materialization would multiply the suite's time on two cores.
+os.environ.setdefault("CINESEQ_DASK_WORKERS", "0")
 
 
 @pytest.fixture(scope="session")

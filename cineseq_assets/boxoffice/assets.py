@@ -1,17 +1,21 @@
 """Box-office assets: live chart ingest, the film catalog, the weekly panel per film, the pooled panel."""
 
+from functools import partial
 
 import dagster as dg
 import pandas as pd
 
+from ..errors import FilmDataError
 from ..io_manager import stored_films
 from ..partitions import chart_days, film_backfill_policy, films_partitions, materialize_films
+from ..resources import DaskResource
 from ..versions import table_version
 from .bundled import build_report
 from .catalog import catalog_table, match_rate_table
 from .features import MarketCalendar
-from .panel import film_panel, film_row, pooled_panel
+from .panel import film_panel_with_extras, film_row, pooled_panel
 from .resources import BoxOfficeMojo, BoxOfficeSource, BuzzSource, MetadataSource
+from .sources import BoxOfficeData
 
 GROUP = "boxoffice"
 
@@ -59,22 +63,29 @@ def film_catalog(context: dg.AssetExecutionContext, box_office: BoxOfficeSource)
     kinds={"parquet"},
 )
 def weekly_panel(
-    context: dg.AssetExecutionContext, box_office: BoxOfficeSource, metadata: MetadataSource, buzz: BuzzSource
+    context: dg.AssetExecutionContext, box_office: BoxOfficeSource, metadata: MetadataSource, buzz: BuzzSource,
+    dask: DaskResource,
 ) -> dg.Output[pd.DataFrame]:
     """One row per usable week of the film: log1p target, calendar, market, metadata and buzz features."""
     data = box_office.load()
     market = MarketCalendar(data.market) if len(data.market) else None
-
-    def compute(film_id: str) -> pd.DataFrame:
-        film = film_row(data, film_id)
-        extra = metadata.for_film(film) | buzz.youtube_for(film)
-        return film_panel(data, film_id, market, trends=buzz.trends_for(film), metadata=extra)
-
-    panel = materialize_films(context, compute)
+    # The sources are resources (the live ones call APIs with their keys): asked here; the panels on the workers.
+    extras = {film: _film_extras(data, film, metadata, buzz) for film in context.partition_keys}
+    panel = materialize_films(context, partial(film_panel_with_extras, data, market, extras), dask)
     return dg.Output(panel, metadata={
         "source": f"box office: {data.source}; metadata: {metadata.kind}; buzz: {buzz.kind}",
         "films": panel["film_id"].nunique(),
     })
+
+
+def _film_extras(data: BoxOfficeData, film_id: str, metadata: MetadataSource, buzz: BuzzSource) -> tuple:
+    """(trends, metadata) of a film from the sources; nothing for a film the box-office source lacks (its
+    task fails it, naming the film)."""
+    try:
+        film = film_row(data, film_id)
+    except FilmDataError:
+        return None, None
+    return buzz.trends_for(film), metadata.for_film(film) | buzz.youtube_for(film)
 
 
 @dg.asset(group_name=GROUP, ins={"weekly_panel": stored_films("weekly_panel", every_film=True)}, kinds={"parquet"})

@@ -49,12 +49,16 @@ def holiday_days(first_year: int = 1995, last_year: int = 2035) -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True).sort_values("date").reset_index(drop=True)
 
 
-@lru_cache(maxsize=1)
-def _holiday_day_counts() -> tuple[pd.Timestamp, dict[str, np.ndarray]]:
+# The years the calendar covers unless a film needs others: the bundled chart (2000-2024) and more.
+DEFAULT_YEARS = (1995, 2035)
+
+
+@lru_cache(maxsize=8)
+def _holiday_day_counts(first_year: int, last_year: int) -> tuple[pd.Timestamp, dict[str, np.ndarray]]:
     """Cumulative count of holiday days per name on a gap-free daily index (fast window tests)."""
-    days = holiday_days()
-    first = days["date"].min()
-    index = pd.date_range(first, days["date"].max())
+    days = holiday_days(first_year, last_year)
+    first = pd.Timestamp(first_year, 1, 1)
+    index = pd.date_range(first, pd.Timestamp(last_year, 12, 31))
     counts = {}
     for name in HOLIDAYS:
         hit = index.isin(days.loc[days["holiday"] == name, "date"]).astype(float)
@@ -62,13 +66,25 @@ def _holiday_day_counts() -> tuple[pd.Timestamp, dict[str, np.ndarray]]:
     return first, counts
 
 
+def _years_for(dates: pd.Series, after_days: int) -> tuple[int, int]:
+    """The calendar's years: the default span, widened to cover ``dates`` (and ``after_days`` past
+    them, and the holiday before the first). The rules are computable for any year, so a film of
+    1950 or 2090 gets its holidays instead of an index past the table's end."""
+    if dates.empty or dates.isna().all():
+        return DEFAULT_YEARS
+    first = min(DEFAULT_YEARS[0], int(dates.min().year) - 1)
+    last = max(DEFAULT_YEARS[1], int((dates.max() + pd.Timedelta(days=after_days)).year))
+    return first, last
+
+
 def holiday_flags(week_starts: pd.Series) -> pd.DataFrame:
     """For weeks starting on ``week_starts``: ``holiday_<name>_w<k>`` is 1 when week t+k holds that holiday.
 
     Calendars are known in advance, so flags for the next weeks leak nothing.
     """
-    first, counts = _holiday_day_counts()
-    offsets = (pd.to_datetime(week_starts) - first).dt.days.to_numpy()
+    week_starts = pd.to_datetime(pd.Series(week_starts))
+    first, counts = _holiday_day_counts(*_years_for(week_starts, 7 * (LOOKAHEAD_WEEKS + 1)))
+    offsets = (week_starts - first).dt.days.to_numpy()
     columns = {}
     for k in range(LOOKAHEAD_WEEKS + 1):
         begin = offsets + 7 * k
@@ -79,8 +95,8 @@ def holiday_flags(week_starts: pd.Series) -> pd.DataFrame:
 
 def weeks_since_holiday(week_starts: pd.Series) -> pd.Series:
     """Whole weeks since the latest holiday day on or before the end of each week (0 = this week)."""
-    dates = holiday_days()["date"].drop_duplicates().to_numpy()
-    week_ends = pd.to_datetime(week_starts).reset_index(drop=True) + pd.Timedelta(days=6)
+    week_ends = pd.to_datetime(pd.Series(week_starts)).reset_index(drop=True) + pd.Timedelta(days=6)
+    dates = holiday_days(*_years_for(week_ends, 0))["date"].drop_duplicates().to_numpy()
     last_index = dates.searchsorted(week_ends.to_numpy(), side="right") - 1
     last_holiday = pd.Series(dates[last_index.clip(min=0)])
     return ((week_ends - last_holiday).dt.days // 7).astype(int).rename("weeks_since_holiday")

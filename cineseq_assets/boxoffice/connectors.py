@@ -4,10 +4,13 @@ Plain Python (no Dagster). Every failure a user can meet (no network, a timeout,
 spent quota, a body that is not the expected JSON) becomes ``SourceUnavailableError`` naming the
 source, the film and the reason, with the setting that avoids the live source.
 
-API keys never appear in messages, exceptions, reprs or logs. Both APIs take the key as a query
-parameter, so it is part of every request URL, and requests copies that URL into its own
-exception messages; those exceptions are therefore never chained onto ours (``from None``) and
-every reason we build is passed through ``_redact`` as a second guard.
+API keys never appear in messages, exceptions, reprs or logs. A TMDB API Read Access Token (a JWT,
+TMDB's default credential) travels in an ``Authorization: Bearer`` header, which TMDB's v3 API
+accepts. A TMDB v3 ``api_key`` and a YouTube key can only be query parameters, so they are part of
+the request URL: urllib3 logs that URL at DEBUG (the key is redacted from those records by a log
+filter), and requests copies it into its own exception messages; those exceptions are therefore
+never chained onto ours (``from None``) and every reason we build is passed through ``_redact`` as a
+second guard.
 """
 
 from __future__ import annotations
@@ -35,20 +38,56 @@ BUZZ_HINT = "To work offline, set buzz.kind to bundled."
 YEAR_WINDOW = 1
 
 
+class _RedactKeys(logging.Filter):
+    """Replaces the keys it knows in the records of the logger it is attached to (urllib3's, which
+    logs every request line, query string included, at DEBUG)."""
+
+    def __init__(self):
+        super().__init__()
+        self.keys: set[str] = set()
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        if any(key in message for key in self.keys):
+            for key in self.keys:
+                message = message.replace(key, "***")
+            record.msg, record.args = message, ()
+        return True
+
+
+_URL_LOG_FILTER = _RedactKeys()
+logging.getLogger("urllib3.connectionpool").addFilter(_URL_LOG_FILTER)
+
+
+def _is_read_access_token(key: str) -> bool:
+    """TMDB's API Read Access Token is a JWT (three dot-separated base64 parts, starting "eyJ");
+    a v3 api_key is 32 hex digits."""
+    return key.startswith("eyJ") and key.count(".") == 2
+
+
 class _KeyedJsonApi:
-    """GET JSON from one keyed HTTP API, turning every failure into ``SourceUnavailableError``."""
+    """GET JSON from one keyed HTTP API, turning every failure into ``SourceUnavailableError``.
+
+    ``key_param`` names the query parameter that carries the key; ``bearer`` sends it in an
+    ``Authorization: Bearer`` header instead, out of the URL."""
 
     def __init__(self, source: str, api_key: str, key_param: str, base_url: str,
-                 session: requests.Session | None, timeout: float, offline_hint: str):
+                 session: requests.Session | None, timeout: float, offline_hint: str, bearer: bool = False):
         self.source, self.key_param, self.offline_hint = source, key_param, offline_hint
         self.base_url, self.timeout = base_url.rstrip("/"), timeout
         self.session = session or requests.Session()
-        self._api_key = api_key
+        self._api_key, self._bearer = api_key, bearer
+        if api_key and not bearer:
+            _URL_LOG_FILTER.keys.add(api_key)
 
     def get(self, path: str, params: dict, film: str) -> dict:
         url = f"{self.base_url}/{path.lstrip('/')}"
+        if self._bearer:
+            auth = {"headers": {"Authorization": f"Bearer {self._api_key}"}, "params": params}
+        else:
+            auth = {"params": {**params, self.key_param: self._api_key}}
         try:
-            response = self.session.get(url, params={**params, self.key_param: self._api_key}, timeout=self.timeout)
+            response = self.session.get(url, timeout=self.timeout, **auth)
         except requests.Timeout:
             raise self.unavailable(film, f"no answer within {self.timeout:g} s") from None
         except requests.RequestException as exc:
@@ -70,11 +109,15 @@ class _KeyedJsonApi:
 
 
 class TMDBClient:
-    """The Movie Database (TMDB) v3: release date, genres, runtime, budget and ratings of a film."""
+    """The Movie Database (TMDB) v3: release date, genres, runtime, budget and ratings of a film.
+
+    ``api_key`` is the API Read Access Token (sent as a Bearer header) or the v3 API key (a query
+    parameter): both are on the account's API settings page."""
 
     def __init__(self, api_key: str, base_url: str = "https://api.themoviedb.org/3",
                  session: requests.Session | None = None, timeout: float = 20.0):
-        self._api = _KeyedJsonApi("TMDB", api_key, "api_key", base_url, session, timeout, METADATA_HINT)
+        self._api = _KeyedJsonApi("TMDB", api_key, "api_key", base_url, session, timeout, METADATA_HINT,
+                                  bearer=_is_read_access_token(api_key))
 
     def __repr__(self) -> str:
         return f"TMDBClient(base_url={self._api.base_url!r}, timeout={self._api.timeout!r}, api_key=<hidden>)"

@@ -27,6 +27,14 @@ def film_row(data: BoxOfficeData, film_id: str, metadata: dict | None = None) ->
     return row
 
 
+def film_panel_with_extras(data: BoxOfficeData, market: MarketCalendar | None,
+                           extras: dict[str, tuple[pd.DataFrame | None, dict]], film_id: str) -> pd.DataFrame:
+    """``film_panel`` with the film's (trends, metadata) looked up in ``extras`` (what the sources gave):
+    a task of its own, picklable, for a Dask worker."""
+    trends, metadata = extras.get(film_id, (None, None))
+    return film_panel(data, film_id, market, trends=trends, metadata=metadata)
+
+
 def film_panel(data: BoxOfficeData, film_id: str, market: MarketCalendar | None,
                trends: pd.DataFrame | None = None, metadata: dict | None = None,
                min_weeks: int = MIN_PANEL_WEEKS) -> pd.DataFrame:

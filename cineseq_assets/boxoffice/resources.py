@@ -16,6 +16,7 @@ from ..resources import ArtifactStore
 from .bundled import bundled_trends, load_bundled
 from .mojo import DailyChart, fetch_daily_chart
 from .sources import BoxOfficeData, from_daily
+from .weekly import best_market
 
 OFFLINE_HINT = "Use the bundled dataset instead (the default kind: bundled)."
 
@@ -50,10 +51,10 @@ class BoxOfficeSource(dg.ConfigurableResource):
             from .metadata import with_bundled_metadata
 
             data = load_user_file(self.user_file)
-            # A user's few films are not the market: the whole chart comes from the bundled data
-            # (2000-2024); weeks outside it get no market context. Metadata the file does not give
-            # comes from the bundled The Numbers + TMDB tables, by title and year (as for catalog films).
-            data.market = load_bundled().market
+            # The market day by day from the file where it holds a whole daily chart, else from the bundled
+            # chart (2000-2024); weeks where neither is whole get no market context. Metadata the file does
+            # not give comes from the bundled The Numbers + TMDB tables, by title and year (as for catalog films).
+            data.market = best_market(data.market, load_bundled().market)
             data.films = with_bundled_metadata(data.films)
             return data
         storage = (self.artifacts or ArtifactStore.default()).storage
@@ -61,7 +62,11 @@ class BoxOfficeSource(dg.ConfigurableResource):
         if daily.empty:
             raise dg.Failure("box_office.kind is live_chart but no mojo_daily_chart partition is materialized: "
                              "materialize the dates you need first (or use kind: bundled).")
-        return from_daily(daily, source="live_chart")
+        data = from_daily(daily, source="live_chart")
+        # The fetched days are the whole chart; the bundled chart adds the past years that a week's
+        # market coverage is measured against (features.MarketCalendar.coverage).
+        data.market = best_market(data.market, load_bundled().market)
+        return data
 
 
 class MetadataSource(dg.ConfigurableResource):

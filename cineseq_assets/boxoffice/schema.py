@@ -48,6 +48,13 @@ MARKET_COLUMNS = ["date", "chart_gross", "wide_openings"]
 # width split used in the dataset's own quality check (and a national release since 2000).
 WIDE_RELEASE_THEATERS = 2000
 
+# The genre names (TMDB's vocabulary) and MPAA ratings the forecaster reads as features; a user's
+# file may carry others, which are read as unknown (the loader says so).
+FILM_GENRES = ("Drama", "Comedy", "Action", "Adventure", "Thriller", "Romance", "Family", "Crime",
+               "Science Fiction", "Fantasy", "Animation", "Horror", "Mystery", "Music", "History", "War",
+               "Documentary", "Western")
+MPAA_RATINGS = ("G", "PG", "PG-13", "R", "NC-17")
+
 # A film enters the default catalog with at least this many full weeks from opening.
 MIN_CATALOG_WEEKS = 6
 

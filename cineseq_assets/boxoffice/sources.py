@@ -37,9 +37,11 @@ class BoxOfficeData:
         return self.films_by_id().loc[film_id]
 
 
-def from_daily(daily: pd.DataFrame, source: str, release_dates: pd.Series | None = None) -> BoxOfficeData:
-    """Build the weekly, film and market tables from daily chart rows (``schema.DAILY_COLUMNS``)."""
+def from_daily(daily: pd.DataFrame, source: str, release_dates: pd.Series | None = None,
+               min_chart_films: int = 1) -> BoxOfficeData:
+    """Build the weekly, film and market tables from daily chart rows (``schema.DAILY_COLUMNS``); the
+    market holds the days with at least ``min_chart_films`` films (``weekly.market_from_daily``)."""
     weekly = daily_to_weekly(daily, release_dates)
     films = film_summary(daily, weekly, release_dates)
-    market = market_from_daily(daily, films, WIDE_RELEASE_THEATERS)
+    market = market_from_daily(daily, films, WIDE_RELEASE_THEATERS, min_chart_films)
     return BoxOfficeData(weekly=weekly, films=films, market=market, source=source)

@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .schema import DAY_GROSS_COLUMNS, FILM_COLUMNS, WEEKLY_COLUMNS
+from .schema import DAY_GROSS_COLUMNS, FILM_COLUMNS, MARKET_COLUMNS, WEEKLY_COLUMNS
 
 
 def opening_dates(daily: pd.DataFrame) -> pd.Series:
@@ -102,10 +102,37 @@ def film_summary(daily: pd.DataFrame, weekly: pd.DataFrame, release_dates: pd.Se
     return films[FILM_COLUMNS].sort_values(["release_date", "film_id"]).reset_index(drop=True)
 
 
-def market_from_daily(daily: pd.DataFrame, films: pd.DataFrame, wide_theaters: int) -> pd.DataFrame:
-    """Market context per calendar day: total gross on the chart and wide openings that day."""
-    chart = daily.assign(date=pd.to_datetime(daily["date"])).groupby("date")["gross"].sum()
+# A day of a user's file with fewer films than this is not a whole chart (see market_from_daily).
+WHOLE_CHART_FILMS = 10
+
+
+def market_from_daily(daily: pd.DataFrame, films: pd.DataFrame, wide_theaters: int, min_films: int = 1) -> pd.DataFrame:
+    """Market context per calendar day: total gross on the chart and wide openings that day.
+
+    A day with fewer than ``min_films`` films is left out (unknown): a user's file of a few films
+    is not the market, while a whole daily chart lists 28-46 films a day (quartiles, 2000-2023).
+    """
+    dates = pd.to_datetime(daily["date"])
+    chart = daily.assign(date=dates).groupby("date")["gross"].sum()
+    chart = chart[dates.groupby(dates).size().reindex(chart.index) >= min_films]
     wide = films[films["opening_theaters"] >= wide_theaters].groupby("release_date").size()
     market = pd.DataFrame({"chart_gross": chart.astype(float)})
     market["wide_openings"] = wide.reindex(market.index).fillna(0).astype(int)
     return market.rename_axis("date").reset_index()
+
+
+def best_market(*markets: pd.DataFrame) -> pd.DataFrame:
+    """One market table (schema.MARKET_COLUMNS) from several sources, day by day the most complete.
+
+    Every source lists a subset of the films playing, so on each day the larger chart total (and the
+    larger count of wide openings) is the more complete one: a user's whole daily chart fills the days
+    where the bundled chart lacks the year's releases, and the bundled chart fills the past years a
+    live chart of recent days does not hold. Whether the result is whole enough to use is measured per
+    week afterwards (``features.MarketCalendar.coverage``).
+    """
+    tables = [m for m in markets if m is not None and len(m)]
+    if not tables:
+        return pd.DataFrame(columns=MARKET_COLUMNS)
+    stacked = pd.concat([t[MARKET_COLUMNS].assign(date=pd.to_datetime(t["date"])) for t in tables], ignore_index=True)
+    best = stacked.groupby("date", sort=True).agg(chart_gross=("chart_gross", "max"), wide_openings=("wide_openings", "max"))
+    return best.astype({"wide_openings": int}).reset_index()[MARKET_COLUMNS]

@@ -10,6 +10,7 @@ built) is returned in ``rejected`` with the reason; the others are forecast.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import pandas as pd
@@ -71,13 +72,17 @@ def forecast_file(input_path, model, market: MarketCalendar | None = None,
 
 
 def forecast_file_totals(input_path, model, final: FinalTotalModel | None, market: MarketCalendar | None = None,
-                         warnings: list | None = None) -> tuple[pd.DataFrame, pd.DataFrame | None, dict[str, str]]:
+                         warnings: list | None = None, progress: Callable[[str], None] | None = None,
+                         ) -> tuple[pd.DataFrame, pd.DataFrame | None, dict[str, str]]:
     """``forecast_file``'s (forecast, rejected) and, between them, each film's final domestic total from
-    the same origin week in ``FINAL_FILE_COLUMNS`` (None when ``final`` is None: a model stored without one)."""
-    frames, rejected = user_file_panels(input_path, market, warnings)
+    the same origin week in ``FINAL_FILE_COLUMNS`` (None when ``final`` is None: a model stored without one).
+    ``progress`` is told what is being done, stage by stage (the CLI prints it for a large file)."""
+    frames, rejected = user_file_panels(input_path, market, warnings, progress)
     if not frames:
         empty = None if final is None else pd.DataFrame(columns=FINAL_FILE_COLUMNS)
         return pd.DataFrame(columns=FORECAST_FILE_COLUMNS), empty, rejected
+    if progress:
+        progress(f"forecasting {len(frames):,} films")
     forecasts, totals = forecasts_and_totals(model, pooled_panel(frames), final, backtest=False)
     if totals is not None:
         totals = totals[FINAL_FILE_COLUMNS].astype({"origin_week": int}).sort_values("film_id", ignore_index=True)

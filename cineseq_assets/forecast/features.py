@@ -22,15 +22,13 @@ import numpy as np
 import pandas as pd
 
 from ..boxoffice.calendar import HOLIDAYS
-from ..boxoffice.schema import DAY_GROSS_COLUMNS, WIDE_RELEASE_THEATERS
+from ..boxoffice.schema import DAY_GROSS_COLUMNS, FILM_GENRES, MPAA_RATINGS, WIDE_RELEASE_THEATERS
 from ..contracts import FRAME_FEATURES, HAS_FRAMES, HAS_TRAILER, TRAILER_FEATURES
 
 HORIZON = 4
 
-GENRES = ["Drama", "Comedy", "Action", "Adventure", "Thriller", "Romance", "Family", "Crime",
-          "Science Fiction", "Fantasy", "Animation", "Horror", "Mystery", "Music", "History", "War",
-          "Documentary", "Western"]
-MPAA = ["G", "PG", "PG-13", "R", "NC-17"]
+GENRES = list(FILM_GENRES)
+MPAA = list(MPAA_RATINGS)
 # Distributors with at least ~30 films in the catalog; the rest share "other".
 DISTRIBUTORS = ["Warner Bros.", "Universal Pictures", "Twentieth Century Fox", "Lionsgate", "Paramount Pictures",
                 "Walt Disney Studios Motion Pictures", "Sony Pictures Entertainment (SPE)", "Fox Searchlight Pictures",

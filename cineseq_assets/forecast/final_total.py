@@ -27,7 +27,7 @@ import pandas as pd
 
 from ..boxoffice.schema import WIDE_RELEASE_THEATERS
 from .decay_prior import PooledRetention
-from .metrics import interval_coverage, point_errors
+from .metrics import conformal_margin, interval_coverage, point_errors
 from .windows import Windows, build_windows
 
 TAILS = ("decay_pooled", "decay_own", "multiplier")
@@ -209,20 +209,21 @@ def _widened(totals: np.ndarray, origin: np.ndarray, widening: list[float] | Non
 def conformal_widening(forecasts: pd.DataFrame, totals: pd.Series, origins: int = 8,
                        coverage: float = COVERAGE) -> dict[str, list[float]]:
     """method -> per origin week 1..``origins``: the log widening of p10/p90 that makes ``coverage`` of
-    these (validation) films' final totals fall inside (split-conformal, CQR scores in log dollars)."""
+    these (validation) films' final totals fall inside (``metrics.conformal_margin`` in log dollars; an
+    origin week with fewer than MIN_FILMS films takes the margin of all origin weeks)."""
     scored = forecasts.assign(actual=forecasts["film_id"].map(totals)).dropna(subset=["actual"])
-    scored = scored[scored["actual"] > 0]
-    log_actual = np.log(scored["actual"])
-    scores = np.maximum(np.log(scored["p10"].clip(lower=1)) - log_actual, log_actual - np.log(scored["p90"].clip(lower=1)))
-    scored = scored.assign(score=scores)
+    scored = scored[(scored["actual"] > 0) & (scored["method"] != BASELINE)]
+    scored = scored.assign(log_p10=np.log(scored["p10"].clip(lower=1)), log_p90=np.log(scored["p90"].clip(lower=1)),
+                           log_actual=np.log(scored["actual"]))
+
+    def margin(rows: pd.DataFrame) -> float:
+        return conformal_margin(rows["log_p10"], rows["log_p90"], rows["log_actual"], coverage)
+
     widening = {}
     for method, rows in scored.groupby("method"):
-        if method == BASELINE:
-            continue
-        overall = float(np.quantile(rows["score"], coverage))
-        by_origin = rows.groupby("origin_week")["score"]
-        widening[method] = [float(np.quantile(by_origin.get_group(t), coverage))
-                            if t in by_origin.groups and len(by_origin.get_group(t)) >= MIN_FILMS else overall
+        by_origin = dict(tuple(rows.groupby("origin_week")))
+        overall = margin(rows)
+        widening[method] = [margin(by_origin[t]) if len(by_origin.get(t, ())) >= MIN_FILMS else overall
                             for t in range(1, origins + 1)]
     return widening
 

@@ -1,5 +1,6 @@
 """Errors in dollars: MAE, RMSE and WAPE (sum |error| / sum actual), and 80% interval coverage,
-overall and by group. The evaluation, the demo's per-film backtest and the benchmarks all use these."""
+overall and by group, and the split-conformal margin that calibrates a band's coverage. The evaluation,
+the demo's per-film backtest and the benchmarks all use these."""
 
 from __future__ import annotations
 
@@ -29,6 +30,19 @@ def interval_coverage(p10: np.ndarray, p90: np.ndarray, actual: np.ndarray) -> f
     if np.isnan(p10).all():
         return float("nan")
     return float(np.mean((actual >= p10) & (actual <= p90)))
+
+
+def conformal_margin(lower: np.ndarray, upper: np.ndarray, actual: np.ndarray, coverage: float = 0.8) -> float:
+    """The split-conformal (CQR) margin of a band on calibration data: how far to widen [lower, upper]
+    (narrow, when negative) so that ``coverage`` of new exchangeable outcomes fall inside.
+
+    A point's score is how far its actual falls outside the band (negative inside); the margin is the
+    scores' finite-sample ceil((n + 1) coverage) / n quantile. 0 without calibration points.
+    """
+    lower, upper, actual = (np.asarray(a, dtype=float) for a in (lower, upper, actual))
+    scores = np.maximum(lower - actual, actual - upper)
+    n = scores.size
+    return float(np.quantile(scores, min(1.0, np.ceil((n + 1) * coverage) / n))) if n else 0.0
 
 
 def error_table(forecasts: pd.DataFrame) -> dict[str, float]:

@@ -3,14 +3,16 @@
 Both ``cineseq forecast`` (forecast.cli_forecast) and the demo's New film tab (forecast.serving)
 forecast such films; this module builds their panel rows the way the asset graph builds them.
 The file is read by ``boxoffice.userfile`` (daily or weekly long format, or the Box Office Mojo
-daily chart's own columns; docs/user_data.md). Each film's panel uses the bundled whole-chart
-market calendar, metadata from the bundled The Numbers and TMDB tables matched by title and
+daily chart's own columns; docs/user_data.md). Each film's panel reads the whole-chart market
+day by day from the file where it holds a whole daily chart, else from the bundled chart
+(``boxoffice.weekly.best_market``), metadata from the bundled The Numbers and TMDB tables matched by title and
 release year (values given in the file win), and the pre-release Google Trends series of films
 that are in the bundled catalog. One full week is enough: the model is trained from origin week 1 on.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import pandas as pd
@@ -21,37 +23,54 @@ from ..boxoffice.metadata import with_bundled_metadata
 from ..boxoffice.panel import film_panel
 from ..boxoffice.sources import BoxOfficeData
 from ..boxoffice.userfile import load_user_file
+from ..boxoffice.weekly import best_market
 from ..errors import CineSeqError
 
 # A forecast can start from the opening week alone: training windows start at origin week 1.
 MIN_FORECAST_WEEKS = 1
+PROGRESS_FILMS = 500
 
 
-def user_file_panels(input_path, market: MarketCalendar | None = None,
-                     warnings: list | None = None) -> tuple[list[pd.DataFrame], dict[str, str]]:
+def user_file_panels(input_path, market: MarketCalendar | None = None, warnings: list | None = None,
+                     progress: Callable[[str], None] | None = None) -> tuple[list[pd.DataFrame], dict[str, str]]:
     """The panel of every film of the file that can be forecast, and film_id -> why the others cannot.
 
-    ``market`` is the whole-chart calendar (default: the bundled one). Raises ``InputFileError`` for
+    ``market`` is the whole-chart calendar beside the file's own (default: the bundled one); a daily file's
+    whole-chart days win where they hold more (``boxoffice.weekly.best_market``). Raises ``InputFileError`` for
     a problem with the whole file; repairs made while reading it are appended to ``warnings``.
+    ``progress``, when given, is told each stage and every ``PROGRESS_FILMS`` panels.
     """
     data = load_user_file(input_path, warnings, min_weeks=MIN_FORECAST_WEEKS)
     rejected = dict(data.rejected)
     if data.films.empty:
         return [], rejected
-    market = market if market is not None else MarketCalendar(load_bundled().market)
+    films = data.films["film_id"]
+    if progress:
+        progress(f"loaded {len(films):,} films ({len(rejected):,} left out); building their panels")
+    market = _market_with_file(data, market)
     data.films = with_bundled_metadata(data.films)
     frames = []
-    for film_id in data.films["film_id"]:
+    for done, film_id in enumerate(films, start=1):
         try:
             frames.append(film_panel_for_forecast(data, film_id, market))
         except (CineSeqError, ValueError, KeyError) as error:
             rejected[film_id] = f"film {film_id!r}: its panel could not be built ({error})"
+        if progress and done % PROGRESS_FILMS == 0:
+            progress(f"panels {done:,} of {len(films):,}")
     return frames, rejected
 
 
-def first_film_panel(input_path, market: MarketCalendar | None = None) -> pd.DataFrame:
-    """The panel of the first film of a one-film file (the demo's New film tab); an error saying why none can be forecast."""
-    panels, rejected = user_file_panels(input_path, market)
+def _market_with_file(data: BoxOfficeData, market: MarketCalendar | None) -> MarketCalendar:
+    fallback = market.table if market is not None else load_bundled().market
+    if not len(data.market):  # a weekly file, or a daily one of a few films: nothing to add
+        return market if market is not None else MarketCalendar(fallback)
+    return MarketCalendar(best_market(data.market, fallback))
+
+
+def first_film_panel(input_path, market: MarketCalendar | None = None, warnings: list | None = None) -> pd.DataFrame:
+    """The panel of the first film of a one-film file (the demo's New film tab); an error saying why none can be forecast.
+    What the loader repaired or read as unknown (an unknown genre, a budget beyond any film's) is appended to ``warnings``."""
+    panels, rejected = user_file_panels(input_path, market, warnings)
     if not panels:
         reasons = "; ".join(rejected.values()) or "it holds no film"
         raise CineSeqError(f"{Path(input_path).name}: no film can be forecast: {reasons}")

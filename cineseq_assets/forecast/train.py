@@ -18,6 +18,7 @@ from ..fitting import FitSettings, fit_loop, seeded
 from .boosting import Booster, blend, choose_weight
 from .decay_prior import PooledRetention, PriorConfig
 from .features import FeatureSchema
+from .metrics import conformal_margin
 from .models import ModelConfig, build_model
 from .models.common import pinball_loss
 from .scaling import Scalers
@@ -282,23 +283,17 @@ def _mask_market(train: dict, hidden: dict, batch: torch.Tensor, share: float, g
 
 
 def calibrate_conformal(trained: TrainedModel, validation: Windows, coverage: float = 0.8) -> list[float]:
-    """Split-conformal (CQR) widening of the p10-p90 band per horizon, on validation films.
-
-    The score of a window is how far its actual falls outside the band (negative inside);
-    the band is widened (or narrowed) by the score's finite-sample (1 - alpha) quantile, which
-    gives ``coverage`` on exchangeable new films. Sets and returns ``trained.conformal``.
-    (Calibrating on the most recent fifth to half of the validation films instead was measured out of
-    time and left the coverage of 2018-2023 films at 0.70-0.71.)
+    """Split-conformal (CQR) widening of the p10-p90 band per horizon, on validation films
+    (``metrics.conformal_margin``), which gives ``coverage`` on exchangeable new films. Sets and returns
+    ``trained.conformal``. (Calibrating on the most recent fifth to half of the validation films instead
+    was measured out of time and left the coverage of 2018-2023 films at 0.70-0.71.)
     """
     trained.conformal = [0.0] * validation.target.shape[1]
     quantiles, _ = trained.predict(validation)
     widen = []
     for h in range(validation.target.shape[1]):
         observed = validation.target_mask[:, h] > 0
-        actual = validation.target[observed, h]
-        scores = np.maximum(quantiles[observed, h, 0] - actual, actual - quantiles[observed, h, 2])
-        n = len(scores)
-        level = min(1.0, np.ceil((n + 1) * coverage) / n) if n else 1.0
-        widen.append(float(np.quantile(scores, level)) if n else 0.0)
+        band = quantiles[observed, h]
+        widen.append(conformal_margin(band[:, 0], band[:, 2], validation.target[observed, h], coverage))
     trained.conformal = widen
     return widen

@@ -16,11 +16,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import cv2
 import numpy as np
 import torch
 
 from ..errors import CineSeqError, InputFileError, ModelError
+from ..media.images import read_image
 from ..model_store import SERVING_FILE, ModelFolder
 from ..reloading import FileWatch
 from ..settings import storage_dir
@@ -131,13 +131,6 @@ def summarize(classifier: FrameClassifier, genre_probs: np.ndarray, budget_probs
     budget_map = {c: round(float(p), 4) for c, p in zip(BUDGET_CLASSES, budget)}
     predicted = [g for g, p, t in zip(classifier.genres, genres, classifier.thresholds) if p >= t]
     return genre_map, budget_map, predicted, BUDGET_CLASSES[int(budget.argmax())]
-
-
-def read_image(path: Path) -> np.ndarray:
-    image = cv2.imread(str(path), cv2.IMREAD_COLOR)
-    if image is None:
-        raise InputFileError(path, "is not a readable image", "pass a JPEG or PNG file")
-    return image
 
 
 def video_frames(path: Path, rate: float = 2.0) -> list[np.ndarray]:

@@ -229,7 +229,8 @@ class FrameSampler(Iterator[Frame]):
     """An iterator of Frames that remembers, once exhausted, whether the file ended early.
 
     Attributes: `info` (VideoInfo), `frames_yielded`, `truncated` (True when decoding stopped
-    on an error or before the stream's declared end), `problem` (what went wrong, or None).
+    on an error or before the stream's declared end), `problem` (what went wrong, or None),
+    `decoded_s` (seconds of the stream decoded).
     """
 
     def __init__(self, path: str | os.PathLike, rate: float, max_side: int | None, *,
@@ -242,6 +243,7 @@ class FrameSampler(Iterator[Frame]):
         self.path, self.rate, self.strict = Path(path), float(rate), strict
         self.output_size = _scaled_size(self.info.width, self.info.height, max_side)
         self.frames_yielded, self.truncated, self.problem = 0, False, None
+        self.decoded_s = 0.0  # how far into the stream decoding got (the last sampled frame's time when it failed)
         self._frames = self._generate()
 
     def __iter__(self) -> FrameSampler:
@@ -272,11 +274,13 @@ class FrameSampler(Iterator[Frame]):
                         continue
                     yield Frame(timestamp, self._to_bgr(frame))
                     self.frames_yielded += 1
+                    self.decoded_s = max(self.decoded_s, timestamp)
                     next_time = (math.floor(timestamp * self.rate + TIME_EPSILON_S) + 1) / self.rate
             except av.FFmpegError as error:
                 self._stopped_early(f"decoding failed after {self.frames_yielded} sampled frames ({error.strerror})")
                 return
             read_until = float((packets.end_pts - origin) * time_base) if packets.end_pts is not None else 0.0
+            self.decoded_s = max(self.decoded_s, read_until)
             if read_until < self.info.duration_s - max(0.5, 3 / max(self.info.fps, 1.0)):
                 self._stopped_early(f"the stream ends at {read_until:.2f} s but declares {self.info.duration_s:.2f} s")
 

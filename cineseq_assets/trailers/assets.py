@@ -5,21 +5,20 @@ from dataclasses import replace
 from typing import ClassVar
 
 import dagster as dg
-import numpy as np
 import pandas as pd
 
 from ..io_manager import image_metadata
 from ..model_store import Gate
 from ..partitions import film_backfill_policy, films_partitions, materialize_films
-from ..resources import ArtifactStore, TrailerSource
+from ..resources import ArtifactStore, DaskResource, TrailerSource
 from ..run_config import RunConfig
 from ..settings import shared_dir
 from ..weights import write_weights
-from .embedding import EMBEDDING_COLUMNS, EMBEDDING_SCHEMA_VERSION
+from .embedding import EMBEDDING_SCHEMA_VERSION
 from .emotions import STUDENT, STUDENT_CANDIDATE, default_student_path, load_emotion_model, student_folder
 from .faces import make_detector
-from .pipeline import TrailerAnalyzer, TrailerConfig
-from .plots import trailer_timeline_plot
+from .film_task import FilmTrailer, TrailerEmotionTask
+from .pipeline import TrailerConfig
 
 GROUP = "trailers"
 DEPLOY_AGREEMENT = 0.85
@@ -116,12 +115,6 @@ class TrailerEmotionConfig(RunConfig):
     max_side: int | None = None
 
 
-def missing_trailer_row(film_id: str) -> pd.DataFrame:
-    """A film without a trailer: recorded as missing (the forecaster masks the group)."""
-    row = {"film_id": film_id, "has_trailer": 0, "trailer_path": None, **dict.fromkeys(EMBEDDING_COLUMNS, np.nan)}
-    return pd.DataFrame([row | {"detector": None, "emotion_model": None, "schema_version": EMBEDDING_SCHEMA_VERSION}])
-
-
 @dg.asset(
     group_name=GROUP,
     partitions_def=films_partitions,
@@ -130,36 +123,28 @@ def missing_trailer_row(film_id: str) -> pd.DataFrame:
     kinds={"parquet", "onnx"},
 )
 def trailer_emotion(context: dg.AssetExecutionContext, config: TrailerEmotionConfig, trailers: TrailerSource,
-                    artifacts: ArtifactStore) -> dg.Output[pd.DataFrame]:
+                    artifacts: ArtifactStore, dask: DaskResource) -> dg.Output[pd.DataFrame]:
     """Emotion embedding of the film's trailer: face presence, valence/arousal statistics, arcs,
     audio features and audio-visual alignment (one row; films without a trailer recorded as missing)."""
-    analyzer = None
     settings = config.build(TrailerConfig())
+    films = list(context.partition_keys)
+    task = TrailerEmotionTask(settings, str(default_student_path(artifacts.root)),
+                              {film: str(path) for film in films if (path := trailers.path_for(film)) is not None})
     plots: dict[str, bytes] = {}
 
-    def compute(film_id: str) -> pd.DataFrame:
-        nonlocal analyzer
-        path = trailers.path_for(film_id)
-        if path is None:
-            return missing_trailer_row(film_id)
-        if analyzer is None:  # models load once per run, and only when a film has a trailer
-            student = default_student_path(artifacts.root)
-            emotions = load_emotion_model(settings.emotion_model, student_path=student)
-            analyzer = TrailerAnalyzer(settings, emotion_model=emotions)
-        analysis = analyzer.analyze(path)
-        context.log.info(f"{film_id}: {analysis.summary['frames_sampled']} frames, {analysis.summary['faces_found']} faces, "
-                         f"{analysis.summary['realtime_factor']}x realtime")
-        plots[film_id] = trailer_timeline_plot(analysis.visual, analysis.audio, film_id)
-        artifacts.write_bytes(plots[film_id], "trailer_emotion_plots", f"{film_id}.png")
-        meta = {"film_id": film_id, "has_trailer": 1, "trailer_path": str(path)}
-        tail = {"detector": settings.detector, "emotion_model": analysis.summary["emotion_model"],
-                "schema_version": EMBEDDING_SCHEMA_VERSION}
-        return pd.DataFrame([meta | analysis.embedding | tail])
+    def keep(film_id: str, result: FilmTrailer) -> pd.DataFrame:
+        if result.timeline_png is not None:
+            context.log.info(f"{film_id}: {result.summary['frames_sampled']} frames, {result.summary['faces_found']} faces, "
+                             f"{result.summary['realtime_factor']}x realtime")
+            artifacts.write_bytes(result.timeline_png, "trailer_emotion_plots", f"{film_id}.png")
+            if not plots:  # one is shown when the run has one film
+                plots[film_id] = result.timeline_png
+        return result.row
 
-    rows = materialize_films(context, compute)
+    rows = materialize_films(context, task, dask, keep)
     metadata = {"films_with_trailer": int(rows["has_trailer"].sum()),
                 "films_without_trailer": int((rows["has_trailer"] == 0).sum()), "schema_version": EMBEDDING_SCHEMA_VERSION}
-    if len(plots) == 1:  # one film: its arc and audio curve in the UI
+    if len(films) == 1 and plots:  # one film: its arc and audio curve in the UI
         png = next(iter(plots.values()))
         metadata["timeline"] = image_metadata("timeline", png)
     return dg.Output(rows, metadata=metadata)

@@ -90,6 +90,8 @@ class TrailerAnalyzer:
             "realtime_factor": round(info.duration_s / seconds, 2) if seconds > 0 else None,
             "seconds_by_stage": {stage: round(value, 3) for stage, value in self._stage_s.items()},
             "frames_truncated": bool(getattr(frames, "truncated", False)),
+            "truncation": getattr(frames, "problem", None),
+            "decoded_s": round(float(getattr(frames, "decoded_s", info.duration_s)), 3),
             "schema_version": EMBEDDING_SCHEMA_VERSION,
             "config": asdict(self.config),
         }

@@ -67,6 +67,9 @@ def analyze_upload(path: Path, storage: Path | None = None) -> TrailerPreview:
                 f"\n\nAudio-visual alignment: correlation {_fmt(row.get('av_alignment_corr'))} at lag 0; "
                 f"best {_fmt(row.get('av_alignment_best_corr'))} at {_fmt(row.get('av_alignment_best_lag_s'))} s "
                 f"(positive: the audio leads).")
+    if summary["frames_truncated"]:
+        markdown = (f"**The file is cut short:** decoded {summary['decoded_s']:.1f} s of the {summary['duration_s']:.1f} s "
+                    "it declares; the analysis covers only that part. Upload the complete file.\n\n" + markdown)
     table = pd.DataFrame({"feature": list(row), "value": [_fmt(v) for v in row.values()],
                           "meaning": [EMBEDDING_SCHEMA.get(name, "") for name in row]})
     figure = trailer_timeline_figure(analysis.visual, analysis.audio, Path(path).name)

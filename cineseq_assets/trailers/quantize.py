@@ -32,6 +32,7 @@ import numpy as np
 from cineseq_assets.errors import CineSeqError
 from cineseq_assets.model_files import cache_dir, file_sha256
 from cineseq_assets.settings import shared_dir
+from cineseq_assets.storage import umask_file_mode
 
 from .scrfd import dynamic_scrfd_graph, network_inputs
 
@@ -93,7 +94,7 @@ def int8_scrfd(source: Path, media_dir: Path | None = None) -> Path:
         inputs = (blob for frame in calibration_frames(media)
                   for blob in network_inputs(frame, RECIPE["scales"], RECIPE["letterbox"]))
         quantize_scrfd(source, Path(staged), inputs)
-        os.chmod(staged, 0o644)  # mkstemp creates 0600; the model is ordinary readable data
+        os.chmod(staged, umask_file_mode())  # mkstemp creates 0600; the model is ordinary data
         os.replace(staged, target)  # same folder: readers see no file or the whole file
     finally:
         Path(staged).unlink(missing_ok=True)

@@ -117,6 +117,25 @@ def test_a_method_that_covers_fewer_rows_is_scored_on_them_beside_the_reference(
     assert "2 / 4" in peers.format_table(scores, "reference")
 
 
+def test_the_side_by_side_table_is_recorded_as_metadata_of_forecast_evaluation(peers, load_script, monkeypatch):
+    import dagster as dg
+
+    monkeypatch.syspath_prepend(str(SCRIPT.parent))  # the benchmark imports its peers module as a script would
+    benchmark = load_script(SCRIPT.parent / "forecast.py")
+    forecasts = pd.concat([_frame("reference", [110.0, 180.0, 330.0, 400.0]), _frame("complete", [150.0, 200.0, 300.0, 400.0])])
+    runs = pd.DataFrame({"split_kind": "by_film", "seed": 0, "model": ["reference", "complete"], "seconds": [3.0, 2.0],
+                         "predict_seconds": [0.1, 0.3]})
+    scores = peers.side_by_side(forecasts, runs, "by_film", "reference", peers=("complete",))
+    with dg.DagsterInstance.ephemeral() as instance:
+        benchmark.record_peers(instance, {"by_film": scores}, "reference", "--peers --split by_film")
+        observed = instance.fetch_observations(dg.AssetKey("forecast_evaluation"), limit=1).records[0]
+    metadata = observed.asset_observation.metadata
+    assert metadata["best_peer_by_film"].value == "complete"
+    assert metadata["margin_over_best_peer_by_film"].value == pytest.approx((60 / 1000) / (50 / 1000) - 1)
+    assert "complete (peer)" in metadata["peers_by_film"].md_str
+    assert metadata["benchmark"].value == "benchmarks/forecast.py --peers --split by_film"
+
+
 def test_the_evaluation_scores_extra_forecasters_by_name(peers, forecast_panel):
     extra = {"direct_lightgbm": peers.peer_forecasters(forecast_panel)["direct_lightgbm"]}
     config = EvaluationConfig(seeds=(0,), split_kinds=("by_film",), networks=(), baselines=("naive",),

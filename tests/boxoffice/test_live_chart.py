@@ -3,9 +3,11 @@
 import gzip
 
 import dagster as dg
+import pandas as pd
 import pytest
 import responses
 
+from cineseq_assets.boxoffice.bundled import load_bundled
 from cineseq_assets.boxoffice.resources import BoxOfficeSource
 from cineseq_assets.resources import ArtifactStore
 
@@ -44,6 +46,12 @@ def test_chart_days_materialize_and_feed_the_catalog(instance, recorded_pages, d
     assert week["day_gross_1"] == 157_461_641 and week["day_gross_2"] == saturday
     assert week[[f"day_gross_{k}" for k in range(3, 8)]].isna().all() and week["days_present"] == 2
     assert data.market["chart_gross"].gt(0).all()
+    # The fetched days are the market on those days; the bundled chart adds the years before them,
+    # which a week's market coverage is measured against.
+    market = data.market.set_index("date")["chart_gross"]
+    live_total = rows["gross"].sum()
+    assert market[pd.Timestamp("2019-04-26")] >= live_total
+    assert market.index.min() == pd.Timestamp(load_bundled().market["date"].min())
 
 
 def test_a_day_without_a_chart_materializes_nothing_and_says_so(instance, recorded_pages, defs):

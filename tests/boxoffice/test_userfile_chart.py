@@ -85,7 +85,7 @@ def test_unknown_and_unreadable_day_numbers(chart_rows, tmp_path):
     data = load_user_file(write(tmp_path / "chart.csv", rows), warnings)
     assert data.rejected == {} and data.film(ARRIVAL)["release_date"] == pd.Timestamp("2016-11-11")
     assert len(warnings) == 1
-    assert "row 6: days_in_release is not a day number (1 = opening day); left empty" in warnings[0]
+    assert "row 6: days_in_release is not a day number (1 = opening day, at most 10920); left empty" in warnings[0]
 
 
 def test_a_bad_gross_names_the_chart_column(chart_rows, tmp_path):

@@ -223,7 +223,7 @@ def _started_runs(instance, job: str) -> list:
 
 
 KILL_POINTS = {
-    # a per-film stage: pool workers writing the films' Parquet
+    # a per-film stage: the Dask workers computing the films, the run writing their Parquet
     "while it writes films": lambda storage, instance: (_started_runs(instance, "film_panels_job")
                                                        and list((storage / "weekly_panel").glob("*"))),
     # the aggregate: the panel of every film
@@ -243,7 +243,7 @@ def test_kill_9_of_a_run_leaves_no_process_no_temp_file_no_started_run(three_fil
         assert run.poll() is None, f"the run ended before it could be killed {point}: {out.read_text()[-2000:]}"
         below = descendants(run.pid)
         if point == "while it writes films":
-            assert len(below) >= 2, "the films are written by pool workers (and the resource tracker watches them)"
+            assert len(below) >= 2, "the films are computed by the run's Dask workers"
         os.kill(run.pid, signal.SIGKILL)
         run.wait()
         _until(lambda: not alive(below), 30, f"the run's processes {sorted(alive(below))} end with it")

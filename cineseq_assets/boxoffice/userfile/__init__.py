@@ -59,13 +59,13 @@ from __future__ import annotations
 import difflib
 from pathlib import Path
 
-from ...errors import FilmDataError
+from ...errors import FilmDataError, InputFileError
 from ..sources import BoxOfficeData
 from .build import MIN_USABLE_WEEKS, build_checked
 from .columns import match_columns
 from .reading import read_table
 from .report import Report, logger, quoted
-from .rows import check_duplicates, check_overlong_rows, check_release_dates, sorted_runs, typed_rows
+from .rows import check_duplicates, check_overlong_rows, check_release_dates, check_run_spans, sorted_runs, typed_rows
 
 __all__ = ["MIN_USABLE_WEEKS", "load_user_file", "validate_film"]
 
@@ -84,16 +84,27 @@ def load_user_file(path, warnings: list | None = None, *, min_weeks: int = MIN_U
     table, overlong_rows = read_table(path)
     width = len(table.columns)
     kind = match_columns(table, report)
+    _check_unique_columns(table, report)
     table = table[list(report.headers.values())].set_axis(list(report.headers), axis=1)
     rows = typed_rows(table, kind, report)
     check_overlong_rows(rows, overlong_rows, width, report)
     check_duplicates(rows, kind, report)
     check_release_dates(rows, kind, report)
+    check_run_spans(rows, kind, report)
     rows = sorted_runs(rows, kind, report)
     data = build_checked(rows, kind, report)
     data.rejected = {film_id: str(error) for film_id, error in report.film_errors().items()}
     _log_rejections(data.rejected, path)
     return data
+
+
+def _check_unique_columns(table, report: Report) -> None:
+    """A column the format reads must be named once: with two, which one holds the values?"""
+    names = list(table.columns)
+    twice = [name for name in report.headers.values() if names.count(name) > 1]
+    if twice:
+        raise InputFileError(path=report.path, problem=f"has the column {str(twice[0])!r} {names.count(twice[0])} times",
+                             fix="Keep one of them: rename or delete the others.")
 
 
 def validate_film(data: BoxOfficeData, film_id: str) -> None:

@@ -8,7 +8,7 @@ import pandas as pd
 
 from ..schema import DAY_GROSS_COLUMNS, FILM_COLUMNS, MARKET_COLUMNS, WEEKLY_COLUMNS
 from ..sources import BoxOfficeData, from_daily
-from ..weekly import _fill_missing_weeks
+from ..weekly import WHOLE_CHART_FILMS, _fill_missing_weeks
 from .columns import EXTRA_FILM_COLUMNS, NUMBER_FILM_COLUMNS, TEXT_FILM_COLUMNS
 from .report import Report
 
@@ -24,7 +24,9 @@ def build_checked(rows: pd.DataFrame, kind: str, report: Report) -> BoxOfficeDat
     data = _build(rows, kind, report)
     short = _check_run_lengths(data.weekly, rows, kind, report)
     if short:
+        market = data.market  # a film too short to forecast (or seen mid-run) was still on the chart those days
         data = _build(rows[~rows["film_id"].isin(short)], kind, report)
+        data.market = market
     return data
 
 
@@ -81,7 +83,7 @@ def _from_daily_rows(rows: pd.DataFrame, film_values: pd.DataFrame, source: str,
     release_dates = given.reindex(first_dates.index).fillna(first_dates) if len(given) else None
     if release_dates is not None:
         _warn_previews(daily, release_dates, report)
-    return from_daily(daily, source, release_dates)
+    return from_daily(daily, source, release_dates, min_chart_films=WHOLE_CHART_FILMS)
 
 
 def _warn_previews(daily: pd.DataFrame, release_dates: pd.Series, report: Report) -> None:

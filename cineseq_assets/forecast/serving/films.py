@@ -133,9 +133,11 @@ class FilmService:
         # the attention network stored beside the serving model draws the heatmap when the serving one has none
         return explain_forecast(forecast, None if forecast.attention is not None else self._attention.get())
 
-    def forecast_new_film(self, weekly_file: Path, market: MarketCalendar | None = None) -> FilmForecast:
-        """The forecast for the first film of a user's weekly or daily file (docs/user_data.md)."""
-        return forecast_panel(first_film_panel(weekly_file, market), self.models.current(), None)
+    def forecast_new_film(self, weekly_file: Path, market: MarketCalendar | None = None,
+                          warnings: list | None = None) -> FilmForecast:
+        """The forecast for the first film of a user's weekly or daily file (docs/user_data.md); the
+        loader's repairs and values it read as unknown are appended to ``warnings``."""
+        return forecast_panel(first_film_panel(weekly_file, market, warnings), self.models.current(), None)
 
 
 def _ids_by_name(catalog: pd.DataFrame, column: str) -> dict[str, list[str]]:

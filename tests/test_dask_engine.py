@@ -1,0 +1,217 @@
+"""Per-film assets on a real Dask cluster: a scheduler and two workers started by the test as separate
+processes (`dask scheduler`, `dask worker`) on 127.0.0.1, random ports, no dashboard.
+
+What comes back from the cluster equals what the same assets compute in this process; a worker
+killed with SIGKILL in the middle of a backfill costs nothing but time; a film whose task raises fails
+its own partition only, named. Every process stops at the end of the module (and by itself if the test
+process dies: the workers leave when the scheduler is gone, the scheduler when idle).
+"""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import dagster as dg
+import pandas as pd
+import pytest
+
+from cineseq_assets.definitions import build_definitions
+from cineseq_assets.partitions import films_partitions
+from cineseq_assets.resources import DaskResource
+from cineseq_assets.storage import Storage, write_parquet_atomic
+
+REPO = Path(__file__).resolve().parents[1]
+PER_FILM = ["weekly_panel", "decay_fit"]
+START_TIMEOUT_S = 300  # worker processes import pandas and friends: slow on a busy 2-core machine
+QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
+
+
+def _start(args: list[str], log: Path) -> subprocess.Popen:
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    with open(log, "wb") as out:  # the child keeps its own descriptor
+        return subprocess.Popen([sys.executable, "-m", "dask", *args], stdout=out, stderr=subprocess.STDOUT, env=env,
+                                start_new_session=True)
+
+
+class Cluster:
+    """A scheduler and worker processes of our own, each by its process id."""
+
+    def __init__(self, folder: Path, workers: int = 2):
+        self.folder = folder
+        scheduler_file = folder / "scheduler.json"
+        self.scheduler = _start(["scheduler", "--host", "127.0.0.1", "--port", "0", "--no-dashboard",
+                                 "--scheduler-file", str(scheduler_file), "--idle-timeout", "900s"], folder / "scheduler.log")
+        deadline = time.monotonic() + START_TIMEOUT_S
+        while not scheduler_file.exists():
+            assert self.scheduler.poll() is None and time.monotonic() < deadline, (folder / "scheduler.log").read_text()
+            time.sleep(0.2)
+        self.address = json.loads(scheduler_file.read_text())["address"]
+        self.workers = [_start(["worker", self.address, "--host", "127.0.0.1", "--nthreads", "1", "--no-nanny",
+                                "--no-dashboard", "--death-timeout", "60", "--name", f"w{i}"], folder / f"worker{i}.log")
+                        for i in range(workers)]
+        self.wait_for_workers(workers, deadline)
+
+    def wait_for_workers(self, count: int, deadline: float) -> None:
+        from distributed import Client
+
+        with Client(self.address, timeout=60) as client:
+            client.wait_for_workers(count, timeout=max(1, deadline - time.monotonic()))
+
+    def worker_pids(self) -> dict[str, int]:
+        """Worker address -> process id, as the workers report them."""
+        from distributed import Client
+
+        with Client(self.address, timeout=60) as client:
+            return client.run(os.getpid)
+
+    def stop(self) -> None:
+        for process in [*self.workers, self.scheduler]:
+            if process.poll() is None:
+                process.kill()
+            process.wait(timeout=30)
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory):
+    started = Cluster(tmp_path_factory.mktemp("dask_cluster"))
+    yield started
+    started.stop()
+
+
+@pytest.fixture
+def showcase(instance, tmp_path) -> list[str]:
+    """The catalog materialized (in this process), the showcase films registered as the only partitions."""
+    defs = build_definitions(tmp_path / "catalog_storage", dask=DaskResource(workers=0))
+    assert defs.resolve_job_def("film_catalog_job").execute_in_process(instance=instance, run_config=QUIET).success
+    catalog = Storage(tmp_path / "catalog_storage").read("film_catalog")
+    films = list(catalog.loc[catalog["showcase"], "film_id"])
+    instance.add_dynamic_partitions(films_partitions.name, films)
+    return films
+
+
+def _materialize(instance, root: Path, dask: DaskResource, assets: list[str], films: list[str]):
+    defs = build_definitions(root, dask=dask)
+    tags = {"dagster/asset_partition_range_start": films[0], "dagster/asset_partition_range_end": films[-1]}
+    job = defs.resolve_job_def("film_panels_job")
+    return job.execute_in_process(instance=instance, asset_selection=[dg.AssetKey(a) for a in assets], tags=tags,
+                                  run_config=QUIET, raise_on_error=False)
+
+
+def _assert_same_partitions(root: Path, reference: Path, assets: list[str], films: list[str]) -> None:
+    for asset in assets:
+        for film in films:
+            pd.testing.assert_frame_equal(Storage(root).read(asset, film), Storage(reference).read(asset, film))
+
+
+def _materializations_per_film(instance, asset: str) -> dict[str, int]:
+    records = instance.fetch_materializations(dg.AssetKey(asset), limit=10_000).records
+    counts: dict[str, int] = {}
+    for record in records:
+        counts[record.partition_key] = counts.get(record.partition_key, 0) + 1
+    return counts
+
+
+def test_the_cluster_computes_every_showcase_partition_as_this_process_does(cluster, instance, showcase, tmp_path):
+    assert len(showcase) >= 20
+    on_cluster = _materialize(instance, tmp_path / "cluster", DaskResource(scheduler=cluster.address), PER_FILM, showcase)
+    assert on_cluster.success
+    in_process = _materialize(instance, tmp_path / "local", DaskResource(workers=0), PER_FILM, showcase)
+    assert in_process.success
+    _assert_same_partitions(tmp_path / "cluster", tmp_path / "local", PER_FILM, showcase)
+    logs = [e.message for e in instance.all_logs(on_cluster.run_id) if e.message]
+    assert any(f"weekly_panel: {len(showcase)} films done, 0 failed, 0 remaining" in m for m in logs), logs[-5:]
+    assert any(f"scheduler {cluster.address}, 2 workers" in m for m in logs)
+
+
+def test_a_worker_killed_in_the_middle_of_a_backfill_costs_nothing(cluster, instance, showcase, tmp_path):
+    victim_address, victim_pid = sorted(cluster.worker_pids().items())[0]
+    killed = threading.Event()
+
+    def kill_when_busy() -> None:
+        from distributed import Client
+
+        with Client(cluster.address, timeout=60) as client:
+            deadline = time.monotonic() + START_TIMEOUT_S
+            while time.monotonic() < deadline:
+                if any(key.startswith("weekly_panel") for key in client.processing().get(victim_address, ())):
+                    os.kill(victim_pid, signal.SIGKILL)
+                    killed.set()
+                    return
+                time.sleep(0.05)
+
+    killer = threading.Thread(target=kill_when_busy, daemon=True)
+    killer.start()
+    try:
+        result = _materialize(instance, tmp_path / "cluster", DaskResource(scheduler=cluster.address), ["weekly_panel"],
+                              showcase)
+        killer.join(timeout=60)
+        assert killed.is_set(), "the worker was not busy with a film while the backfill ran"
+        assert result.success
+        assert _materializations_per_film(instance, "weekly_panel") == dict.fromkeys(showcase, 1)
+        assert _materialize(instance, tmp_path / "local", DaskResource(workers=0), ["weekly_panel"], showcase).success
+        _assert_same_partitions(tmp_path / "cluster", tmp_path / "local", ["weekly_panel"], showcase)
+    finally:  # the next test gets two workers again
+        victim = next(w for w in cluster.workers if w.pid == victim_pid)
+        victim.wait(timeout=60)
+        index = cluster.workers.index(victim)
+        cluster.workers[index] = _start(["worker", cluster.address, "--host", "127.0.0.1", "--nthreads", "1", "--no-nanny",
+                                         "--no-dashboard", "--death-timeout", "60"], cluster.folder / "worker_again.log")
+        cluster.wait_for_workers(2, time.monotonic() + START_TIMEOUT_S)
+
+
+def test_a_film_whose_task_raises_fails_alone_and_named(cluster, instance, showcase, tmp_path):
+    films = showcase[:3]
+    dask = DaskResource(scheduler=cluster.address, batch_size=3, retries=1)  # one batch: the bad film must be split out
+    assert _materialize(instance, tmp_path / "cluster", dask, ["weekly_panel"], films).success
+    bad = films[1]
+    stored = Storage(tmp_path / "cluster")
+    # A corrupt stored input, which the fit does not expect: its task raises (a ValueError, not a CineSeqError)
+    write_parquet_atomic(stored.read("weekly_panel", bad).assign(gross="unreadable"), stored.asset_file("weekly_panel", bad))
+
+    result = _materialize(instance, tmp_path / "cluster", dask, ["decay_fit"], films)
+    assert not result.success
+    failure = next(e for e in result.all_events if e.event_type_value == "STEP_FAILURE")
+    message = failure.event_specific_data.error.message
+    assert "1 of 3 films failed" in message and f"film {bad!r} on worker tcp://127.0.0.1:" in message
+    assert "ValueError" in message and "unreadable" in message
+    assert instance.get_materialized_partitions(dg.AssetKey("decay_fit")) == {films[0], films[2]}
+    assert not stored.asset_file("decay_fit", bad).exists()
+
+
+OWNER = """
+import os, sys, time
+from cineseq_assets.dask_engine import open_client
+with open_client(workers=1, log=lambda line: None) as client:
+    print(*client.run(os.getpid).values(), flush=True)
+    time.sleep(600)
+"""
+
+
+def test_the_local_cluster_workers_exit_when_their_owner_is_killed():
+    """`cineseq run` killed with SIGKILL leaves no worker running: they watch a pipe to their owner."""
+    owner = subprocess.Popen([sys.executable, "-c", OWNER], stdout=subprocess.PIPE, text=True, start_new_session=True,
+                             env={**os.environ, "PYTHONPATH": str(REPO)})
+    try:
+        worker_pid = int(owner.stdout.readline())
+        os.kill(owner.pid, signal.SIGKILL)
+        owner.wait(timeout=30)
+        deadline = time.monotonic() + 30
+        while _running(worker_pid) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not _running(worker_pid), f"worker {worker_pid} outlived its owner"
+    finally:
+        if owner.poll() is None:
+            owner.kill()
+
+
+def _running(pid: int) -> bool:
+    """Alive, not a zombie waiting for whoever adopted it to reap it."""
+    try:
+        return " Z " not in Path(f"/proc/{pid}/stat").read_text().split(")")[-1][:3]
+    except FileNotFoundError:
+        return False
