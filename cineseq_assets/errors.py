@@ -62,3 +62,18 @@ def printable(text, limit: int = MAX_SHOWN_CHARS) -> str:
 def clipped(text: str, limit: int = MAX_SHOWN_CHARS) -> str:
     """At most ``limit`` characters of ``text``, saying how many more there were."""
     return text if len(text) <= limit else f"{text[:limit]}... ({len(text) - limit:,} more characters)"
+
+
+class StoredFileError(CineSeqError):
+    """A materialized file under the storage root cannot be read (truncated, overwritten, not Parquet)."""
+
+    def __init__(self, path, asset: str, partition: str | None, reason: str):
+        self.path, self.asset, self.partition, self.reason = str(path), asset, partition, reason
+        if partition is None:
+            what = f"the stored {asset!r}"
+            fix = f"Materialize {asset} again: `cineseq run` does (it rebuilds what it cannot read), or the Dagster UI."
+        else:
+            what = f"partition {partition!r} of {asset!r}"
+            fix = (f"`cineseq run` materializes it again (it rebuilds what it cannot read), or materialize {asset} "
+                   f"for partition {partition} in the Dagster UI.")
+        super().__init__(f"{self.path}: {what} cannot be read ({reason}). {fix}")

@@ -81,7 +81,13 @@ class ParquetIOManager(dg.ConfigurableIOManager):
             if missing:
                 raise FileNotFoundError(f"{self.storage.folder(name)}: no partition {', '.join(missing[:5])} of {name!r}: "
                                         f"materialize {name} for {len(missing)} film(s) first (cineseq run, or the Dagster UI).")
-        return self.storage.read_partitions(name, keys)
+            return self.storage.read_partitions(name, keys)
+        # An input that tolerates missing films tolerates a damaged one the same way: left out, said
+        # loudly, so that one bad file does not hold every other film's aggregate hostage.
+        frame, unreadable = self.storage.read_readable_partitions(name, keys)
+        for error in unreadable:
+            context.log.warning(f"left out of this run: {error}")
+        return frame
 
 
 def stored_films(asset: str, every_film: bool = False) -> dg.AssetIn:

@@ -7,6 +7,10 @@ Dask cluster for the whole command (dask_engine.py): an existing scheduler (``sc
 LocalCluster of ``workers`` processes owned by this process (they exit with it). Only what is missing
 or stale is materialized (staleness.py: code versions and data versions); ``force`` recomputes
 everything. Every run is an ordinary Dagster run of a named job, visible in the UI afterwards.
+
+A run killed outside Dagster's reach (``kill -9``, a power cut) cannot record its own end: each run
+is tagged with the identity of the process that executes it, and the next ``cineseq run`` marks the
+runs whose process is gone as failed and removes the temporary files their writes left.
 """
 
 from __future__ import annotations
@@ -21,12 +25,15 @@ from .definitions import build_definitions
 from .errors import CineSeqError
 from .jobs import NOT_IN_DEFAULT_GRAPH, STAGES, Stage, register_new_films
 from .partitions import FILMS_PER_RUN, films_partitions
+from .processes import identity, still_running
 from .resources import DaskResource
 from .staleness import Staleness
 from .storage import Storage
 
 MIN_FORECAST_FILMS = 20  # fewer films cannot fill the train, validation and test splits
 QUIET = {"loggers": {"console": {"config": {"log_level": "INFO"}}}}
+PROCESS_TAG = "cineseq/process"  # processes.identity() of the process that executes the run
+UNFINISHED = [dg.DagsterRunStatus.NOT_STARTED, dg.DagsterRunStatus.STARTING, dg.DagsterRunStatus.STARTED]
 
 Log = Callable[[str], None]
 
@@ -95,6 +102,7 @@ def run_default_graph(options: RunOptions = RunOptions(), log: Log = print) -> b
 def _run_stages(stages: list[Stage], options: RunOptions, dask: DaskResource, log: Log) -> bool:
     # Built now, not at import: the resources read the environment (storage root, sources) as it is now.
     run = _Run(build_definitions(dask=dask), dg.DagsterInstance.get(), options.force, log, dask)
+    recover_from_killed_runs(run.instance, run.storage, log)
     catalog_stage, *rest = stages
     if not run.stage(catalog_stage, 1, len(stages), []):
         return False
@@ -111,6 +119,25 @@ def _run_stages(stages: list[Stage], options: RunOptions, dask: DaskResource, lo
         if not stage_ok and not run.is_per_film(stage):
             return False  # what follows needs this stage's output; failed films of a per-film stage are reported
     return ok
+
+
+def recover_from_killed_runs(instance: dg.DagsterInstance, storage: Storage, log: Log) -> list[str]:
+    """Mark the unfinished runs whose process no longer runs as failed, and remove the temporary files
+    of writers that no longer run; returns the failed run ids. Runs of another host are left alone."""
+    failed = []
+    for record in instance.get_run_records(dg.RunsFilter(statuses=UNFINISHED)):
+        run = record.dagster_run
+        process = run.tags.get(PROCESS_TAG)
+        if process and still_running(process) is False:
+            instance.report_run_failed(run, message=f"the process that executed this run ({process}) is gone: "
+                                                    "it was killed before it could finish")
+            failed.append(run.run_id)
+    if failed:
+        log(f"marked {len(failed)} run(s) of killed processes as failed: {', '.join(run_id[:8] for run_id in failed)}")
+    removed = storage.remove_stale_temporaries()
+    if removed:
+        log(f"removed {len(removed)} temporary file(s) left by killed writes")
+    return failed
 
 
 def _enough_films_to_forecast(storage: Storage, number: int, total: int, stage: Stage, log: Log) -> bool:
@@ -137,6 +164,12 @@ class _Run:
         if self.is_per_film(stage):
             return self._per_film_stage(stage, header, films)
         todo = list(stage.assets) if self.force or stage.always_run else self._staleness().assets_to_run(stage.assets)
+        damaged = [error for name in stage.assets for error in self.storage.unreadable(name)]
+        if damaged:  # what Dagster calls fresh but cannot be read is rebuilt, with what follows it in the stage
+            for error in damaged:
+                self.log(f"{header}: {error} Materializing it again.")
+            first = stage.assets.index(damaged[0].asset)
+            todo = [name for number, name in enumerate(stage.assets) if name in todo or number >= first]
         if not todo:
             self.log(f"{header}: up to date, skipped")
             return True
@@ -160,6 +193,11 @@ class _Run:
                          "skipped")
                 return True
         groups = {tuple(stage.assets): films} if self.force else self._staleness().films_to_run(stage.assets, films)
+        damaged = self._damaged_films(stage, films, header)
+        if damaged:  # stored but unreadable: all of the stage's assets again for those films
+            groups = {assets: [film for film in group if film not in damaged] for assets, group in groups.items()}
+            groups[tuple(stage.assets)] = [*groups.get(tuple(stage.assets), []), *damaged]
+            groups = {assets: group for assets, group in groups.items() if group}
         todo = sum(len(group) for group in groups.values())
         self.log(f"{header}: {todo} of {len(films)} films to materialize, skipped {len(films) - todo} up to date")
         order = self.instance.get_dynamic_partitions(films_partitions.name)
@@ -173,15 +211,25 @@ class _Run:
 
     def _launch(self, job_name: str, assets: Sequence[str], film_range: tuple[str, str] | None = None) -> bool:
         """One run of ``job_name`` restricted to ``assets`` (over a film partition range when given)."""
-        tags = {}
+        tags = {PROCESS_TAG: identity()}
         if film_range:
-            tags = {"dagster/asset_partition_range_start": film_range[0], "dagster/asset_partition_range_end": film_range[1]}
+            tags |= {"dagster/asset_partition_range_start": film_range[0], "dagster/asset_partition_range_end": film_range[1]}
         # Fresh definitions, as a launch from the UI would load them (no resource state carried over from the last run).
         result = build_definitions(dask=self.dask).resolve_job_def(job_name).execute_in_process(
             instance=self.instance, asset_selection=[dg.AssetKey(name) for name in assets], tags=tags,
             run_config=QUIET, raise_on_error=False,
         )
         return result.success
+
+    def _damaged_films(self, stage: Stage, films: list[str], header: str) -> list[str]:
+        """The films whose stored partition of one of the stage's assets cannot be read (Dagster sees them as
+        materialized and fresh), each said in the log."""
+        damaged: dict[str, None] = {}
+        for name in stage.assets:
+            for error in self.storage.unreadable(name, films):
+                self.log(f"{header}: film {error.partition}: {error} Materializing it again.")
+                damaged[error.partition] = None
+        return list(damaged)
 
     def _staleness(self) -> Staleness:
         return Staleness(self.defs, self.instance)  # anew for each stage: the stages before it changed the instance

@@ -19,7 +19,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 
+from .errors import StoredFileError
+from .processes import running
 from .settings import storage_dir
 
 _TEMP_SUFFIX = ".tmp"
@@ -67,20 +71,10 @@ def remove_stale_temporaries(folder: Path) -> list[Path]:
     removed = []
     for leftover in Path(folder).glob(f".*{_TEMP_SUFFIX}"):
         pid = leftover.name.removesuffix(_TEMP_SUFFIX).split(".")[-2]
-        if pid.isdigit() and not _running(int(pid)):
+        if pid.isdigit() and not running(int(pid)):
             leftover.unlink(missing_ok=True)
             removed.append(leftover)
     return removed
-
-
-def _running(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # someone else's process: alive
-        return True
-    return True
 
 
 def write_parquet_atomic(frame: pd.DataFrame, path: Path) -> Path:
@@ -117,6 +111,29 @@ class Storage:
     def read_partitions(self, asset: str, partitions: list[str] | None = None) -> pd.DataFrame:
         return read_partitions(asset, partitions, self.root)
 
+    def read_readable_partitions(self, asset: str, partitions: list[str] | None = None
+                                 ) -> tuple[pd.DataFrame, list[StoredFileError]]:
+        return read_readable_partitions(asset, partitions, self.root)
+
+    def remove_stale_temporaries(self) -> list[Path]:
+        """``remove_stale_temporaries`` in every folder under the root (after a killed run)."""
+        return [removed for folder, _, _ in os.walk(self.root) for removed in remove_stale_temporaries(Path(folder))]
+
+    def unreadable(self, asset: str, partitions: list[str] | None = None) -> list[StoredFileError]:
+        """The stored files of ``asset`` (the given partitions, or the unpartitioned file) that cannot be
+        read; files never written are not listed (missing is Dagster's status, not damage)."""
+        keys = [None] if partitions is None else partitions
+        found = []
+        for key in keys:
+            path = self.asset_file(asset, key)
+            try:
+                pq.read_metadata(path)  # the footer: what a truncated or overwritten file loses first
+            except FileNotFoundError:
+                continue
+            except _UNREADABLE as error:
+                found.append(StoredFileError(path, asset, key, _reason(error)))
+        return found
+
 
 def asset_path(asset: str, partition: str | None = None, root: Path | None = None) -> Path:
     root = Path(root) if root is not None else storage_dir()
@@ -128,21 +145,57 @@ def read_asset(asset: str, partition: str | None = None, root: Path | None = Non
     if not path.exists():
         what = f"partition {partition!r} of {asset!r}" if partition else f"{asset!r}"
         raise FileNotFoundError(f"{path} does not exist: materialize {what} first (cineseq run, or the Dagster UI).")
-    return pd.read_parquet(path)
+    return read_parquet_file(path, asset, partition)
+
+
+# What pyarrow raises for a file that is not (or no longer) Parquet: ArrowInvalid is a ValueError, a
+# truncated read an OSError; other Arrow errors share only ArrowException.
+_UNREADABLE = (OSError, ValueError, pa.ArrowException)
+
+
+def _reason(error: Exception) -> str:
+    return str(error).splitlines()[0][:300] if str(error) else type(error).__name__
+
+
+def read_parquet_file(path: Path, asset: str, partition: str | None = None) -> pd.DataFrame:
+    """One stored file; a ``StoredFileError`` naming it, its asset and partition, and how to rebuild it,
+    when it exists but cannot be read (pyarrow's own errors name neither)."""
+    try:
+        return pd.read_parquet(path)
+    except FileNotFoundError:
+        raise
+    except _UNREADABLE as error:
+        raise StoredFileError(path, asset, partition, _reason(error)) from error
 
 
 def read_partitions(asset: str, partitions: list[str] | None = None, root: Path | None = None) -> pd.DataFrame:
     """Concatenate the stored partitions of ``asset`` (all of them when ``partitions`` is None).
 
     Partitions that were never materialized are skipped; the caller decides whether that matters.
+    A stored partition that cannot be read raises ``StoredFileError`` (``read_readable_partitions`` skips it).
     """
+    frame, unreadable = read_readable_partitions(asset, partitions, root)
+    if unreadable:
+        raise unreadable[0]
+    return frame
+
+
+def read_readable_partitions(asset: str, partitions: list[str] | None = None, root: Path | None = None
+                             ) -> tuple[pd.DataFrame, list[StoredFileError]]:
+    """``read_partitions`` that leaves out the stored partitions it cannot read, and returns why for each,
+    so that one damaged film does not hold an aggregate of every other film hostage."""
     folder = asset_path(asset, "x", root).parent
     if partitions is None:
         paths = sorted(folder.glob("*.parquet"))
     else:
         paths = [p for p in (folder / f"{key}.parquet" for key in partitions) if p.exists()]
-    frames = [pd.read_parquet(p) for p in paths]
-    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+    frames, unreadable = [], []
+    for path in paths:
+        try:
+            frames.append(read_parquet_file(path, asset, path.stem))
+        except StoredFileError as error:
+            unreadable.append(error)
+    return (pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()), unreadable
 
 
 def stored_partitions(asset: str, root: Path | None = None) -> list[str]:

@@ -45,6 +45,7 @@ MAX_UPLOAD_BYTES = 100 * 1024 * 1024  # per file; a two-minute 1080p trailer is 
 VIDEO_TYPES = [".mp4", ".mov", ".mkv", ".webm"]
 IMAGE_TYPES = [".jpg", ".jpeg", ".png", ".webp"]
 TABLE_TYPES = [".csv", ".csv.gz", ".parquet"]
+NEW_FILM_FOLDER_PREFIX = "cineseq-newfilm-"  # a typed-in film's weekly file lives in one, for one request
 GENRES = sorted(features.GENRES)  # the genres the forecaster reads, alphabetical for the picker
 MPAA = ["", *features.MPAA, "Not Rated"]  # "" = not given; "Not Rated" is accepted and read as unknown
 NO_MODEL = ("**No forecaster is materialized yet.** Run `cineseq run` (or `./scripts/main.sh`), or "
@@ -154,12 +155,15 @@ def build_app(storage: Path | None = None) -> gr.Blocks:
 
 
 def _model_status(service: FilmService) -> str:
+    """Which model serves, or why none does; and each newer file (model, panel) that could not be read
+    while the last good copy keeps serving."""
     try:
-        served = service.models.current()
-    except CineSeqError:
-        return NO_MODEL
-    note = f" (a newer file could not be read: {service.models.reload_error})" if service.models.reload_error else ""
-    return f"Serving {_model_text(served.summary())}.{note}"
+        text = f"Serving {_model_text(service.models.current().summary())}."
+    except CineSeqError as error:
+        text = f"**The forecaster cannot be loaded:** {_for_page(str(error))}" if service.models.published else NO_MODEL
+    notes = [f"a newer {what} file could not be read, the last good one serves: {_for_page(error)}"
+             for what, error in service.reload_errors().items()]
+    return text + "".join(f" ({note})" for note in notes)
 
 
 def _film_choices(service: FilmService) -> list[str]:
@@ -240,16 +244,15 @@ def _new_film_tab(service: FilmService) -> None:
     """A film not in the catalog: its first weeks typed in (or a weekly or daily file) and its facts."""
 
     def show_new_film(weeks: pd.DataFrame, upload, release_date: str, title: str, genres: list[str], budget, mpaa: str):
-        folder = Path(tempfile.mkdtemp(prefix="cineseq-newfilm-"))
+        warnings: list[str] = []
         if upload:
             path = _checked_upload(upload, TABLE_TYPES, "a weekly or daily box office file")
+            forecast = _errors(service.forecast_new_film, path, warnings=warnings)
         else:
             if not str(release_date or "").strip():
                 raise gr.Error("Give the release date (YYYY-MM-DD): weeks are counted from it.", print_exception=False)
-            path = _errors(write_weekly_file, weeks, folder / "new_film.csv", release_date=release_date,
-                           title=title or "", genres=genres, budget=budget or None, mpaa=mpaa)
-        warnings: list[str] = []
-        forecast = _errors(service.forecast_new_film, path, warnings=warnings)
+            forecast = _typed_film_forecast(service, weeks, warnings, release_date=release_date, title=title or "",
+                                            genres=genres, budget=budget or None, mpaa=mpaa)
         chart = plots.forecast_chart(forecast.history, forecast.table, forecast.origin_week, forecast.title)
         notes = "".join(f"  \nNote: {_for_page(warning)}" for warning in warnings)
         model = _model_text(forecast.model.summary())
@@ -280,6 +283,14 @@ def _new_film_tab(service: FilmService) -> None:
                      [new_chart, new_table, new_status], api_visibility="private")
     example_button.click(lambda: EXAMPLE_FILM, outputs=[weeks, new_title, release, new_genres, new_budget, new_mpaa],
                          api_visibility="private")
+
+
+def _typed_film_forecast(service: FilmService, weeks: pd.DataFrame, warnings: list[str], **facts) -> FilmForecast:
+    """The forecast of a film typed in (the form or the API): its weeks become a weekly file, read by the
+    same loader as an upload (its notes added to ``warnings``), in a folder removed when the forecast is made."""
+    with tempfile.TemporaryDirectory(prefix=NEW_FILM_FOLDER_PREFIX) as folder:
+        path = _errors(write_weekly_file, weeks, Path(folder) / "new_film.csv", **facts)
+        return _errors(service.forecast_new_film, path, warnings=warnings)
 
 
 def _trailer_tab(service: FilmService) -> gr.Markdown:
@@ -399,16 +410,15 @@ def _public_api(service: FilmService) -> None:
         if not isinstance(weeks, list) or not weeks:
             raise gr.Error("weeks must be a list of rows like {\"week\": 1, \"gross\": 1000000, \"theaters\": 2000}",
                            print_exception=False)
-        path = Path(tempfile.mkdtemp(prefix="cineseq-newfilm-")) / "new_film.csv"
-        _errors(write_weekly_file, pd.DataFrame(weeks), path, release_date=release_date, title=title,
-                genres=genres, budget=budget, mpaa=mpaa)
         warnings: list[str] = []
-        payload = _payload(_errors(service.forecast_new_film, path, warnings=warnings))
+        payload = _payload(_typed_film_forecast(service, pd.DataFrame(weeks), warnings, release_date=release_date,
+                                                title=title, genres=genres, budget=budget, mpaa=mpaa))
         return {**payload, "warnings": [_for_page(warning) for warning in warnings]}
 
     def model() -> dict:
-        """The serving model: architecture, file, materialization time and training metrics."""
-        return _errors(lambda: service.models.current().summary())
+        """The serving model: architecture, file, materialization time and training metrics; ``reload_errors``
+        says which newer file (model, panel) could not be read while the last good one serves."""
+        return {**_errors(lambda: service.models.current().summary()), "reload_errors": service.reload_errors()}
 
     gr.api(forecast, api_name="forecast", concurrency_limit=2)
     gr.api(new_film, api_name="new_film")

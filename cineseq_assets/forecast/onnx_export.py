@@ -40,6 +40,11 @@ TORCHSCRIPT_OPSET = 17
 DYNAMO_OPSET = 18  # the lowest opset the torch.export-based exporter implements
 FINGERPRINT_KEY = "cineseq_weights_sha256"
 CHECK_TOLERANCE = 1e-4  # max abs difference (log1p gross) accepted between ONNX and PyTorch
+REEXPORT_HINT = "Materialize forecast_model again, or export this model's network with onnx_export.export_onnx."
+
+
+def _first_line(error: Exception) -> str:
+    return str(error).splitlines()[0][:300] if str(error) else type(error).__name__
 
 
 class _ExportedNetwork(torch.nn.Module):
@@ -183,10 +188,20 @@ class OnnxForecaster:
         self.schema = trained.schema
         self.conformal = list(trained.conformal)
         self.booster, self.blend_weight = trained.booster, trained.blend_weight
-        model = onnx.load(str(self.path))
+        model = self._read(self.path)
         self._check_matches(model, weights_fingerprint(trained.model))
-        self.session = _session(model.SerializeToString(), threads)
+        try:
+            self.session = _session(model.SerializeToString(), threads)
+        except Exception as error:  # onnxruntime's errors (Fail, InvalidGraph, ...) share no base class with a file
+            raise ModelError(self.path, f"is not a graph onnxruntime can run ({_first_line(error)})", REEXPORT_HINT) from error
         self.outputs = output_names(self.architecture)
+
+    @staticmethod
+    def _read(path: Path) -> onnx.ModelProto:
+        try:
+            return onnx.load(str(path))
+        except Exception as error:  # protobuf's DecodeError, onnx's own and OSError: a damaged file, whichever
+            raise ModelError(path, f"cannot be read as ONNX ({_first_line(error)})", REEXPORT_HINT) from error
 
     def _check_matches(self, model: onnx.ModelProto, fingerprint: str) -> None:
         """Refuse an ONNX file exported from other weights than the Parquet file beside it."""

@@ -57,6 +57,25 @@ class Scalers:
             "prior": windows.prior.astype(np.float32),
         }
 
+    def check(self, schema: FeatureSchema) -> None:
+        """Refuse statistics that cannot scale this schema's inputs (a damaged or edited model file): a
+        ValueError saying which, rather than a broadcast error on every forecast."""
+        for block in ("encoder", "decoder", "static"):
+            width = len(getattr(schema, block))
+            for name, values in (("mean", self.mean.get(block)), ("std", self.std.get(block))):
+                array = np.asarray(values if values is not None else [], dtype=float)
+                if array.shape != (width,) or not np.isfinite(array).all():
+                    raise ValueError(f"the {block} scaler's {name} holds {array.size} values, the schema "
+                                     f"{width} finite ones")
+            if not (np.asarray(self.std[block], dtype=float) > 0).all():
+                raise ValueError(f"the {block} scaler's std is not positive")
+        if not (np.isfinite(self.deviation_std) and self.deviation_std > 0):
+            raise ValueError(f"the deviation std is {self.deviation_std}, not a positive number")
+        if self.static_range is not None:
+            low, high = (np.asarray(side, dtype=float) for side in self.static_range)
+            if low.shape != (len(schema.static),) or high.shape != low.shape:
+                raise ValueError(f"the static range holds {low.size} and {high.size} values, the schema {len(schema.static)}")
+
     def to_dict(self) -> dict:
         return {"mean": self.mean, "std": self.std, "deviation_std": self.deviation_std,
                 "static_range": None if self.static_range is None else [list(side) for side in self.static_range]}

@@ -39,6 +39,7 @@ MODEL_DIR = "forecast_model"
 # features and the blended booster
 FORMAT_VERSION = 4
 TRAIN_HINT = "Materialize forecast_model first: `cineseq run` does, or materialize it in the Dagster UI."
+REWRITE_HINT = "Materialize forecast_model again (`cineseq run --force`, or the Dagster UI): it rewrites the model's files."
 
 
 def model_folder(storage_dir: Path) -> ModelFolder:
@@ -72,10 +73,27 @@ def load_final_total(path: Path) -> FinalTotalModel | None:
 
 
 def load_model(path: Path) -> tuple[TrainedModel, dict]:
-    """(model, metrics) from a weights file written by ``save_model``."""
+    """(model, metrics) from a weights file written by ``save_model``; a ModelError naming the file when
+    it (or the booster beside it) cannot be read or does not make a model that can forecast."""
     path = Path(path)
     if not path.exists():
         raise ModelError(path, "no forecast model here", TRAIN_HINT)
+    try:
+        return _load_model(path)
+    except ModelError:
+        raise
+    # A damaged or foreign file fails anywhere in pyarrow, json, torch or the configs, with errors that
+    # share no base class and name no file; a reader (the demo) needs one error that names it.
+    except Exception as error:
+        raise ModelError(path, f"not a CineSeq forecast model ({type(error).__name__}: {_first_line(error)})",
+                         REWRITE_HINT) from error
+
+
+def _first_line(error: Exception) -> str:
+    return str(error).splitlines()[0][:300] if str(error) else type(error).__name__
+
+
+def _load_model(path: Path) -> tuple[TrainedModel, dict]:
     state, meta, metrics = read_weights(path)
     if meta.get("format_version") != FORMAT_VERSION:
         raise ModelError(path, f"written in model format {meta.get('format_version')!r}; this version reads {FORMAT_VERSION}",
@@ -93,6 +111,9 @@ def load_model(path: Path) -> tuple[TrainedModel, dict]:
         blend_weight=float(meta.get("blend_weight", 0.0)),
         blend_scores={float(k): v for k, v in (meta.get("blend_scores") or {}).items()},
     )
+    trained.scalers.check(trained.schema)
+    if len(trained.conformal) != model_config.horizon or not np.isfinite(trained.conformal).all():
+        raise ValueError(f"the conformal widening holds {trained.conformal!r}, not {model_config.horizon} numbers")
     if meta.get("booster_sha256"):
         trained.booster = Booster.load(path.with_suffix(BOOSTER_SUFFIX), meta["booster_sha256"])
     return trained, metrics

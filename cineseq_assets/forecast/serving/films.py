@@ -19,7 +19,7 @@ import pandas as pd
 from ...boxoffice.features import MarketCalendar
 from ...errors import CineSeqError, ModelError
 from ...reloading import FileWatch
-from ...storage import asset_path, read_asset
+from ...storage import asset_path, read_asset, read_parquet_file
 from ..new_films import first_film_panel
 from ..store import load_model, model_folder
 from ..windows import Windows, build_windows
@@ -85,6 +85,17 @@ class FilmService:
         hint = f" Did you mean {', '.join(repr(c) for c in close)}?" if close else ""
         raise FilmNotFoundError(f"no film {text!r} in the materialized panel ({len(catalog):,} films).{hint}")
 
+    def reload_errors(self) -> dict[str, str]:
+        """Why a newer file could not be read, for what still serves its last good copy: "model", "panel".
+        Both are checked now, so that a file repaired since is not reported."""
+        for check in (self.models.current, self._films.get):
+            try:
+                check()
+            except Exception:  # nothing loaded yet, so no reload error: the request that needs it says why
+                pass
+        errors = {"model": self.models.reload_error, "panel": self._films.error}
+        return {what: error for what, error in errors.items() if error}
+
     def _read_films(self, files: tuple[Path]) -> _Films:
         if not files[0].exists():
             raise ModelError(files[0], "no materialized panel", NO_PANEL_HINT)
@@ -145,7 +156,7 @@ def _catalog(panel: pd.DataFrame, storage_dir: Path) -> pd.DataFrame:
     showcase = set()
     catalog_path = asset_path("film_catalog", root=storage_dir)
     if catalog_path.exists():
-        catalog = pd.read_parquet(catalog_path, columns=["film_id", "showcase"])
+        catalog = read_parquet_file(catalog_path, "film_catalog")[["film_id", "showcase"]]
         showcase = set(catalog.loc[catalog["showcase"].astype(bool), "film_id"].astype(str))
     films["showcase"] = films["film_id"].astype(str).isin(showcase)
     films = films.sort_values(["showcase", "title"], ascending=[False, True], ignore_index=True)

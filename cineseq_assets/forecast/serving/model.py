@@ -1,6 +1,9 @@
 """The forecaster that serves now: the one serving.json names in the storage folder, reloaded when a
-newer one is materialized (serving.json or its weights file changed), so a running demo picks up a
-new model on its next request; a new file that cannot be read leaves the old model serving."""
+newer one is materialized (serving.json or one of the model's files changed), so a running demo picks
+up a new model on its next request. A new model serves only whole: when one of its files (serving.json,
+the weights with their scalers, the ONNX export, the booster) cannot be read or does not belong to the
+others, the old model keeps serving and the reason is kept; a model without an ONNX export serves
+from PyTorch."""
 
 from __future__ import annotations
 
@@ -8,11 +11,11 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
-from ...errors import CineSeqError
-from ...model_store import SERVING_FILE
+from ...errors import ModelError
+from ...model_store import SERVING_FILE, ModelFolder
 from ...reloading import FileWatch
 from ..final_total import FinalTotalModel
-from ..store import load_final_total, load_model, model_folder
+from ..store import REWRITE_HINT, load_final_total, load_model, model_folder
 from ..train import TrainedModel
 
 
@@ -42,15 +45,21 @@ class ServedModel:
 
 
 class ModelWatcher:
-    """The serving model of ``storage_dir``: a check is two ``stat`` calls and a read of serving.json;
-    the model is read again only when the serving choice or its weights file changed. If the new file
+    """The serving model of ``storage_dir``: a check is a read of serving.json and a ``stat`` of each
+    of the model's files; the model is read again only when one of them changed. If the new files
     cannot be read (a materialization in progress, a bad file), the previous model keeps serving and
     the error is kept in ``reload_error``."""
 
     def __init__(self, storage_dir: Path):
         self.storage_dir = Path(storage_dir)
         folder = model_folder(self.storage_dir)
-        self._watch = FileWatch(lambda: (folder.path / SERVING_FILE, folder.serving_file()), _load_served)
+        self._folder = folder
+        self._watch = FileWatch(lambda: _model_files(folder), _load_served)
+
+    @property
+    def published(self) -> bool:
+        """Whether a model was published (serving.json exists), readable or not."""
+        return (self._folder.path / SERVING_FILE).exists()
 
     def current(self) -> ServedModel:
         """The model to use now; raises ``ModelError`` (saying how to train one) when there is none."""
@@ -61,21 +70,32 @@ class ModelWatcher:
         return self._watch.error
 
 
-def _load_served(files: tuple[Path, Path]) -> ServedModel:
+def _model_files(folder: ModelFolder) -> tuple[Path, ...]:
+    """serving.json, then the serving model's files: weights, ONNX, booster (``folder.suffixes``)."""
+    name = folder.serving().name
+    return (folder.path / SERVING_FILE, *(folder.file(name, suffix) for suffix in folder.suffixes))
+
+
+def _load_served(files: tuple[Path, ...]) -> ServedModel:
     weights = files[1]
     model, metrics = load_model(weights)
     written = datetime.fromtimestamp(weights.stat().st_mtime, tz=timezone.utc)
-    return ServedModel(model, weights, written, metrics, _onnx_runner(weights, model, metrics) or model,
-                       load_final_total(weights))
+    try:
+        final_total = load_final_total(weights)
+    except (KeyError, TypeError, ValueError) as error:  # the weights loaded: only the final-total entry is bad
+        raise ModelError(weights, f"holds a final-total model that cannot be read ({type(error).__name__}: {error})",
+                         REWRITE_HINT) from error
+    return ServedModel(model, weights, written, metrics, _onnx_runner(weights, model, metrics) or model, final_total)
 
 
 def _onnx_runner(weights: Path, model: TrainedModel, metrics: dict):
-    """The network of ``weights`` in onnxruntime (one thread: requests run side by side), or None
-    when its ONNX export is missing or was exported from other weights. onnxruntime runs one
-    film's windows in ~0.3 ms, PyTorch's Python-level LSTM loop in ~3 ms."""
+    """The network of ``weights`` in onnxruntime (one thread: requests run side by side), or None when
+    it has no ONNX export. An export that cannot be read or was exported from other weights (the new
+    one not written yet) is a ModelError: the model is not whole. onnxruntime runs one film's windows
+    in ~0.3 ms, PyTorch's Python-level LSTM loop in ~3 ms."""
     from ..onnx_export import OnnxForecaster
 
-    try:
-        return OnnxForecaster(weights.with_suffix(".onnx"), weights, threads=1, loaded=(model, metrics))
-    except (CineSeqError, OSError, ValueError):
+    onnx_file = weights.with_suffix(".onnx")
+    if not onnx_file.exists():
         return None
+    return OnnxForecaster(onnx_file, weights, threads=1, loaded=(model, metrics))
