@@ -5,7 +5,7 @@ from functools import partial
 import dagster as dg
 import pandas as pd
 
-from ..errors import FilmDataError
+from ..errors import CineSeqError, FilmDataError
 from ..io_manager import stored_films
 from ..partitions import chart_days, film_backfill_policy, films_partitions, materialize_films
 from ..resources import DaskResource
@@ -78,14 +78,18 @@ def weekly_panel(
     })
 
 
-def _film_extras(data: BoxOfficeData, film_id: str, metadata: MetadataSource, buzz: BuzzSource) -> tuple:
+def _film_extras(data: BoxOfficeData, film_id: str, metadata: MetadataSource, buzz: BuzzSource) -> tuple | str:
     """(trends, metadata) of a film from the sources; nothing for a film the box-office source lacks (its
-    task fails it, naming the film)."""
+    task fails it, naming the film); the message when a live source fails for the film (its task fails
+    with it: one film's unreachable source does not stop the others)."""
     try:
         film = film_row(data, film_id)
     except FilmDataError:
         return None, None
-    return buzz.trends_for(film), metadata.for_film(film) | buzz.youtube_for(film)
+    try:
+        return buzz.trends_for(film), metadata.for_film(film) | buzz.youtube_for(film)
+    except CineSeqError as error:
+        return str(error)
 
 
 @dg.asset(group_name=GROUP, ins={"weekly_panel": stored_films("weekly_panel", every_film=True)}, kinds={"parquet"})

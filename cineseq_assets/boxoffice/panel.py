@@ -28,10 +28,13 @@ def film_row(data: BoxOfficeData, film_id: str, metadata: dict | None = None) ->
 
 
 def film_panel_with_extras(data: BoxOfficeData, market: MarketCalendar | None,
-                           extras: dict[str, tuple[pd.DataFrame | None, dict]], film_id: str) -> pd.DataFrame:
-    """``film_panel`` with the film's (trends, metadata) looked up in ``extras`` (what the sources gave):
-    a task of its own, picklable, for a Dask worker."""
-    trends, metadata = extras.get(film_id, (None, None))
+                           extras: dict[str, tuple[pd.DataFrame | None, dict] | str], film_id: str) -> pd.DataFrame:
+    """``film_panel`` with the film's (trends, metadata) looked up in ``extras`` (what the sources gave, or
+    why they could not: the film fails with that message): a task of its own, picklable, for a Dask worker."""
+    found = extras.get(film_id, (None, None))
+    if isinstance(found, str):
+        raise FilmDataError(film_id, found)
+    trends, metadata = found
     return film_panel(data, film_id, market, trends=trends, metadata=metadata)
 
 

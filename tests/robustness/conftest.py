@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 import selectors
+import signal
 import subprocess
 import sys
 import time
@@ -83,26 +84,30 @@ class Finished:
     seconds: float
 
 
+# A child's ru_maxrss counts the memory of the process it was forked from (Linux keeps the old address
+# space's peak across exec, and subprocess forks the whole test process): the command is started by this
+# small launcher instead, whose own few MB are all its child inherits. It writes the child's peak RSS (kB).
+LAUNCHER = ("import os, subprocess, sys; child = subprocess.Popen(sys.argv[2:]); _, status, usage = os.wait4(child.pid, 0); "
+            "open(sys.argv[1], 'w').write(str(usage.ru_maxrss)); sys.exit(os.waitstatus_to_exitcode(status))")
+
+
 @pytest.fixture(scope="session")
 def run_command(robustness_env):
-    """Run a command in a fresh process: its exit code and its own peak RSS (``wait4``), not the suite's."""
+    """Run a command in a fresh process: its exit code and its own peak RSS (``wait4`` in LAUNCHER), not the suite's."""
 
     def run(argv: list[str], cwd: Path, timeout: float = 300) -> Finished:
-        out, err = cwd / ".stdout", cwd / ".stderr"
+        out, err, peak = cwd / ".stdout", cwd / ".stderr", cwd / ".peak_rss_kb"
         started = time.perf_counter()
         with out.open("w") as stdout, err.open("w") as stderr:
-            process = subprocess.Popen(argv, stdout=stdout, stderr=stderr, env=robustness_env, cwd=cwd)
-            deadline = time.monotonic() + timeout
-            while True:
-                pid, status, usage = os.wait4(process.pid, os.WNOHANG)
-                if pid:
-                    break
-                if time.monotonic() > deadline:
-                    process.kill()
-                    pytest.fail(f"{argv[:3]} ran past {timeout} s")
-                time.sleep(0.05)
-        process.returncode = os.waitstatus_to_exitcode(status)
-        return Finished(process.returncode, out.read_text(), err.read_text(), usage.ru_maxrss / 1024,
+            process = subprocess.Popen([sys.executable, "-c", LAUNCHER, str(peak), *argv], stdout=stdout, stderr=stderr,
+                                       env=robustness_env, cwd=cwd, start_new_session=True)
+            try:
+                process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait()
+                pytest.fail(f"{argv[:3]} ran past {timeout} s")
+        return Finished(process.returncode, out.read_text(), err.read_text(), int(peak.read_text()) / 1024,
                         time.perf_counter() - started)
 
     return run

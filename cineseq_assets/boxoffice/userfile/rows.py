@@ -119,11 +119,13 @@ def _checked_dates(values: pd.Series, rows: pd.DataFrame, column: str, report: R
         report.problem(rows.at[row, "film_id"], row, column, f"{column} {shown}",
                        "Write dates as YYYY-MM-DD, e.g. 2010-07-16.")
     years = parsed.dt.year
-    for row in parsed.index[((years < FIRST_YEAR) | (years > LAST_YEAR)).to_numpy()]:
+    outside = ((years < FIRST_YEAR) | (years > LAST_YEAR)).to_numpy()
+    for row in parsed.index[outside]:
         report.problem(rows.at[row, "film_id"], row, column,
                        f"{column} {clipped(cell_text(values[row]), 100)} is not in the years {FIRST_YEAR}-{LAST_YEAR}",
                        f"Check the year: CineSeq forecasts films released from {FIRST_YEAR} to {LAST_YEAR}.")
-    return parsed
+    # The film is refused already; later checks (which print dates) never see a year they cannot format.
+    return parsed.mask(outside)
 
 
 def _checked_weeks(values: pd.Series, rows: pd.DataFrame, report: Report) -> pd.Series:
