@@ -15,9 +15,7 @@
 
 import argparse
 import os
-import signal
 import sys
-import threading
 import time
 import warnings
 from pathlib import Path
@@ -273,15 +271,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     if args.host not in ("127.0.0.1", "localhost", "::1"):
         print(f"warning: serving on {args.host}: anyone who can reach this address can use the demo", file=sys.stderr)
     print(f"CineSeq demo: http://{'127.0.0.1' if args.host == '0.0.0.0' else args.host}:{args.port}  (Ctrl-C to stop)")
-    # Ctrl-C or SIGTERM only set a flag, from before the server starts: one that arrived while Gradio was still
-    # starting (after its server thread began serving) would otherwise leave that thread running, and the process.
-    stop = threading.Event()
-    for number in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(number, lambda *_: stop.set())
-    app = launch(args.host, args.port, block=False)
-    stop.wait()
-    print("stopping the demo", flush=True)
-    app.close()
+    launch(args.host, args.port)
     return 0
 
 

@@ -16,7 +16,9 @@ from __future__ import annotations
 import html
 import os
 import re
+import signal
 import tempfile
+import threading
 from pathlib import Path
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
@@ -462,12 +464,27 @@ def _final_payload(final: dict | None) -> dict | None:
 
 def launch(host: str = DEFAULT_HOST, port: int = DEFAULT_PORT, storage: Path | None = None,
            block: bool = True, quiet: bool = False) -> gr.Blocks:
-    """Start the demo on ``host:port`` (127.0.0.1 unless asked otherwise), analytics off."""
+    """Start the demo on ``host:port`` (127.0.0.1 unless asked otherwise), analytics off; with ``block``,
+    serve until Ctrl-C or SIGTERM (from the main thread)."""
     app = build_app(storage)
     app.queue(default_concurrency_limit=2)
-    app.launch(server_name=host, server_port=port, max_file_size=MAX_UPLOAD_BYTES, prevent_thread_lock=not block,
+    # A signal only sets a flag, from before the server starts: one that arrived while Gradio was still
+    # starting (its server thread already serving) would otherwise leave that thread, and the process, running.
+    stop = _stop_on_signals() if block else None
+    app.launch(server_name=host, server_port=port, max_file_size=MAX_UPLOAD_BYTES, prevent_thread_lock=True,
                quiet=quiet, footer_links=["api"], show_error=False)
+    if stop is not None:
+        stop.wait()
+        print("stopping the demo", flush=True)
+        app.close()
     return app
+
+
+def _stop_on_signals() -> threading.Event:
+    stop = threading.Event()
+    for number in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(number, lambda *_: stop.set())
+    return stop
 
 
 if __name__ == "__main__":
