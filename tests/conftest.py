@@ -132,6 +132,25 @@ def tiny_final_totals(tiny_models, forecast_panel) -> dict:
             for architecture, (trained, data) in tiny_models.items()}
 
 
+@pytest.fixture(scope="session")
+def save_tiny_model(tiny_models, tiny_final_totals):
+    """``save(folder, onnx=False)``: the tiny seq2seq saved as forecast_model saves it (weights and final
+    total, and the ONNX export beside them when asked); returns the weights' path."""
+    from cineseq_assets.forecast import store
+
+    def save(folder: Path, onnx: bool = False) -> Path:
+        trained, _ = tiny_models["seq2seq"]
+        path = folder / "seq2seq.parquet"
+        store.save_model(trained, path, final_total=tiny_final_totals["seq2seq"])
+        if onnx:
+            from cineseq_assets.forecast.onnx_export import export_onnx
+
+            export_onnx(trained, path.with_suffix(".onnx"))
+        return path
+
+    return save
+
+
 # A frame classifier trained briefly on real posters (40 films per split, 2 epochs), stored the way
 # the frame_classifier asset stores it: shared by the frame, CLI and demo tests.
 @pytest.fixture(scope="session")

@@ -57,15 +57,9 @@ def chart_file(shared_dir, tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def weights_file(tiny_models, tiny_final_totals, tmp_path_factory) -> Path:
+def weights_file(save_tiny_model, tmp_path_factory) -> Path:
     """The tiny seq2seq of the shared conftest, saved the production way (weights + final total + ONNX)."""
-    from cineseq_assets.forecast.onnx_export import export_onnx
-
-    trained, _ = tiny_models["seq2seq"]
-    path = tmp_path_factory.mktemp("weights") / "seq2seq.parquet"
-    store.save_model(trained, path, final_total=tiny_final_totals["seq2seq"])
-    export_onnx(trained, path.with_suffix(".onnx"))
-    return path
+    return save_tiny_model(tmp_path_factory.mktemp("weights"), onnx=True)
 
 
 @pytest.fixture

@@ -16,8 +16,6 @@ from pathlib import Path
 
 import pytest
 
-from cineseq_assets.forecast import store
-
 WORKER = Path(__file__).with_name("worker.py")
 REPO = Path(__file__).resolve().parents[2]
 
@@ -123,9 +121,6 @@ def cineseq_command() -> str:
 
 
 @pytest.fixture(scope="session")
-def weights_path(tiny_models, tiny_final_totals, tmp_path_factory) -> Path:
+def weights_path(save_tiny_model, tmp_path_factory) -> Path:
     """The tiny seq2seq of the shared conftest, saved as the forecast_model asset saves it."""
-    trained, _ = tiny_models["seq2seq"]
-    path = tmp_path_factory.mktemp("robustness_weights") / "seq2seq.parquet"
-    store.save_model(trained, path, final_total=tiny_final_totals["seq2seq"])
-    return path
+    return save_tiny_model(tmp_path_factory.mktemp("robustness_weights"))
