@@ -134,14 +134,6 @@ class Progress:
                 f"({rate:.1f} films/min, {elapsed:.0f} s)")
 
 
-@dataclass
-class FanOutResult:
-    """Each film's result, or the error that failed it (never both)."""
-
-    results: dict[str, object]
-    errors: dict[str, str]
-
-
 def run_batch(compute: Callable[[str], object], films: Sequence[str]) -> list[tuple[str, bool, object]]:
     """The task: ``(film, True, result)`` or ``(film, False, message)`` for each film.
 
@@ -165,26 +157,26 @@ def batches(films: Sequence[str], size: int) -> list[list[str]]:
 def fan_out(client, compute: Callable[[str], object], films: Sequence[str], *, label: str, batch_size: int = 1,
             retries: int = RETRIES, report: Log = print, report_every_s: float = REPORT_EVERY_S,
             on_result: Callable[[str, object], None] | None = None,
-            on_failure: Callable[[str, str], None] | None = None) -> FanOutResult:
+            on_failure: Callable[[str, str], None] | None = None) -> dict[str, str]:
     """``compute(film)`` for every film on the cluster of ``client`` (in this process when None).
 
     ``compute`` must pickle (cloudpickle): it is sent to each worker once, not once per task, so it
     may carry the inputs every film needs. ``on_result(film, result)`` and ``on_failure(film, message)``
-    run here as each film arrives.
+    run here as each film arrives (results are not kept here: the caller keeps what it needs of each);
+    returns film -> message of the films that failed.
     A batch that fails after its retries is split into single films, so that only the film that raises
     fails."""
     progress = Progress(label, len(films))
-    outcome = FanOutResult({}, {})
+    errors: dict[str, str] = {}
     last_report = [time.perf_counter()]
 
     def receive(film: str, ok: bool, value: object) -> None:
         if ok:
-            outcome.results[film] = value
             progress.done += 1
             if on_result:
                 on_result(film, value)
         else:
-            outcome.errors[film] = str(value)
+            errors[film] = str(value)
             progress.failed += 1
             (on_failure or (lambda film, message: report(f"{label}[{film}] failed: {message}")))(film, str(value))
         if time.perf_counter() - last_report[0] >= report_every_s:
@@ -202,7 +194,7 @@ def fan_out(client, compute: Callable[[str], object], films: Sequence[str], *, l
     elif films:
         _gather(client, compute, films, batch_size, retries, label, receive)
     report(progress.line())
-    return outcome
+    return errors
 
 
 def _gather(client, compute, films, batch_size: int, retries: int, label: str, receive) -> None:

@@ -45,11 +45,10 @@ def materialize_films(context: dg.AssetExecutionContext, compute: Callable[[str]
         kept[film] = keep(film, result) if keep else result
 
     with dask.client(context.log.info) if dask else nullcontext(None) as client:
-        outcome = fan_out(client, compute, films, label=name, batch_size=dask.batch_size if dask else 1,
-                          retries=dask.retries if dask else 0, report=context.log.info, on_result=receive,
-                          on_failure=lambda film, message: context.log.error(f"{name}[{film}] failed: {message}"))
+        errors = fan_out(client, compute, films, label=name, batch_size=dask.batch_size if dask else 1,
+                         retries=dask.retries if dask else 0, report=context.log.info, on_result=receive,
+                         on_failure=lambda film, message: context.log.error(f"{name}[{film}] failed: {message}"))
     frames = {film: kept[film] for film in films if film in kept}  # in partition order, whatever order they came in
-    errors = outcome.errors
     if errors:
         _record_good_films(context, frames)
         listing = "\n".join(f"- {film}: {message}" for film, message in list(errors.items())[:20])
