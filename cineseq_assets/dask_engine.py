@@ -134,11 +134,34 @@ class Progress:
                 f"({rate:.1f} films/min, {elapsed:.0f} s)")
 
 
+class BatchCompute:
+    """A film computation that is cheaper for many films at once (one forward pass for the batch):
+    ``compute_many(films)`` returns film -> result, or film -> CineSeqError for a film whose data are
+    wrong. ``fan_out`` calls it with each task's films; calling the object computes one film."""
+
+    def compute_many(self, films: Sequence[str]) -> dict[str, object]:
+        raise NotImplementedError
+
+    def __call__(self, film: str) -> object:
+        result = self.compute_many([film])[film]
+        if isinstance(result, CineSeqError):
+            raise result
+        return result
+
+
 def run_batch(compute: Callable[[str], object], films: Sequence[str]) -> list[tuple[str, bool, object]]:
     """The task: ``(film, True, result)`` or ``(film, False, message)`` for each film.
 
     A CineSeqError is the data's fault and would fail the same way again: it is returned, not raised,
     so that Dask does not retry it. Anything else raises, so that Dask retries the task."""
+    if isinstance(compute, BatchCompute) and len(films) > 1:
+        try:
+            results = compute.compute_many(films)
+        except Exception as error:
+            raise FilmTaskError(f"films {films[0]!r} .. {films[-1]!r} ({len(films)}) on worker {worker_name()}: "
+                                f"{type(error).__name__}: {error}") from error
+        return [(film, not isinstance(result, CineSeqError), str(result) if isinstance(result, CineSeqError) else result)
+                for film, result in ((film, results[film]) for film in films)]
     outcomes = []
     for film in films:
         try:
@@ -163,7 +186,8 @@ def fan_out(client, compute: Callable[[str], object], films: Sequence[str], *, l
     ``compute`` must pickle (cloudpickle): it is sent to each worker once, not once per task, so it
     may carry the inputs every film needs. ``on_result(film, result)`` and ``on_failure(film, message)``
     run here as each film arrives (results are not kept here: the caller keeps what it needs of each);
-    returns film -> message of the films that failed.
+    returns film -> message of the films that failed. Each task computes ``batch_size`` films; a
+    ``BatchCompute`` computes them together (``compute_many``), anything else film by film.
     A batch that fails after its retries is split into single films, so that only the film that raises
     fails."""
     progress = Progress(label, len(films))
@@ -183,18 +207,23 @@ def fan_out(client, compute: Callable[[str], object], films: Sequence[str], *, l
             report(progress.line())
             last_report[0] = time.perf_counter()
 
-    if client is None:  # one film at a time: nothing to amortize, and an error stays with its film
-        for film in films:
-            try:
-                outcomes = run_batch(compute, [film])
-            except FilmTaskError as error:
-                outcomes = [(film, False, str(error))]
-            for film_id, ok, value in outcomes:
+    if client is None:  # batch by batch (one film each, unless the caller batches): a failed batch film by film
+        for batch in batches(films, batch_size):
+            for film_id, ok, value in _run_here(compute, batch):
                 receive(film_id, ok, value)
     elif films:
         _gather(client, compute, films, batch_size, retries, label, receive)
     report(progress.line())
     return errors
+
+
+def _run_here(compute, batch: list[str]) -> list[tuple[str, bool, object]]:
+    try:
+        return run_batch(compute, batch)
+    except FilmTaskError as error:
+        if len(batch) == 1:
+            return [(batch[0], False, str(error))]
+        return [outcome for film in batch for outcome in _run_here(compute, [film])]
 
 
 def _gather(client, compute, films, batch_size: int, retries: int, label: str, receive) -> None:

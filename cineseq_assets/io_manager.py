@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+from dataclasses import dataclass
 from pathlib import Path
 
 import dagster as dg
@@ -34,6 +35,20 @@ def table_metadata(frame: pd.DataFrame, path) -> dict:
     }
 
 
+@dataclass(frozen=True)
+class StoredFilms:
+    """A per-film asset's output whose partitions were written as each film arrived (``write_partition``,
+    while the cluster computed the next films): the IO manager records them and writes nothing again."""
+
+    table: pd.DataFrame  # every film's rows, for the asset's metadata
+    paths: dict[str, Path]  # film -> its written file
+
+    def metadata(self) -> dict:
+        first = next(iter(self.paths.values()))
+        where = first if len(self.paths) == 1 else first.parent
+        return {**table_metadata(self.table, where), "partitions": dg.MetadataValue.int(len(self.paths))}
+
+
 class ParquetIOManager(dg.ConfigurableIOManager):
     """``<base_dir>/<asset>/<partition>.parquet``; a multi-partition output is split by ``film_id``
     (or ``date`` for daily partitions) into one file per partition."""
@@ -50,6 +65,12 @@ class ParquetIOManager(dg.ConfigurableIOManager):
 
     def handle_output(self, context: dg.OutputContext, obj: pd.DataFrame | None) -> None:
         if obj is None:
+            return
+        if isinstance(obj, StoredFilms):
+            missing = sorted(set(context.asset_partition_keys) - set(obj.paths))
+            if missing:
+                raise dg.Failure(f"{context.asset_key.to_user_string()}: partitions {missing[:5]} of this run were not written.")
+            context.add_output_metadata(obj.metadata())
             return
         name = context.asset_key.path[-1]
         if not context.has_asset_partitions:

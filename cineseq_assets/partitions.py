@@ -2,16 +2,17 @@
 
 Per-film assets run over many films in one run (a single-run backfill: ``context.partition_keys``),
 and the asset body fans the films out on Dask (dask_engine.py), as Dagster advises for work inside
-one step; each film's result comes back here. Dagster records one materialization per partition for
-the whole range when a run succeeds, and cannot mark part of a range as failed (dagster#17836). So
-``materialize_films`` computes each film alone: when every film succeeds it returns one table for the
-IO manager; when some fail, it hands the good films to the asset's IO manager itself, records a
-materialization for each of them, and then fails the run naming the bad films, so that only their
-partitions show as failed and nothing stored is lost.
+one step; each film's result comes back here and is written through the asset's IO manager as soon
+as it arrives, so that this process writes while the workers compute the next films. Dagster records
+one materialization per partition for the whole range when a run succeeds, and cannot mark part of a
+range as failed (dagster#17836). So when some films fail, ``materialize_films`` records a
+materialization for each good film itself and then fails the run naming the bad films: only their
+partitions show as failed, and nothing stored is lost (a film's file is replaced only by its new result).
 """
 
 
 from contextlib import nullcontext
+from pathlib import Path
 from typing import Callable
 
 import dagster as dg
@@ -19,8 +20,9 @@ import pandas as pd
 
 from .dask_engine import fan_out
 from .errors import FilmDataError
-from .io_manager import table_metadata
+from .io_manager import ParquetIOManager, StoredFilms, table_metadata
 from .resources import DaskResource
+from .storage import remove_stale_temporaries
 
 films_partitions = dg.DynamicPartitionsDefinition(name="films")
 chart_days = dg.DailyPartitionsDefinition(start_date="2000-01-01", end_offset=0)
@@ -33,30 +35,37 @@ FILMS_PER_RUN = 1000
 
 
 def materialize_films(context: dg.AssetExecutionContext, compute: Callable[[str], object], dask: DaskResource | None = None,
-                      keep: Callable[[str, object], pd.DataFrame] | None = None) -> pd.DataFrame:
+                      keep: Callable[[str, object], pd.DataFrame] | None = None, batch_size: int | None = None) -> StoredFilms:
     """``compute(film_id)`` for every film partition of this run, on the cluster of ``dask`` (in this
     process when None: ``compute`` may then hold the context); ``keep(film, result)`` turns each result
-    into the film's table here, as it arrives (and writes its side files). See the module docstring."""
+    into the film's table here, as it arrives (and writes its side files), and the table is written at
+    once. ``batch_size`` overrides the resource's films per task (see ``dask_engine.fan_out``). The asset
+    returns what this returns; see the module docstring."""
     films = list(context.partition_keys)
     name = context.asset_key.to_user_string()
+    io_manager = _io_manager(context)
+    remove_stale_temporaries(io_manager.storage.folder(context.asset_key.path[-1]))
     kept: dict[str, pd.DataFrame] = {}
+    paths: dict[str, Path] = {}
 
     def receive(film: str, result: object) -> None:
         kept[film] = keep(film, result) if keep else result
+        paths[film] = io_manager.write_partition(context.asset_key.path[-1], film, kept[film])
 
+    batch_size = batch_size or (dask.batch_size if dask else 1)
     with dask.client(context.log.info) if dask else nullcontext(None) as client:
-        errors = fan_out(client, compute, films, label=name, batch_size=dask.batch_size if dask else 1,
+        errors = fan_out(client, compute, films, label=name, batch_size=batch_size,
                          retries=dask.retries if dask else 0, report=context.log.info, on_result=receive,
                          on_failure=lambda film, message: context.log.error(f"{name}[{film}] failed: {message}"))
     frames = {film: kept[film] for film in films if film in kept}  # in partition order, whatever order they came in
     if errors:
-        _record_good_films(context, frames)
+        _record_good_films(context, frames, paths)
         listing = "\n".join(f"- {film}: {message}" for film, message in list(errors.items())[:20])
         raise dg.Failure(
             description=f"{len(errors)} of {len(films)} films failed; the other {len(frames)} were materialized.\n{listing}",
             metadata={"failed_films": dg.MetadataValue.json(errors)},
         )
-    return pd.concat(frames.values(), ignore_index=True)
+    return StoredFilms(pd.concat(frames.values(), ignore_index=True), {film: paths[film] for film in frames})
 
 
 def films_of(table: pd.DataFrame, asset: str) -> Callable[[str], pd.DataFrame]:
@@ -72,11 +81,12 @@ def films_of(table: pd.DataFrame, asset: str) -> Callable[[str], pd.DataFrame]:
     return rows
 
 
-def _record_good_films(context: dg.AssetExecutionContext, frames: dict[str, pd.DataFrame]) -> None:
-    """Written by the asset's own IO manager (its root and layout), as a successful run would."""
-    io_manager = getattr(context.resources, context.assets_def.get_io_manager_key_for_asset_key(context.asset_key))
-    name = context.asset_key.path[-1]
+def _io_manager(context: dg.AssetExecutionContext) -> ParquetIOManager:
+    return getattr(context.resources, context.assets_def.get_io_manager_key_for_asset_key(context.asset_key))
+
+
+def _record_good_films(context: dg.AssetExecutionContext, frames: dict[str, pd.DataFrame], paths: dict[str, Path]) -> None:
+    """What a successful run records, for the films that are already written."""
     for film, frame in frames.items():
-        path = io_manager.write_partition(name, film, frame)
         context.log_event(dg.AssetMaterialization(asset_key=context.asset_key, partition=film,
-                                                  metadata=table_metadata(frame, path)))
+                                                  metadata=table_metadata(frame, paths[film])))

@@ -15,6 +15,7 @@ from __future__ import annotations
 import os
 import secrets
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -27,6 +28,7 @@ from .processes import running
 from .settings import storage_dir
 
 _TEMP_SUFFIX = ".tmp"
+READ_THREADS = 4
 
 
 def write_atomic(path: Path, write: Callable[[Path], object]) -> Path:
@@ -189,13 +191,47 @@ def read_readable_partitions(asset: str, partitions: list[str] | None = None, ro
         paths = sorted(folder.glob("*.parquet"))
     else:
         paths = [p for p in (folder / f"{key}.parquet" for key in partitions) if p.exists()]
-    frames, unreadable = [], []
-    for path in paths:
-        try:
-            frames.append(read_parquet_file(path, asset, path.stem))
-        except StoredFileError as error:
-            unreadable.append(error)
-    return (pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()), unreadable
+    with ThreadPoolExecutor(READ_THREADS) as pool:  # pyarrow reads without the GIL
+        read = list(pool.map(lambda path: _read_table(path, asset), paths))
+    tables = [table for table in read if isinstance(table, pa.Table)]
+    unreadable = [error for error in read if isinstance(error, StoredFileError)]
+    if not tables:
+        return pd.DataFrame(), unreadable
+    return _together(tables), unreadable
+
+
+def _together(tables: list[pa.Table]) -> pd.DataFrame:
+    """The tables one after the other, converted to pandas once: converting each file cost more than
+    reading it. A column with no value in one film may be stored with another type there (pandas writes
+    an all-NaN text column as double): it takes the type of the others. Types that still disagree (a
+    file written by other code) are left to pandas, film by film, as it would concatenate them."""
+    try:
+        return pa.concat_tables(tables, promote_options="permissive").to_pandas()
+    except pa.ArrowException:
+        pass
+    types: dict[str, set] = {}
+    for table in tables:
+        for column in table.schema:
+            types.setdefault(column.name, set()).add(column.type)
+    mixed = {name for name, kinds in types.items() if len(kinds) > 1}
+    try:
+        return pa.concat_tables([_nulls_untyped(table, mixed) for table in tables], promote_options="permissive").to_pandas()
+    except pa.ArrowException:
+        return pd.concat([table.to_pandas() for table in tables], ignore_index=True)
+
+
+def _nulls_untyped(table: pa.Table, names: set[str]) -> pa.Table:
+    for index, column in enumerate(table.schema):
+        if column.name in names and table.column(index).null_count == len(table):
+            table = table.set_column(index, column.name, pa.nulls(len(table)))
+    return table
+
+
+def _read_table(path: Path, asset: str) -> pa.Table | StoredFileError:
+    try:
+        return pq.read_table(path)
+    except _UNREADABLE as error:
+        return StoredFileError(path, asset, path.stem, _reason(error))
 
 
 def stored_partitions(asset: str, root: Path | None = None) -> list[str]:

@@ -9,6 +9,7 @@ process dies: the workers leave when the scheduler is gone, the scheduler when i
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -21,6 +22,9 @@ import pandas as pd
 import pytest
 
 from cineseq_assets.definitions import build_definitions
+from cineseq_assets.forecast import assets as forecast_assets
+from cineseq_assets.forecast.store import model_dir, model_folder
+from cineseq_assets.frames.classifier import classifier_dir
 from cineseq_assets.partitions import films_partitions
 from cineseq_assets.resources import DaskResource
 from cineseq_assets.storage import Storage, write_parquet_atomic
@@ -94,18 +98,26 @@ def showcase(instance, tmp_path) -> list[str]:
     return films
 
 
-def _materialize(instance, root: Path, dask: DaskResource, assets: list[str], films: list[str]):
+def _materialize(instance, root: Path, dask: DaskResource, assets: list[str], films: list[str] | None,
+                 job: str = "film_panels_job"):
+    """A run of ``job`` over the film range (``films`` None: an unpartitioned asset)."""
     defs = build_definitions(root, dask=dask)
-    tags = {"dagster/asset_partition_range_start": films[0], "dagster/asset_partition_range_end": films[-1]}
-    job = defs.resolve_job_def("film_panels_job")
-    return job.execute_in_process(instance=instance, asset_selection=[dg.AssetKey(a) for a in assets], tags=tags,
-                                  run_config=QUIET, raise_on_error=False)
+    tags = {"dagster/asset_partition_range_start": films[0], "dagster/asset_partition_range_end": films[-1]} if films else {}
+    return defs.resolve_job_def(job).execute_in_process(instance=instance, asset_selection=[dg.AssetKey(a) for a in assets],
+                                                        tags=tags, run_config=QUIET, raise_on_error=False)
 
 
 def _assert_same_partitions(root: Path, reference: Path, assets: list[str], films: list[str]) -> None:
     for asset in assets:
         for film in films:
             pd.testing.assert_frame_equal(Storage(root).read(asset, film), Storage(reference).read(asset, film))
+
+
+def _comparable(frame: pd.DataFrame, root: Path) -> pd.DataFrame:
+    """Paths relative to the storage root, and no timings (they differ from run to run)."""
+    if "thumbnail" in frame:
+        frame = frame.assign(thumbnail=frame["thumbnail"].str.replace(str(root), "<root>", regex=False))
+    return frame.drop(columns=[c for c in frame.columns if c in {"processing_s", "realtime_factor"}])
 
 
 def _materializations_per_film(instance, asset: str) -> dict[str, int]:
@@ -126,6 +138,41 @@ def test_the_cluster_computes_every_showcase_partition_as_this_process_does(clus
     logs = [e.message for e in instance.all_logs(on_cluster.run_id) if e.message]
     assert any(f"weekly_panel: {len(showcase)} films done, 0 failed, 0 remaining" in m for m in logs), logs[-5:]
     assert any(f"scheduler {cluster.address}, 2 workers" in m for m in logs)
+
+
+def test_frames_trailers_forecasts_and_attributions_on_the_cluster_equal_this_process(
+        cluster, instance, showcase, tmp_path, monkeypatch, media, save_tiny_model, frame_storage):
+    with_trailer = showcase[:2]
+    manifest = tmp_path / "trailers.csv"
+    pd.DataFrame({"film_id": with_trailer, "path": str(media / "face_noface.mov")}).to_csv(manifest, index=False)
+    monkeypatch.setenv("CINESEQ_TRAILER_MANIFEST", str(manifest))
+    monkeypatch.setattr(forecast_assets, "FORECAST_FILMS_PER_TASK", 8)  # several tasks, merged back in film order
+    monkeypatch.setattr(forecast_assets, "ATTRIBUTION_FILMS_PER_TASK", 8)
+    engines = {"cluster": DaskResource(scheduler=cluster.address), "local": DaskResource(workers=0)}
+    for name, dask in engines.items():
+        root = tmp_path / name
+        shutil.copytree(classifier_dir(frame_storage), classifier_dir(root))
+        save_tiny_model(model_dir(root))
+        model_folder(root).publish("seq2seq", chosen_by="test")
+        assert _materialize(instance, root, DaskResource(workers=0), ["weekly_panel"], showcase).success
+        assert _materialize(instance, root, DaskResource(workers=0), ["panel"], None, "panel_job").success
+        for assets, films, job in [(["trailer_emotion"], with_trailer, "trailer_emotion_job"),
+                                   (["representative_frames", "frame_predictions"], with_trailer, "film_frames_job"),
+                                   (["forecasts"], showcase, "film_forecasts_job"),
+                                   (["attributions"], None, "attributions_job")]:
+            result = _materialize(instance, root, dask, assets, films, job)
+            assert result.success, f"{name}: {job}"
+            logs = [e.message for e in instance.all_logs(result.run_id) if e.message]
+            assert (name == "cluster") == any(f"scheduler {cluster.address}" in m for m in logs), (job, logs[-5:])
+    cluster_storage, local_storage = Storage(tmp_path / "cluster"), Storage(tmp_path / "local")
+    for asset, films in [("trailer_emotion", with_trailer), ("representative_frames", with_trailer),
+                         ("frame_predictions", with_trailer), ("forecasts", showcase)]:
+        for film in films:
+            pd.testing.assert_frame_equal(_comparable(cluster_storage.read(asset, film), cluster_storage.root),
+                                          _comparable(local_storage.read(asset, film), local_storage.root))
+    assert (cluster_storage.read("representative_frames", with_trailer[0])["thumbnail"].map(os.path.exists)).all()
+    # Integrated Gradients on one thread per worker against this process's threads: the same sums in another order
+    pd.testing.assert_frame_equal(cluster_storage.read("attributions"), local_storage.read("attributions"), rtol=1e-4, atol=1e-6)
 
 
 def test_a_worker_killed_in_the_middle_of_a_backfill_costs_nothing(cluster, instance, showcase, tmp_path):

@@ -150,6 +150,26 @@ def test_read_partitions_skips_what_was_never_materialized(tmp_path):
     assert stored.read_partitions("decay_fit")["film_id"].tolist() == ["a", "b"]
 
 
+def test_partitions_read_together_keep_every_films_values_whatever_type_an_empty_column_was_stored_with(tmp_path):
+    stored = Storage(tmp_path)
+    films = {  # pandas stores a text column with no value as double: one table of text must still come back
+        "a": pd.DataFrame({"film_id": ["a", "a"], "genres": ["Drama", "Comedy"], "gross": [1.0, 2.0]}),
+        "b": pd.DataFrame({"film_id": ["b"], "genres": [np.nan], "gross": [3.0]}),
+        "c": pd.DataFrame({"film_id": ["c"], "genres": ["Horror"], "gross": [np.nan]}),
+    }
+    for film, frame in films.items():
+        storage.write_parquet_atomic(frame, stored.asset_file("weekly_panel", film))
+    together = stored.read_partitions("weekly_panel", ["a", "b", "c"])
+    assert together["genres"].tolist()[:2] == ["Drama", "Comedy"] and pd.isna(together["genres"][2])
+    assert together["genres"][3] == "Horror" and together["gross"].tolist()[:3] == [1.0, 2.0, 3.0]
+    assert pd.api.types.is_string_dtype(together["genres"]) and together["gross"].dtype == np.float64
+    # Values of two types (a file written by other code): concatenated as pandas would, nothing lost
+    storage.write_parquet_atomic(pd.DataFrame({"film_id": ["d"], "genres": ["War"], "gross": ["n/a"]}),
+                                 stored.asset_file("weekly_panel", "d"))
+    mixed = stored.read_partitions("weekly_panel", ["a", "d"])
+    assert mixed["gross"].tolist() == [1.0, 2.0, "n/a"]
+
+
 def test_the_artifact_store_writes_side_files_atomically_under_its_root(tmp_path):
     artifacts = ArtifactStore(base_dir=str(tmp_path))
     png = artifacts.write_bytes(b"\x89PNG", "decay_diagnostics", "r2_histogram.png")

@@ -6,7 +6,7 @@ import dagster as dg
 import pandas as pd
 
 from ..errors import CineSeqError, FilmDataError
-from ..io_manager import stored_films
+from ..io_manager import StoredFilms, stored_films
 from ..partitions import chart_days, film_backfill_policy, films_partitions, materialize_films
 from ..resources import DaskResource
 from ..versions import table_version
@@ -65,16 +65,16 @@ def film_catalog(context: dg.AssetExecutionContext, box_office: BoxOfficeSource)
 def weekly_panel(
     context: dg.AssetExecutionContext, box_office: BoxOfficeSource, metadata: MetadataSource, buzz: BuzzSource,
     dask: DaskResource,
-) -> dg.Output[pd.DataFrame]:
+) -> dg.Output[StoredFilms]:
     """One row per usable week of the film: log1p target, calendar, market, metadata and buzz features."""
     data = box_office.load()
     market = MarketCalendar(data.market) if len(data.market) else None
     # The sources are resources (the live ones call APIs with their keys): asked here; the panels on the workers.
     extras = {film: _film_extras(data, film, metadata, buzz) for film in context.partition_keys}
-    panel = materialize_films(context, partial(film_panel_with_extras, data, market, extras), dask)
-    return dg.Output(panel, metadata={
+    stored = materialize_films(context, partial(film_panel_with_extras, data, market, extras), dask)
+    return dg.Output(stored, metadata={
         "source": f"box office: {data.source}; metadata: {metadata.kind}; buzz: {buzz.kind}",
-        "films": panel["film_id"].nunique(),
+        "films": stored.table["film_id"].nunique(),
     })
 
 

@@ -4,7 +4,7 @@
 import dagster as dg
 import pandas as pd
 
-from ..io_manager import image_metadata, stored_films
+from ..io_manager import StoredFilms, image_metadata, stored_films
 from ..partitions import film_backfill_policy, films_of, films_partitions, materialize_films
 from ..resources import ArtifactStore, DaskResource
 from .diagnostics import group_summary, pooled_fixed_effects, share_well_explained
@@ -22,13 +22,13 @@ EXAMPLE_FILM_TITLE = "Inception"
     ins={"weekly_panel": stored_films("weekly_panel")},
     kinds={"parquet", "statsmodels"},
 )
-def decay_fit(context: dg.AssetExecutionContext, weekly_panel: pd.DataFrame, dask: DaskResource) -> dg.Output[pd.DataFrame]:
+def decay_fit(context: dg.AssetExecutionContext, weekly_panel: pd.DataFrame, dask: DaskResource) -> dg.Output[StoredFilms]:
     """OLS of log weekly gross on week over the usable run and weeks 1-8: rate, half-life, R²,
     ADF tests, residual ACF/PACF with confidence bounds (one row per window)."""
     weeks = films_of(weekly_panel, "weekly_panel")
-    fits = materialize_films(context, lambda film_id: fit_film_decay(weeks(film_id), film_id), dask)
-    run = fits[fits["window"] == "run"]
-    return dg.Output(fits, metadata={
+    stored = materialize_films(context, lambda film_id: fit_film_decay(weeks(film_id), film_id), dask)
+    run = stored.table[stored.table["window"] == "run"]
+    return dg.Output(stored, metadata={
         "films": len(run),
         "median_r2_run": float(run["r2"].median()),
         "median_half_life_weeks": float(run["half_life_weeks"].median()),

@@ -11,23 +11,26 @@ import dagster as dg
 import numpy as np
 import pandas as pd
 
-from ..io_manager import image_metadata, stored_films
+from ..dask_engine import fan_out
+from ..io_manager import StoredFilms, image_metadata, stored_films
 from ..partitions import film_backfill_policy, films_of, films_partitions, materialize_films
 from ..plotting import to_png
-from ..resources import ArtifactStore
+from ..resources import ArtifactStore, DaskResource
 from ..run_config import RunConfig
 from . import plots
 from .evaluate import EvaluationConfig, evaluate, headline
 from .final_total import final_totals, fit_final_total
 from .models import ARCHITECTURES
-from .predict import forecasts_and_totals
+from .predict import FilmForecastTask
 from .prepared import load_prepared, save_prepared
 from .splits import SERVED_SPLIT, SplitConfig
-from .store import latest_model_path, load_final_total, load_latest, load_model, model_folder, save_model
+from .store import latest_model_path, load_model, model_folder, save_model
 from .train import TrainConfig, TrainedModel, choose_serving, fit_forecaster, prepare, served_validation_wape
 from .windows import Windows, trailer_table
 
 GROUP = "forecast"
+FORECAST_FILMS_PER_TASK = 100  # one forward pass per 100 films: ~0.7 s a task, small beside the run's 1,000 films
+ATTRIBUTION_FILMS_PER_TASK = 250  # Integrated Gradients of 250 live windows: a few seconds a task
 # The per-film trailer inputs are optional: films without them (most, until trailers are configured)
 # are masked, so the forecaster trains and forecasts whether or not they were materialized.
 TRAILER_INPUTS = ("trailer_emotion", "frame_predictions")
@@ -170,24 +173,17 @@ def _training_metrics(trained: TrainedModel, seconds: float) -> dict:
     kinds={"parquet", "pytorch"},
 )
 def forecasts(context: dg.AssetExecutionContext, weekly_panel: pd.DataFrame, trailer_emotion: pd.DataFrame,
-              frame_predictions: pd.DataFrame, artifacts: ArtifactStore) -> dg.Output[pd.DataFrame]:
+              frame_predictions: pd.DataFrame, artifacts: ArtifactStore, dask: DaskResource) -> dg.Output[StoredFilms]:
     """The film's forecast for the 4 weeks after its last observed week (kind "live"), and the
     backtest from every earlier origin (kind "backtest"), p10/p50/p90 in dollars, from the serving model.
     With a model stored with its final-total model, each row also carries the final domestic total from
     its origin week (gross_to_date, final_p10/p50/p90, multiplier_baseline: forecast.final_total)."""
-    weights = latest_model_path(artifacts.root)  # read serving.json once: the model and its final total agree
-    model, _ = load_model(weights)
-    final = load_final_total(weights)
+    weights = latest_model_path(artifacts.root)  # read serving.json once: every worker loads this model
+    model, _ = load_model(weights)  # here too: a model that cannot be read fails the run at once, naming its file
     started = time.perf_counter()
-    # One batch for every film of the run (windows, one forward pass), then handed out per film
-    # so that a film without a stored panel fails alone.
-    trailers = trailer_table(trailer_emotion, frame_predictions)
-    batch = pd.DataFrame()
-    if len(weekly_panel):
-        batch, totals = forecasts_and_totals(model, weekly_panel, final, trailers)
-        if totals is not None:  # the final total of each (film, origin, kind), repeated on its horizon rows
-            batch = batch.merge(totals.drop(columns=["final_tail"]), on=["film_id", "origin_week", "kind"], how="left")
-    table = materialize_films(context, films_of(batch, "weekly_panel"))
+    task = FilmForecastTask(str(weights), weekly_panel, trailer_table(trailer_emotion, frame_predictions))
+    stored = materialize_films(context, task, dask, batch_size=FORECAST_FILMS_PER_TASK)
+    table = stored.table
     films = table["film_id"].nunique()
     metadata = {"films": films, "model": model.architecture,
                 "ms_per_film": 1000 * (time.perf_counter() - started) / max(films, 1)}
@@ -203,7 +199,7 @@ def forecasts(context: dg.AssetExecutionContext, weekly_panel: pd.DataFrame, tra
             row = live.iloc[0]
             metadata["final_total"] = (f"${row['final_p50']:,.0f} (p10 ${row['final_p10']:,.0f} - p90 "
                                        f"${row['final_p90']:,.0f}), multiplier baseline ${row['multiplier_baseline']:,.0f}")
-    return dg.Output(table, metadata=metadata)
+    return dg.Output(stored, metadata=metadata)
 
 
 class ForecastEvaluationConfig(RunConfig):
@@ -246,13 +242,24 @@ def forecast_evaluation(context: dg.AssetExecutionContext, config: ForecastEvalu
 @dg.asset(group_name=GROUP, ins={"panel": dg.AssetIn("panel"), **_every_film_trailer_input()}, deps=[forecast_model],
           kinds={"parquet", "pytorch"})
 def attributions(context: dg.AssetExecutionContext, panel: pd.DataFrame, trailer_emotion: pd.DataFrame,
-                 frame_predictions: pd.DataFrame, artifacts: ArtifactStore) -> dg.Output[pd.DataFrame]:
+                 frame_predictions: pd.DataFrame, artifacts: ArtifactStore, dask: DaskResource) -> dg.Output[pd.DataFrame]:
     """Integrated Gradients (Captum) of every film's live p50 forecast per feature, encoder week and
-    horizon, against a mean-film baseline; the global importance table and plot; attention weights."""
-    from .attributions import explain, importance_figure
+    horizon, against a mean-film baseline; the global importance table and plot; attention weights.
+    Batches of films are attributed on the Dask workers."""
+    from .attributions import AttributionTask, importance_figure, merge_explained
 
-    model, _ = load_latest(artifacts.root)
-    explained = explain(model, panel, trailer_table(trailer_emotion, frame_predictions))
+    weights = latest_model_path(artifacts.root)
+    model, _ = load_model(weights)  # here too: a model that cannot be read fails at once, naming its file
+    task = AttributionTask(str(weights), panel, trailer_table(trailer_emotion, frame_predictions))
+    films = list(panel["film_id"].unique())
+    parts: dict[str, tuple] = {}
+    with dask.client(context.log.info) as client:
+        failed = fan_out(client, task, films, label="attributions", batch_size=ATTRIBUTION_FILMS_PER_TASK,
+                         retries=dask.retries, report=context.log.info, on_result=parts.__setitem__)
+    if failed:
+        listing = "\n".join(f"- {film}: {message}" for film, message in list(failed.items())[:20])
+        raise dg.Failure(f"{len(failed)} of {len(films)} films could not be attributed; nothing was written.\n{listing}")
+    explained = merge_explained([parts[film] for film in films])
     folder = artifacts.folder("attributions")
     artifacts.write_table(explained["importance"], "attributions", "global_importance.parquet")
     artifacts.write_table(explained["attention"], "attributions", "attention_weights.parquet")

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
 import numpy as np
 import pandas as pd
 
+from ..dask_engine import BatchCompute, require_input
+from ..errors import FilmDataError
 from .features import HORIZON
 from .final_total import FinalTotalModel, gross_to_date, product_totals
 from .windows import Windows, build_windows
@@ -70,3 +75,59 @@ def forecasts_and_totals(model, panel: pd.DataFrame, final: FinalTotalModel | No
     totals["kind"] = np.where(last[kept], "live", "backtest")
     return forecasts, totals.sort_values(["film_id", "kind", "origin_week"], ignore_index=True)
 
+
+
+def forecasts_with_totals(model, panel: pd.DataFrame, final: FinalTotalModel | None,
+                          trailers: pd.DataFrame | None = None) -> pd.DataFrame:
+    """``forecasts_and_totals`` as one table: each (film, origin, kind)'s final total repeated on its horizon rows."""
+    forecasts, totals = forecasts_and_totals(model, panel, final, trailers)
+    if totals is None:
+        return forecasts
+    return forecasts.merge(totals.drop(columns=["final_tail"]), on=["film_id", "origin_week", "kind"], how="left")
+
+
+@dataclass
+class ServingModelTask(BatchCompute):
+    """A task over batches of the run's films with the serving model, which each worker loads once from
+    ``weights`` (a path every worker reads) on first use: sessions and boosters do not pickle."""
+
+    weights: str
+    panel: pd.DataFrame  # the run's films' weekly panels
+    trailers: pd.DataFrame | None = None
+    _loaded: tuple | None = field(default=None, init=False, repr=False)
+
+    def __getstate__(self) -> dict:
+        return {**self.__dict__, "_loaded": None}
+
+    def model(self) -> tuple:
+        """(model, final-total model or None)."""
+        if self._loaded is None:
+            from .store import load_final_total, load_model
+
+            weights = require_input(self.weights, "(every film)", "the serving forecast model")
+            self._loaded = load_model(weights)[0], load_final_total(weights)
+        return self._loaded
+
+    def rows_of(self, films: Sequence[str]) -> tuple[pd.DataFrame, pd.DataFrame | None]:
+        """The films' panel rows and trailer rows."""
+        rows = self.panel[self.panel["film_id"].isin(films)]
+        return rows, None if self.trailers is None else self.trailers[self.trailers["film_id"].isin(films)]
+
+    @staticmethod
+    def by_film(films: Sequence[str], results: dict[str, object]) -> dict[str, object]:
+        """``results`` for every film; a film without any is failed, naming the input it lacks."""
+        return {film: results[film] if film in results else
+                FilmDataError(film, "has no stored weekly_panel partition", fix="Materialize weekly_panel for this film first.")
+                for film in films}
+
+
+class FilmForecastTask(ServingModelTask):
+    """The ``forecasts`` task: each batch of films in one forward pass (batching makes a film about 4x cheaper)."""
+
+    def compute_many(self, films: Sequence[str]) -> dict[str, object]:
+        rows, trailers = self.rows_of(films)
+        if not len(rows):
+            return self.by_film(films, {})
+        model, final = self.model()
+        table = forecasts_with_totals(model, rows, final, trailers)
+        return self.by_film(films, {film: part.reset_index(drop=True) for film, part in table.groupby("film_id", sort=False)})

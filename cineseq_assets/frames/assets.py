@@ -8,17 +8,15 @@ from dataclasses import replace
 from typing import ClassVar
 
 import dagster as dg
-import numpy as np
 import pandas as pd
 
-from ..io_manager import image_metadata, stored_films
+from ..io_manager import StoredFilms, image_metadata, stored_films
 from ..partitions import film_backfill_policy, films_partitions, materialize_films
-from ..resources import ArtifactStore, TrailerSource
+from ..resources import ArtifactStore, DaskResource, TrailerSource
 from ..run_config import RunConfig
 from ..settings import shared_dir
 from . import plots
-from .representative import frames_table, save_thumbnails
-from .representative import representative_frames as choose_frames
+from .tasks import FilmFrames, FramePredictionTask, RepresentativeFramesTask, write_thumbnails
 
 GROUP = "frames"
 THUMBNAILS = "representative_frames_jpg"
@@ -35,39 +33,31 @@ class RepresentativeFramesConfig(RunConfig):
         return {("rate" if name == "sample_rate" else name): value for name, value in values.items()}
 
 
-def _no_frame_row(film_id: str, has_trailer: int) -> pd.DataFrame:
-    """No trailer, or one whose every shot is black or a text card: one row, no frame."""
-    return pd.DataFrame([{"film_id": film_id, "has_trailer": has_trailer, "shot": np.nan, "timestamp": np.nan,
-                          "thumbnail": None}])
-
-
 @dg.asset(group_name=GROUP, partitions_def=films_partitions, backfill_policy=film_backfill_policy,
           deps=["film_catalog"], kinds={"parquet", "opencv"})
 def representative_frames(context: dg.AssetExecutionContext, config: RepresentativeFramesConfig,
-                          trailers: TrailerSource, artifacts: ArtifactStore) -> dg.Output[pd.DataFrame]:
+                          trailers: TrailerSource, artifacts: ArtifactStore, dask: DaskResource) -> dg.Output[StoredFilms]:
     """One sharp, non-black, non-text frame per shot of the film's trailer (shots cut where the colour
     histogram changes more than the trailer's own adaptive threshold); thumbnails saved as JPEG."""
+    films = list(context.partition_keys)
+    task = RepresentativeFramesTask({film: str(path) for film in films if (path := trailers.path_for(film)) is not None},
+                                    config.arguments(), contact_sheets=len(films) == 1)
     sheets: dict[str, bytes] = {}
 
-    def compute(film_id: str) -> pd.DataFrame:
-        path = trailers.path_for(film_id)
-        if path is None:
-            return _no_frame_row(film_id, has_trailer=0)
-        shots = choose_frames(path, **config.arguments())
-        if not shots:
-            context.log.warning(f"{film_id}: every shot of {path.name} is black or a text card; no frame kept")
-            return _no_frame_row(film_id, has_trailer=1)
-        saved = save_thumbnails(shots, artifacts.path(THUMBNAILS, film_id))
-        context.log.info(f"{film_id}: {len(shots)} representative frames from {path.name}")
-        sheets[film_id] = plots.contact_sheet([s.image for s in shots], [s.timestamp for s in shots], film_id)
-        return frames_table(shots).assign(film_id=film_id, has_trailer=1, thumbnail=[str(p) for p in saved])
+    def keep(film_id: str, frames: FilmFrames) -> pd.DataFrame:
+        if frames.message:
+            (context.log.info if frames.jpegs else context.log.warning)(f"{film_id}: {frames.message}")
+        if frames.sheet is not None:
+            sheets[film_id] = frames.sheet
+        return write_thumbnails(frames, artifacts.path(THUMBNAILS, film_id))
 
-    rows = materialize_films(context, compute)
+    stored = materialize_films(context, task, dask, keep)
+    rows = stored.table
     metadata = {"films_with_trailer": int(rows.drop_duplicates("film_id")["has_trailer"].sum()),
                 "frames": int(rows["thumbnail"].notna().sum())}
     if len(sheets) == 1:
         metadata["frames_preview"] = image_metadata("representative frames", next(iter(sheets.values())))
-    return dg.Output(rows, metadata=metadata)
+    return dg.Output(stored, metadata=metadata)
 
 
 class FrameClassifierConfig(RunConfig):
@@ -146,30 +136,25 @@ def frame_classifier(context: dg.AssetExecutionContext, config: FrameClassifierC
           ins={"representative_frames": stored_films("representative_frames")}, deps=[frame_classifier],
           kinds={"pytorch", "parquet"})
 def frame_predictions(context: dg.AssetExecutionContext, representative_frames: pd.DataFrame,
-                      artifacts: ArtifactStore) -> dg.Output[pd.DataFrame]:
+                      artifacts: ArtifactStore, dask: DaskResource) -> dg.Output[StoredFilms]:
     """Genre and budget-class probabilities of the film, averaged over its trailer's representative
     frames (one per shot) by the serving frame classifier; films without a trailer are recorded as missing."""
-    import cv2
+    from .classifier import load_serving
 
-    from .classifier import film_row, load_serving
+    classifier = load_serving(artifacts.root)  # here too: a classifier that cannot be read fails at once, naming its file
+    framed = representative_frames.dropna(subset=["thumbnail"]) if len(representative_frames) else representative_frames
+    thumbnails = {film: list(rows["thumbnail"]) for film, rows in framed.groupby("film_id", sort=False)} if len(framed) else {}
+    task = FramePredictionTask(str(artifacts.root), thumbnails, charts=len(context.partition_keys) == 1)
+    charts: dict[str, bytes] = {}
 
-    classifier = load_serving(artifacts.root)
-    chart: dict[str, bytes] = {}
-    frames_of_film = dict(tuple(representative_frames.groupby("film_id", sort=False))) if len(representative_frames) else {}
+    def keep(film_id: str, result: tuple[pd.DataFrame, bytes | None]) -> pd.DataFrame:
+        if result[1] is not None:
+            charts[film_id] = result[1]
+        return result[0]
 
-    def compute(film_id: str) -> pd.DataFrame:
-        shots = frames_of_film.get(film_id, pd.DataFrame())  # empty when never materialized
-        paths = [p for p in shots.get("thumbnail", []) if isinstance(p, str)]
-        images = [image for image in (cv2.imread(p) for p in paths) if image is not None]
-        row = film_row(classifier, film_id, images)
-        if images:
-            genres = {k.removeprefix("frame_genre_"): v for k, v in row.items() if k.startswith("frame_genre_")}
-            budget = {k.removeprefix("frame_budget_"): v for k, v in row.items() if k.startswith("frame_budget_")}
-            chart[film_id] = plots.film_prediction_plot(genres, budget, f"{film_id}: {len(images)} frames")
-        return pd.DataFrame([row])
-
-    rows = materialize_films(context, compute)
+    stored = materialize_films(context, task, dask, keep)
+    rows = stored.table
     metadata = {"films_with_frames": int(rows["has_frames"].sum()), "classifier": classifier.name}
-    if len(chart) == 1:
-        metadata["prediction"] = image_metadata("frame prediction", next(iter(chart.values())))
-    return dg.Output(rows, metadata=metadata)
+    if len(charts) == 1:
+        metadata["prediction"] = image_metadata("frame prediction", next(iter(charts.values())))
+    return dg.Output(stored, metadata=metadata)

@@ -335,13 +335,22 @@ def frames_table(shots: Iterable[ShotFrame]) -> pd.DataFrame:
                          "brightness": "float64", "text_score": "float64"})
 
 
-def save_thumbnails(shots: Sequence[ShotFrame], folder: str | os.PathLike, quality: int = 90) -> list[Path]:
-    """Write each chosen frame as `folder/shot_{shot:03d}.jpg` (atomic writes); returns the paths."""
-    folder = Path(folder)
-    paths = []
+def thumbnail_jpegs(shots: Sequence[ShotFrame], quality: int = 90) -> dict[str, bytes]:
+    """Each chosen frame as JPEG bytes, by its file name ``shot_{shot:03d}.jpg``."""
+    jpegs = {}
     for shot in shots:
         ok, encoded = cv2.imencode(".jpg", shot.image, [cv2.IMWRITE_JPEG_QUALITY, int(quality)])
         if not ok:
             raise ValueError(f"shot {shot.shot}: its image could not be encoded as JPEG (shape {shot.image.shape})")
-        paths.append(write_bytes_atomic(encoded.tobytes(), folder / f"shot_{shot.shot:03d}.jpg"))
-    return paths
+        jpegs[f"shot_{shot.shot:03d}.jpg"] = encoded.tobytes()
+    return jpegs
+
+
+def write_jpegs(jpegs: dict[str, bytes], folder: str | os.PathLike) -> list[Path]:
+    """``thumbnail_jpegs`` written into ``folder`` (atomic writes); returns the paths."""
+    return [write_bytes_atomic(data, Path(folder) / name) for name, data in jpegs.items()]
+
+
+def save_thumbnails(shots: Sequence[ShotFrame], folder: str | os.PathLike, quality: int = 90) -> list[Path]:
+    """Write each chosen frame as `folder/shot_{shot:03d}.jpg` (atomic writes); returns the paths."""
+    return write_jpegs(thumbnail_jpegs(shots, quality), folder)

@@ -7,7 +7,7 @@ from typing import ClassVar
 import dagster as dg
 import pandas as pd
 
-from ..io_manager import image_metadata
+from ..io_manager import StoredFilms, image_metadata
 from ..model_store import Gate
 from ..partitions import film_backfill_policy, films_partitions, materialize_films
 from ..resources import ArtifactStore, DaskResource, TrailerSource
@@ -123,7 +123,7 @@ class TrailerEmotionConfig(RunConfig):
     kinds={"parquet", "onnx"},
 )
 def trailer_emotion(context: dg.AssetExecutionContext, config: TrailerEmotionConfig, trailers: TrailerSource,
-                    artifacts: ArtifactStore, dask: DaskResource) -> dg.Output[pd.DataFrame]:
+                    artifacts: ArtifactStore, dask: DaskResource) -> dg.Output[StoredFilms]:
     """Emotion embedding of the film's trailer: face presence, valence/arousal statistics, arcs,
     audio features and audio-visual alignment (one row; films without a trailer recorded as missing)."""
     settings = config.build(TrailerConfig())
@@ -141,10 +141,11 @@ def trailer_emotion(context: dg.AssetExecutionContext, config: TrailerEmotionCon
                 plots[film_id] = result.timeline_png
         return result.row
 
-    rows = materialize_films(context, task, dask, keep)
+    stored = materialize_films(context, task, dask, keep)
+    rows = stored.table
     metadata = {"films_with_trailer": int(rows["has_trailer"].sum()),
                 "films_without_trailer": int((rows["has_trailer"] == 0).sum()), "schema_version": EMBEDDING_SCHEMA_VERSION}
     if len(films) == 1 and plots:  # one film: its arc and audio curve in the UI
         png = next(iter(plots.values()))
         metadata["timeline"] = image_metadata("timeline", png)
-    return dg.Output(rows, metadata=metadata)
+    return dg.Output(stored, metadata=metadata)
