@@ -516,6 +516,7 @@ def main() -> None:
     args = parser.parse_args()
     # A fresh storage has no distilled student, so trailer_emotion uses the teacher (said in the table's title).
     warnings.filterwarnings("ignore", message="no trained emotion student")
+    warnings.filterwarnings("ignore", message=".*is currently in beta.*")  # as the CLI does
     parts = {part.strip() for part in args.parts.split(",") if part.strip()}
     unknown = parts - {"trailers", "graph"}
     instances = [name.strip() for name in args.instances.split(",") if name.strip()]
@@ -526,13 +527,23 @@ def main() -> None:
             clips = shared_clips(SHARED / "media")
             trailers = repeated_trailers(clips, args.trailers)
             seconds = video_seconds(trailers)
+            load = os.getloadavg()[0]
             rows = measure_trailers(trailers, args.repeat, Path(scratch))
             print_trailer_table(rows, len(trailers), seconds, len(clips), args.repeat)
+            print_load(load)
             print_projection(rows, len(trailers), seconds)
         if "graph" in parts:
             scales = [float(scale) for scale in args.scales.split(",") if scale.strip()]
+            load = os.getloadavg()[0]
             runs = measure_graph(scales, instances, args.synthetic_1x, not args.no_forecast, args.graph_workers, Path(scratch))
             print_graph_table(runs, not args.no_forecast)
+            print_load(load)
+
+
+def print_load(before: float) -> None:
+    """Other work on the machine changes every figure: the reader should see how busy it was."""
+    print(f"\nLoad average (1 min) on {os.cpu_count()} cores: {before:.1f} when the part started, "
+          f"{os.getloadavg()[0]:.1f} when it ended.")
 
 
 if __name__ == "__main__":
