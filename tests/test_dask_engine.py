@@ -7,7 +7,6 @@ its own partition only, named. Every process stops at the end of the module (and
 process dies: the workers leave when the scheduler is gone, the scheduler when idle).
 """
 
-import json
 import os
 import shutil
 import signal
@@ -21,6 +20,7 @@ import dagster as dg
 import pandas as pd
 import pytest
 
+from cineseq_assets.dask_processes import START_TIMEOUT_S, ProcessCluster
 from cineseq_assets.definitions import build_definitions
 from cineseq_assets.forecast import assets as forecast_assets
 from cineseq_assets.forecast.store import model_dir, model_folder
@@ -31,60 +31,13 @@ from cineseq_assets.storage import Storage, write_parquet_atomic
 
 REPO = Path(__file__).resolve().parents[1]
 PER_FILM = ["weekly_panel", "decay_fit"]
-START_TIMEOUT_S = 300  # worker processes import pandas and friends: slow on a busy 2-core machine
 QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
-
-
-def _start(args: list[str], log: Path) -> subprocess.Popen:
-    env = {**os.environ, "PYTHONPATH": str(REPO)}
-    with open(log, "wb") as out:  # the child keeps its own descriptor
-        return subprocess.Popen([sys.executable, "-m", "dask", *args], stdout=out, stderr=subprocess.STDOUT, env=env,
-                                start_new_session=True)
-
-
-class Cluster:
-    """A scheduler and worker processes of our own, each by its process id."""
-
-    def __init__(self, folder: Path, workers: int = 2):
-        self.folder = folder
-        scheduler_file = folder / "scheduler.json"
-        self.scheduler = _start(["scheduler", "--host", "127.0.0.1", "--port", "0", "--no-dashboard",
-                                 "--scheduler-file", str(scheduler_file), "--idle-timeout", "900s"], folder / "scheduler.log")
-        deadline = time.monotonic() + START_TIMEOUT_S
-        while not scheduler_file.exists():
-            assert self.scheduler.poll() is None and time.monotonic() < deadline, (folder / "scheduler.log").read_text()
-            time.sleep(0.2)
-        self.address = json.loads(scheduler_file.read_text())["address"]
-        self.workers = [_start(["worker", self.address, "--host", "127.0.0.1", "--nthreads", "1", "--no-nanny",
-                                "--no-dashboard", "--death-timeout", "60", "--name", f"w{i}"], folder / f"worker{i}.log")
-                        for i in range(workers)]
-        self.wait_for_workers(workers, deadline)
-
-    def wait_for_workers(self, count: int, deadline: float) -> None:
-        from distributed import Client
-
-        with Client(self.address, timeout=60) as client:
-            client.wait_for_workers(count, timeout=max(1, deadline - time.monotonic()))
-
-    def worker_pids(self) -> dict[str, int]:
-        """Worker address -> process id, as the workers report them."""
-        from distributed import Client
-
-        with Client(self.address, timeout=60) as client:
-            return client.run(os.getpid)
-
-    def stop(self) -> None:
-        for process in [*self.workers, self.scheduler]:
-            if process.poll() is None:
-                process.kill()
-            process.wait(timeout=30)
 
 
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory):
-    started = Cluster(tmp_path_factory.mktemp("dask_cluster"))
-    yield started
-    started.stop()
+    with ProcessCluster(tmp_path_factory.mktemp("dask_cluster"), pythonpath=str(REPO)) as started:
+        yield started
 
 
 @pytest.fixture
@@ -206,8 +159,7 @@ def test_a_worker_killed_in_the_middle_of_a_backfill_costs_nothing(cluster, inst
         victim = next(w for w in cluster.workers if w.pid == victim_pid)
         victim.wait(timeout=60)
         index = cluster.workers.index(victim)
-        cluster.workers[index] = _start(["worker", cluster.address, "--host", "127.0.0.1", "--nthreads", "1", "--no-nanny",
-                                         "--no-dashboard", "--death-timeout", "60"], cluster.folder / "worker_again.log")
+        cluster.workers[index] = cluster.start_worker("again")
         cluster.wait_for_workers(2, time.monotonic() + START_TIMEOUT_S)
 
 
