@@ -23,7 +23,6 @@ This module does not import Dagster: the asset side (partitions.py) turns its re
 from __future__ import annotations
 
 import importlib.util
-import os
 import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
@@ -32,6 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .errors import CineSeqError
+from .processes import available_cores
 
 SCHEDULER_ENV = "CINESEQ_DASK_SCHEDULER"
 WORKERS_ENV = "CINESEQ_DASK_WORKERS"
@@ -52,7 +52,7 @@ class MissingInputError(CineSeqError):
 
 def default_workers() -> int:
     """One worker process per core of this machine."""
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    return available_cores()
 
 
 def dashboard_available() -> bool:
@@ -149,11 +149,26 @@ class BatchCompute:
         return result
 
 
-def run_batch(compute: Callable[[str], object], films: Sequence[str]) -> list[tuple[str, bool, object]]:
-    """The task: ``(film, True, result)`` or ``(film, False, message)`` for each film.
+def run_batch(compute: Callable[[str], object], films: Sequence[str],
+              finish: Callable[[object], object] | None = None) -> list[tuple[str, bool, object]]:
+    """The task: ``(film, True, finish(result))`` or ``(film, False, message)`` for each film.
 
     A CineSeqError is the data's fault and would fail the same way again: it is returned, not raised,
     so that Dask does not retry it. Anything else raises, so that Dask retries the task."""
+    outcomes = _computed(compute, films)
+    if finish is None:
+        return outcomes
+    return [(film, ok, _finished(finish, film, value) if ok else value) for film, ok, value in outcomes]
+
+
+def _finished(finish: Callable[[object], object], film: str, value: object) -> object:
+    try:
+        return finish(value)
+    except Exception as error:
+        raise FilmTaskError(f"film {film!r} on worker {worker_name()}: {type(error).__name__}: {error}") from error
+
+
+def _computed(compute: Callable[[str], object], films: Sequence[str]) -> list[tuple[str, bool, object]]:
     if isinstance(compute, BatchCompute) and len(films) > 1:
         try:
             results = compute.compute_many(films)
@@ -180,13 +195,15 @@ def batches(films: Sequence[str], size: int) -> list[list[str]]:
 def fan_out(client, compute: Callable[[str], object], films: Sequence[str], *, label: str, batch_size: int = 1,
             retries: int = RETRIES, report: Log = print, report_every_s: float = REPORT_EVERY_S,
             on_result: Callable[[str, object], None] | None = None,
-            on_failure: Callable[[str, str], None] | None = None) -> dict[str, str]:
+            on_failure: Callable[[str, str], None] | None = None,
+            finish: Callable[[object], object] | None = None) -> dict[str, str]:
     """``compute(film)`` for every film on the cluster of ``client`` (in this process when None).
 
     ``compute`` must pickle (cloudpickle): it is sent to each worker once, not once per task, so it
     may carry the inputs every film needs. ``on_result(film, result)`` and ``on_failure(film, message)``
     run here as each film arrives (results are not kept here: the caller keeps what it needs of each);
-    returns film -> message of the films that failed. Each task computes ``batch_size`` films; a
+    returns film -> message of the films that failed. ``finish(result)`` runs where the film was computed
+    (to send back something cheaper to receive, such as encoded bytes). Each task computes ``batch_size`` films; a
     ``BatchCompute`` computes them together (``compute_many``), anything else film by film.
     A batch that fails after its retries is split into single films, so that only the film that raises
     fails."""
@@ -209,24 +226,24 @@ def fan_out(client, compute: Callable[[str], object], films: Sequence[str], *, l
 
     if client is None:  # batch by batch (one film each, unless the caller batches): a failed batch film by film
         for batch in batches(films, batch_size):
-            for film_id, ok, value in _run_here(compute, batch):
+            for film_id, ok, value in _run_here(compute, batch, finish):
                 receive(film_id, ok, value)
     elif films:
-        _gather(client, compute, films, batch_size, retries, label, receive)
+        _gather(client, compute, films, batch_size, retries, label, receive, finish)
     report(progress.line())
     return errors
 
 
-def _run_here(compute, batch: list[str]) -> list[tuple[str, bool, object]]:
+def _run_here(compute, batch: list[str], finish) -> list[tuple[str, bool, object]]:
     try:
-        return run_batch(compute, batch)
+        return run_batch(compute, batch, finish)
     except FilmTaskError as error:
         if len(batch) == 1:
             return [(batch[0], False, str(error))]
-        return [outcome for film in batch for outcome in _run_here(compute, [film])]
+        return [outcome for film in batch for outcome in _run_here(compute, [film], finish)]
 
 
-def _gather(client, compute, films, batch_size: int, retries: int, label: str, receive) -> None:
+def _gather(client, compute, films, batch_size: int, retries: int, label: str, receive, finish) -> None:
     from distributed import as_completed
 
     shared = client.scatter(compute, broadcast=True, hash=False)  # once per worker, not once per task
@@ -234,7 +251,7 @@ def _gather(client, compute, films, batch_size: int, retries: int, label: str, r
     batch_of: dict[str, list[str]] = {}
 
     def submit(batch: list[str]):
-        future = client.submit(run_batch, shared, batch, retries=retries, pure=False,
+        future = client.submit(run_batch, shared, batch, finish, retries=retries, pure=False,
                                key=f"{label}-{batch[0]}-{len(batch)}-{run_id}-{len(batch_of)}")
         batch_of[future.key] = batch
         return future

@@ -4,12 +4,20 @@ from __future__ import annotations
 
 import base64
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 import dagster as dg
 import pandas as pd
 
-from .storage import Storage, remove_stale_temporaries, write_parquet_atomic
+from .storage import (
+    Storage,
+    frames_from_parquet_bytes,
+    parquet_rows,
+    remove_stale_temporaries,
+    write_bytes_atomic,
+    write_parquet_atomic,
+)
 
 PREVIEW_ROWS = 5
 # Input metadata, as Dagster's UPathIOManager spells it: partitions never materialized are skipped
@@ -35,18 +43,35 @@ def table_metadata(frame: pd.DataFrame, path) -> dict:
     }
 
 
-@dataclass(frozen=True)
+@dataclass
 class StoredFilms:
     """A per-film asset's output whose partitions were written as each film arrived (``write_partition``,
-    while the cluster computed the next films): the IO manager records them and writes nothing again."""
+    while the cluster computed the next films): the IO manager records them and writes nothing again.
+    Each film's part is its table, or the Parquet bytes a worker encoded, decoded only when asked for."""
 
-    table: pd.DataFrame  # every film's rows, for the asset's metadata
-    paths: dict[str, Path]  # film -> its written file
+    paths: dict[str, Path]  # film -> its written file, in partition order
+    parts: dict[str, pd.DataFrame | bytes]  # film -> its table or its storage.parquet_bytes
+
+    @cached_property
+    def table(self) -> pd.DataFrame:
+        """Every film's rows."""
+        return self.columns(None)
+
+    def columns(self, names: list[str] | None) -> pd.DataFrame:
+        """Every film's rows, only the columns ``names`` (all when None): cheap on encoded parts."""
+        parts = [self.parts[film] for film in self.paths]
+        if parts and isinstance(parts[0], bytes):
+            return frames_from_parquet_bytes(parts, names)
+        frame = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
+        return frame if names is None else frame[names]
 
     def metadata(self) -> dict:
-        first = next(iter(self.paths.values()))
-        where = first if len(self.paths) == 1 else first.parent
-        return {**table_metadata(self.table, where), "partitions": dg.MetadataValue.int(len(self.paths))}
+        first_film, first = next(iter(self.paths)), next(iter(self.paths.values()))
+        sample = self.parts[first_film]
+        sample = frames_from_parquet_bytes([sample]) if isinstance(sample, bytes) else sample
+        rows = sum(parquet_rows(part) if isinstance(part, bytes) else len(part) for part in self.parts.values())
+        metadata = table_metadata(sample, first if len(self.paths) == 1 else first.parent)
+        return {**metadata, "rows": dg.MetadataValue.int(rows), "partitions": dg.MetadataValue.int(len(self.paths))}
 
 
 class ParquetIOManager(dg.ConfigurableIOManager):
@@ -59,9 +84,11 @@ class ParquetIOManager(dg.ConfigurableIOManager):
     def storage(self) -> Storage:
         return Storage(Path(self.base_dir))
 
-    def write_partition(self, asset: str, partition: str | None, frame: pd.DataFrame) -> Path:
-        """One partition's file (the whole asset's when ``partition`` is None); returns its path."""
-        return write_parquet_atomic(frame, self.storage.asset_file(asset, partition))
+    def write_partition(self, asset: str, partition: str | None, frame: pd.DataFrame | bytes) -> Path:
+        """One partition's file (the whole asset's when ``partition`` is None): a frame, or its
+        ``storage.parquet_bytes`` made elsewhere; returns its path."""
+        path = self.storage.asset_file(asset, partition)
+        return write_bytes_atomic(frame, path) if isinstance(frame, bytes) else write_parquet_atomic(frame, path)
 
     def handle_output(self, context: dg.OutputContext, obj: pd.DataFrame | None) -> None:
         if obj is None:

@@ -20,9 +20,9 @@ import pandas as pd
 
 from .dask_engine import fan_out
 from .errors import FilmDataError
-from .io_manager import ParquetIOManager, StoredFilms, table_metadata
+from .io_manager import ParquetIOManager, StoredFilms
 from .resources import DaskResource
-from .storage import remove_stale_temporaries
+from .storage import parquet_bytes, remove_stale_temporaries
 
 films_partitions = dg.DynamicPartitionsDefinition(name="films")
 chart_days = dg.DailyPartitionsDefinition(start_date="2000-01-01", end_offset=0)
@@ -37,35 +37,39 @@ FILMS_PER_RUN = 1000
 def materialize_films(context: dg.AssetExecutionContext, compute: Callable[[str], object], dask: DaskResource | None = None,
                       keep: Callable[[str, object], pd.DataFrame] | None = None, batch_size: int | None = None) -> StoredFilms:
     """``compute(film_id)`` for every film partition of this run, on the cluster of ``dask`` (in this
-    process when None: ``compute`` may then hold the context); ``keep(film, result)`` turns each result
-    into the film's table here, as it arrives (and writes its side files), and the table is written at
-    once. ``batch_size`` overrides the resource's films per task (see ``dask_engine.fan_out``). The asset
+    process when None: ``compute`` may then hold the context), each film's table written as it arrives.
+    ``compute`` returns the film's table, which the worker encodes as Parquet, so that this process only
+    writes bytes (receiving and writing tables here cost more than the workers' computing); or, with
+    ``keep``, anything that ``keep(film, result)`` turns into the table here (and writes its side files).
+    ``batch_size`` overrides the resource's films per task (see ``dask_engine.fan_out``). The asset
     returns what this returns; see the module docstring."""
     films = list(context.partition_keys)
-    name = context.asset_key.to_user_string()
+    name, asset = context.asset_key.to_user_string(), context.asset_key.path[-1]
     io_manager = _io_manager(context)
-    remove_stale_temporaries(io_manager.storage.folder(context.asset_key.path[-1]))
-    kept: dict[str, pd.DataFrame] = {}
+    remove_stale_temporaries(io_manager.storage.folder(asset))
+    kept: dict[str, pd.DataFrame | bytes] = {}
     paths: dict[str, Path] = {}
 
     def receive(film: str, result: object) -> None:
         kept[film] = keep(film, result) if keep else result
-        paths[film] = io_manager.write_partition(context.asset_key.path[-1], film, kept[film])
+        paths[film] = io_manager.write_partition(asset, film, kept[film])
 
     batch_size = batch_size or (dask.batch_size if dask else 1)
     with dask.client(context.log.info) if dask else nullcontext(None) as client:
         errors = fan_out(client, compute, films, label=name, batch_size=batch_size,
                          retries=dask.retries if dask else 0, report=context.log.info, on_result=receive,
-                         on_failure=lambda film, message: context.log.error(f"{name}[{film}] failed: {message}"))
-    frames = {film: kept[film] for film in films if film in kept}  # in partition order, whatever order they came in
+                         on_failure=lambda film, message: context.log.error(f"{name}[{film}] failed: {message}"),
+                         finish=None if keep else parquet_bytes)
+    good = [film for film in films if film in kept]  # in partition order, whatever order they came in
+    stored = StoredFilms({film: paths[film] for film in good}, kept)
     if errors:
-        _record_good_films(context, frames, paths)
+        _record_good_films(context, stored)
         listing = "\n".join(f"- {film}: {message}" for film, message in list(errors.items())[:20])
         raise dg.Failure(
-            description=f"{len(errors)} of {len(films)} films failed; the other {len(frames)} were materialized.\n{listing}",
+            description=f"{len(errors)} of {len(films)} films failed; the other {len(good)} were materialized.\n{listing}",
             metadata={"failed_films": dg.MetadataValue.json(errors)},
         )
-    return StoredFilms(pd.concat(frames.values(), ignore_index=True), {film: paths[film] for film in frames})
+    return stored
 
 
 def films_of(table: pd.DataFrame, asset: str) -> Callable[[str], pd.DataFrame]:
@@ -85,8 +89,8 @@ def _io_manager(context: dg.AssetExecutionContext) -> ParquetIOManager:
     return getattr(context.resources, context.assets_def.get_io_manager_key_for_asset_key(context.asset_key))
 
 
-def _record_good_films(context: dg.AssetExecutionContext, frames: dict[str, pd.DataFrame], paths: dict[str, Path]) -> None:
+def _record_good_films(context: dg.AssetExecutionContext, stored: StoredFilms) -> None:
     """What a successful run records, for the films that are already written."""
-    for film, frame in frames.items():
-        context.log_event(dg.AssetMaterialization(asset_key=context.asset_key, partition=film,
-                                                  metadata=table_metadata(frame, paths[film])))
+    for film, path in stored.paths.items():
+        one = StoredFilms({film: path}, stored.parts)
+        context.log_event(dg.AssetMaterialization(asset_key=context.asset_key, partition=film, metadata=one.metadata()))

@@ -1,4 +1,5 @@
-"""Which process is which, across restarts: identities that survive pid reuse (standard library only).
+"""Which process is which, across restarts: identities that survive pid reuse (standard library only);
+and how many cores and threads a process may use.
 
 A process's identity is ``<host>:<pid>:<start>``, its start time in clock ticks since boot as
 ``/proc/<pid>/stat`` gives it, so a pid reused by a later process is not mistaken for the one that
@@ -60,3 +61,18 @@ def still_running(process: str) -> bool | None:
     except ProcessLookupError:
         return False
     return not start or fields is None or fields[19] == start
+
+
+def available_cores() -> int:
+    """Cores this process may run on: its CPU affinity mask where the OS has one, else os.cpu_count()."""
+    if hasattr(os, "sched_getaffinity"):
+        return max(1, len(os.sched_getaffinity(0)))
+    return max(1, os.cpu_count() or 1)
+
+
+def available_threads() -> int:
+    """Threads a library may start here (onnxruntime sessions): the cores, at most ``OMP_NUM_THREADS``
+    when it is set. Dask's nanny sets it to 1 in each worker process, so that two single-threaded workers
+    on two cores do not run four inference threads between them."""
+    budget = os.environ.get("OMP_NUM_THREADS", "").strip()
+    return min(available_cores(), int(budget)) if budget.isdigit() and int(budget) > 0 else available_cores()

@@ -78,7 +78,7 @@ class DaskResource(dg.ConfigurableResource):
 
     scheduler: str | None = None  # tcp://host:8786; None: a LocalCluster
     workers: int | None = None  # LocalCluster worker processes (default: one per core); 0: in this process
-    batch_size: int = 1  # films per task
+    batch_size: int = 10  # films per task (a film of weekly_panel or decay_fit is ~15 ms: one task each cost as much again)
     retries: int = RETRIES
 
     @classmethod

@@ -84,6 +84,24 @@ def write_parquet_atomic(frame: pd.DataFrame, path: Path) -> Path:
     return write_atomic(path, lambda tmp: frame.to_parquet(tmp, index=False))
 
 
+def parquet_bytes(frame: pd.DataFrame) -> bytes:
+    """The bytes ``write_parquet_atomic`` writes for ``frame``: made where the frame is computed (a Dask
+    worker), written by whoever owns the storage (``write_bytes_atomic``)."""
+    return frame.to_parquet(None, index=False)
+
+
+def frames_from_parquet_bytes(encoded: list[bytes], columns: list[str] | None = None) -> pd.DataFrame:
+    """``parquet_bytes`` of several frames, one after the other, as one frame (only ``columns`` when given)."""
+    if not encoded:
+        return pd.DataFrame()
+    return _together([pq.read_table(pa.BufferReader(data), columns=columns) for data in encoded])
+
+
+def parquet_rows(data: bytes) -> int:
+    """The rows in ``parquet_bytes``, from its footer."""
+    return pq.ParquetFile(pa.BufferReader(data)).metadata.num_rows
+
+
 def write_bytes_atomic(data: bytes, path: Path) -> Path:
     """``data`` through ``write_atomic`` (plots, JSON, ONNX files beside a table)."""
     return write_atomic(path, lambda tmp: Path(tmp).write_bytes(data))

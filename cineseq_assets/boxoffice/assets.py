@@ -74,7 +74,7 @@ def weekly_panel(
     stored = materialize_films(context, partial(film_panel_with_extras, data, market, extras), dask)
     return dg.Output(stored, metadata={
         "source": f"box office: {data.source}; metadata: {metadata.kind}; buzz: {buzz.kind}",
-        "films": stored.table["film_id"].nunique(),
+        "films": len(stored.paths),
     })
 
 

@@ -183,11 +183,11 @@ def forecasts(context: dg.AssetExecutionContext, weekly_panel: pd.DataFrame, tra
     started = time.perf_counter()
     task = FilmForecastTask(str(weights), weekly_panel, trailer_table(trailer_emotion, frame_predictions))
     stored = materialize_films(context, task, dask, batch_size=FORECAST_FILMS_PER_TASK)
-    table = stored.table
-    films = table["film_id"].nunique()
+    films = len(stored.paths)
     metadata = {"films": films, "model": model.architecture,
                 "ms_per_film": 1000 * (time.perf_counter() - started) / max(films, 1)}
     if films == 1:
+        table = stored.table  # one film: decoded for its chart
         film = table["film_id"].iloc[0]
         history = films_of(weekly_panel, "weekly_panel")(film)
         live = table[table["kind"] == "live"]

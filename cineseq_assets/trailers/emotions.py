@@ -24,6 +24,7 @@ import numpy as np
 
 from cineseq_assets.errors import InputFileError, ModelError
 from cineseq_assets.model_store import ModelFolder
+from cineseq_assets.processes import available_threads
 from cineseq_assets.settings import storage_dir
 
 FER2013_LABELS = ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral")
@@ -120,11 +121,12 @@ def to_gray_square(crop_bgr: np.ndarray, size: int) -> np.ndarray:
 
 
 def onnx_session(path: str | Path, threads: int = 2):
-    """A CPU onnxruntime session limited to ``threads`` intra-op threads (the project's 2-core budget)."""
+    """A CPU onnxruntime session limited to ``threads`` intra-op threads (the project's 2-core budget),
+    and to the threads this process may start (processes.available_threads: one on a Dask worker)."""
     import onnxruntime as ort
 
     options = ort.SessionOptions()
-    options.intra_op_num_threads = threads
+    options.intra_op_num_threads = max(1, min(threads, available_threads()))
     options.inter_op_num_threads = 1
     return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
 

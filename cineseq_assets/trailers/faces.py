@@ -10,7 +10,6 @@ worker and call `detect` per frame.
 
 from __future__ import annotations
 
-import os
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +20,7 @@ import numpy as np
 
 from cineseq_assets.errors import CineSeqError
 from cineseq_assets.model_files import locate
+from cineseq_assets.processes import available_threads
 
 from .quantize import int8_available, int8_scrfd
 from .scrfd import ScaledCopy, as_bgr, dynamic_scrfd_graph, network_input, plan_copies
@@ -54,13 +54,6 @@ class FaceDetector(Protocol):
 class UnknownDetectorError(CineSeqError, ValueError):
     def __init__(self, kind: str):
         super().__init__(f"unknown face detector {kind!r}; choose one of: {', '.join(DETECTORS)}.")
-
-
-def available_threads() -> int:
-    """Cores this process may use: the CPU affinity mask where the OS has one, else os.cpu_count()."""
-    if hasattr(os, "sched_getaffinity"):
-        return max(1, len(os.sched_getaffinity(0)))
-    return max(1, os.cpu_count() or 1)
 
 
 def nms(boxes: np.ndarray, scores: np.ndarray, iou_threshold: float) -> np.ndarray:

@@ -14,6 +14,7 @@ import pytest
 
 from cineseq_assets.errors import CineSeqError
 from cineseq_assets.model_files import ModelNotFoundError, get
+from cineseq_assets.processes import available_cores
 from cineseq_assets.trailers.faces import (
     Face,
     ScrfdDetector,
@@ -237,6 +238,17 @@ def test_thread_count_never_exceeds_the_cores(model_dir):
     path = model_dir / get("scrfd_2.5g_kps").filename
     assert ScrfdDetector(path, threads=10_000).threads == available_threads()
     assert ScrfdDetector(path).threads == available_threads()
+
+
+def test_a_dask_worker_runs_its_models_on_one_thread(model_dir, monkeypatch):
+    """Dask's nanny sets OMP_NUM_THREADS=1 in each worker: two workers on two cores, two threads in all."""
+    path = model_dir / get("scrfd_2.5g_kps").filename
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    assert available_threads() == 1 and ScrfdDetector(path).threads == 1
+    monkeypatch.setenv("OMP_NUM_THREADS", "not a number")
+    assert available_threads() == available_cores()
+    monkeypatch.delenv("OMP_NUM_THREADS")
+    assert available_threads() == available_cores()
 
 
 def test_grayscale_frames_are_accepted(scrfd, media):
