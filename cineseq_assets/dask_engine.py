@@ -224,8 +224,8 @@ def fan_out(client, compute: Callable[[str], object], films: Sequence[str], *, l
             report(progress.line())
             last_report[0] = time.perf_counter()
 
-    if client is None:  # batch by batch (one film each, unless the caller batches): a failed batch film by film
-        for batch in batches(films, batch_size):
+    if client is None:  # nothing to amortize here but a BatchCompute's batches; a failed batch film by film
+        for batch in batches(films, batch_size if isinstance(compute, BatchCompute) else 1):
             for film_id, ok, value in _run_here(compute, batch, finish):
                 receive(film_id, ok, value)
     elif films:

@@ -69,7 +69,8 @@ class StoredFilms:
         first_film, first = next(iter(self.paths)), next(iter(self.paths.values()))
         sample = self.parts[first_film]
         sample = frames_from_parquet_bytes([sample]) if isinstance(sample, bytes) else sample
-        rows = sum(parquet_rows(part) if isinstance(part, bytes) else len(part) for part in self.parts.values())
+        parts = [self.parts[film] for film in self.paths]
+        rows = sum(parquet_rows(part) if isinstance(part, bytes) else len(part) for part in parts)
         metadata = table_metadata(sample, first if len(self.paths) == 1 else first.parent)
         return {**metadata, "rows": dg.MetadataValue.int(rows), "partitions": dg.MetadataValue.int(len(self.paths))}
 

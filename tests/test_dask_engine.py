@@ -180,6 +180,9 @@ def test_a_film_whose_task_raises_fails_alone_and_named(cluster, instance, showc
     assert "ValueError" in message and "unreadable" in message
     assert instance.get_materialized_partitions(dg.AssetKey("decay_fit")) == {films[0], films[2]}
     assert not stored.asset_file("decay_fit", bad).exists()
+    for record in instance.fetch_materializations(dg.AssetKey("decay_fit"), limit=10).records:  # each film's own rows
+        metadata = record.asset_materialization.metadata
+        assert metadata["rows"].value == len(stored.read("decay_fit", record.partition_key))
 
 
 OWNER = """
