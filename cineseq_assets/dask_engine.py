@@ -188,6 +188,11 @@ def _computed(compute: Callable[[str], object], films: Sequence[str]) -> list[tu
     return outcomes
 
 
+def failure_listing(errors: dict[str, str], shown: int = 20) -> str:
+    """The failed films of ``fan_out`` as lines for a run's failure message (the first ``shown``)."""
+    return "\n".join(f"- {film}: {message}" for film, message in list(errors.items())[:shown])
+
+
 def batches(films: Sequence[str], size: int) -> list[list[str]]:
     return [list(films[i:i + size]) for i in range(0, len(films), max(1, size))]
 

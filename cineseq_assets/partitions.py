@@ -18,7 +18,7 @@ from typing import Callable
 import dagster as dg
 import pandas as pd
 
-from .dask_engine import fan_out
+from .dask_engine import failure_listing, fan_out
 from .errors import FilmDataError
 from .io_manager import ParquetIOManager, StoredFilms
 from .resources import DaskResource
@@ -64,9 +64,9 @@ def materialize_films(context: dg.AssetExecutionContext, compute: Callable[[str]
     stored = StoredFilms({film: paths[film] for film in good}, kept)
     if errors:
         _record_good_films(context, stored)
-        listing = "\n".join(f"- {film}: {message}" for film, message in list(errors.items())[:20])
         raise dg.Failure(
-            description=f"{len(errors)} of {len(films)} films failed; the other {len(good)} were materialized.\n{listing}",
+            description=f"{len(errors)} of {len(films)} films failed; the other {len(good)} were materialized.\n"
+                        f"{failure_listing(errors)}",
             metadata={"failed_films": dg.MetadataValue.json(errors)},
         )
     return stored

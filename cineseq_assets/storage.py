@@ -14,8 +14,9 @@ from __future__ import annotations
 
 import os
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -180,8 +181,14 @@ def _reason(error: Exception) -> str:
 def read_parquet_file(path: Path, asset: str, partition: str | None = None) -> pd.DataFrame:
     """One stored file; a ``StoredFileError`` naming it, its asset and partition, and how to rebuild it,
     when it exists but cannot be read (pyarrow's own errors name neither)."""
-    try:
+    with _named_read_errors(path, asset, partition):
         return pd.read_parquet(path)
+
+
+@contextmanager
+def _named_read_errors(path: Path, asset: str, partition: str | None) -> Iterator[None]:
+    try:
+        yield
     except FileNotFoundError:
         raise
     except _UNREADABLE as error:
@@ -246,10 +253,12 @@ def _nulls_untyped(table: pa.Table, names: set[str]) -> pa.Table:
 
 
 def _read_table(path: Path, asset: str) -> pa.Table | StoredFileError:
+    """The partition's table, or why it cannot be read (returned: the other films are still read)."""
     try:
-        return pq.read_table(path)
-    except _UNREADABLE as error:
-        return StoredFileError(path, asset, path.stem, _reason(error))
+        with _named_read_errors(path, asset, path.stem):
+            return pq.read_table(path)
+    except StoredFileError as error:
+        return error
 
 
 def stored_partitions(asset: str, root: Path | None = None) -> list[str]:

@@ -11,7 +11,7 @@ import dagster as dg
 import numpy as np
 import pandas as pd
 
-from ..dask_engine import fan_out
+from ..dask_engine import failure_listing, fan_out
 from ..io_manager import StoredFilms, image_metadata, stored_films
 from ..partitions import film_backfill_policy, films_of, films_partitions, materialize_films
 from ..plotting import to_png
@@ -257,8 +257,8 @@ def attributions(context: dg.AssetExecutionContext, panel: pd.DataFrame, trailer
         failed = fan_out(client, task, films, label="attributions", batch_size=ATTRIBUTION_FILMS_PER_TASK,
                          retries=dask.retries, report=context.log.info, on_result=parts.__setitem__)
     if failed:
-        listing = "\n".join(f"- {film}: {message}" for film, message in list(failed.items())[:20])
-        raise dg.Failure(f"{len(failed)} of {len(films)} films could not be attributed; nothing was written.\n{listing}")
+        raise dg.Failure(f"{len(failed)} of {len(films)} films could not be attributed; nothing was written.\n"
+                         f"{failure_listing(failed)}")
     explained = merge_explained([parts[film] for film in films])
     folder = artifacts.folder("attributions")
     artifacts.write_table(explained["importance"], "attributions", "global_importance.parquet")
