@@ -8,7 +8,8 @@
   (dagster_storage.py), which makes per-film events cheap enough for one machine.
 - ``postgres``: ``dagster_postgres.yaml`` beside this module: runs, event log and schedules in one
   PostgreSQL database named by the ``DAGSTER_PG_*`` variables (the yaml reads them; no password in
-  a file). What several machines or many concurrent runs need; the SQLite subclass is not used.
+  a file), through dagster-postgres with its connections kept open (dagster_storage.py). What several
+  machines or many concurrent runs need.
 
 A ``dagster.yaml`` that cineseq did not write (no marker line) is the user's and is never touched.
 """
@@ -76,8 +77,10 @@ def prepare_dagster_home() -> str:
     home.mkdir(parents=True, exist_ok=True)
     config = home / "dagster.yaml"
     written = written_for(config)
-    if not config.exists() or (written is not None and written != kind):
-        write_bytes_atomic(instance_yaml(kind, home).encode(), config)
+    wanted = instance_yaml(kind, home)
+    # cineseq's own file is rewritten when the switch changes, and when this version of cineseq writes it otherwise
+    if not config.exists() or (written is not None and config.read_text() != wanted):
+        write_bytes_atomic(wanted.encode(), config)
         written = kind
     os.environ["DAGSTER_HOME"] = str(home)
     if written is None:

@@ -125,6 +125,24 @@ def test_dagsters_command_line_materializes_into_postgres(postgres_home):
     assert count == 1
 
 
+def test_the_instance_keeps_its_connections_instead_of_one_per_statement(postgres_home):
+    """dagster-postgres alone connects anew for every statement (~7 ms each with SCRAM); the instance
+    cineseq writes keeps its connections: events after the first open none."""
+    database = postgres_home["DAGSTER_PG_DB"]
+    others = f"SELECT pid FROM pg_stat_activity WHERE datname = '{database}' AND pid <> pg_backend_pid()"
+    key = dg.AssetKey("connection_check")
+    with dg.DagsterInstance.get() as instance:
+        instance.report_runless_asset_event(dg.AssetMaterialization(key, partition="first"))
+        instance.get_latest_materialization_event(key)
+        held = set(_sql(postgres_home, database, others))
+        for number in range(20):
+            instance.report_runless_asset_event(dg.AssetMaterialization(key, partition=f"film{number}"))
+            instance.get_latest_materialization_event(key)
+        assert held, "the instance holds no connection between statements"
+        assert set(_sql(postgres_home, database, others)) == held
+        assert instance.get_materialized_partitions(key) == {"first", *(f"film{number}" for number in range(20))}
+
+
 def test_the_switch_writes_the_instance_it_names_and_leaves_a_users_own_file(isolated_project, monkeypatch):
     config = isolated_project / "dagster_home" / "dagster.yaml"
     config.unlink()
@@ -143,6 +161,10 @@ def test_the_switch_writes_the_instance_it_names_and_leaves_a_users_own_file(iso
     monkeypatch.setenv("CINESEQ_INSTANCE", "sqlite")
     prepare_dagster_home()
     assert written_for(config) == "sqlite"
+    current = config.read_text()
+    config.write_text(current.replace("PooledSqliteEventLogStorage", "SqliteEventLogStorage"))  # an older cineseq's
+    prepare_dagster_home()
+    assert config.read_text() == current
 
     config.write_text("telemetry:\n  enabled: false\n")  # the user's own: never rewritten
     monkeypatch.setenv("CINESEQ_INSTANCE", "postgres")
