@@ -24,6 +24,7 @@ from cineseq_assets.storage import asset_path, write_parquet_atomic
 
 SERVING = "seq2seq_attention"  # the model published first: the "old" one that must keep serving
 NEW = "seq2seq"  # the "new" one, written and published over it
+CLIENT_TIMEOUT_SECONDS = 180  # per call: the load test measures errors and memory, not latency
 
 
 def free_port() -> int:
@@ -137,7 +138,9 @@ class DemoProcess:
     def client(self):
         from gradio_client import Client
 
-        return Client(self.url, verbose=False)
+        # gradio_client waits 20 s for an answer by default; 16 clients on a 2-core machine that is also busy
+        # can wait longer in the queue, which is patience, not an error of the server under test.
+        return Client(self.url, verbose=False, httpx_kwargs={"timeout": CLIENT_TIMEOUT_SECONDS})
 
     def stop(self) -> None:
         if self.process.poll() is None:
