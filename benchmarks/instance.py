@@ -1,5 +1,6 @@
 """What the Dagster instance costs per film: SQLite with the project's pooled event log, Dagster's
-plain SQLite event log, and PostgreSQL (dagster-postgres).
+plain SQLite event log, PostgreSQL with the project's pooled connections (the instance
+``CINESEQ_INSTANCE=postgres`` writes), and dagster-postgres as it comes (a new connection per statement).
 
     python benchmarks/instance.py [--films showcase,310] [--repeat 3] [--no-postgres]
 
@@ -29,6 +30,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 import dagster as dg  # noqa: E402
+import yaml  # noqa: E402
 
 from cineseq_assets.dagster_instance import instance_yaml  # noqa: E402
 
@@ -37,8 +39,16 @@ QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
 INSTANCES = {  # label -> dagster.yaml of that instance
     "SQLite, pooled event log (the default)": lambda home: instance_yaml("sqlite", home),
     "SQLite, Dagster's own event log": lambda home: "telemetry:\n  enabled: false\n",
-    "PostgreSQL (dagster-postgres)": lambda home: instance_yaml("postgres", home),
+    "PostgreSQL, pooled connections (CINESEQ_INSTANCE=postgres)": lambda home: instance_yaml("postgres", home),
+    "PostgreSQL, dagster-postgres as it comes": lambda home: plain_postgres_yaml(home),
 }
+
+
+def plain_postgres_yaml(home: Path) -> str:
+    """The project's PostgreSQL instance with dagster-postgres's own storage class in place of the pooled one."""
+    config = yaml.safe_load(instance_yaml("postgres", home))
+    config["storage"] = {"postgres": config["storage"]["custom"]["config"]}
+    return yaml.safe_dump(config)
 
 
 def select_films(spec: str) -> list[str]:
