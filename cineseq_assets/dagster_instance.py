@@ -8,7 +8,7 @@
   (dagster_storage.py), which makes per-film events cheap enough for one machine.
 - ``postgres``: ``dagster_postgres.yaml`` beside this module: runs, event log and schedules in one
   PostgreSQL database named by the ``DAGSTER_PG_*`` variables (the yaml reads them; no password in
-  a file), through dagster-postgres with its connections kept open (dagster_storage.py). What several
+  a file), through dagster-postgres with its connections kept open (dagster_postgres_storage.py). What several
   machines or many concurrent runs need.
 
 A ``dagster.yaml`` that cineseq did not write (no marker line) is the user's and is never touched.

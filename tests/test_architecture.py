@@ -21,7 +21,7 @@ ALLOWED_STAGE_IMPORTS = {"boxoffice": set(), "decay": {"boxoffice"}, "trailers":
                          "forecast": {"boxoffice"}}
 # The Dagster wiring: the only modules that may import dagster.
 WIRING_NAMES = {"assets", "checks", "resources", "definitions", "jobs", "sensors", "partitions", "io_manager",
-                "runner", "dagster_storage", "run_config", "staleness"}
+                "runner", "dagster_storage", "dagster_postgres_storage", "run_config", "staleness"}
 
 
 def _modules() -> dict[str, Path]:
