@@ -9,7 +9,7 @@ offline, so this script builds a stand-in of the same size: the VGG13 that FER+ 
 (microsoft/FERPlus, src/models.py), with random weights. Throughput does not depend on weight values.
 It is exported to ONNX (opset 17) in a temporary folder, so no weights are ever written to the tree.
 
-All models run in onnxruntime with the project's session options (emotions.onnx_session, 2 threads),
+All models run in onnxruntime with the project's session options (processes.onnx_cpu_session, 2 threads),
 on the same random 64x64 grayscale batch. Each is scaled by its own contract: raw 0-255 for FER+,
 [-1, 1] for the others. The fidelity-first student sees the same batch at 48 px. Each model is timed
 with the student benchmark's faces_per_second, which runs 10 warm-up runs and then times runs for

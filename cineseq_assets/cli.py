@@ -9,7 +9,8 @@
                                                     the next 4 weeks of every film in a daily or weekly file
     cineseq classify PATH [PATH ...] [--json] [--model WEIGHTS.parquet]
                                                     genres and budget class of images or videos
-    cineseq models [fetch NAME...|--all]            third-party model files: status, or obtain them
+    cineseq models [fetch NAME...|--all|prepare]    third-party model files: status, obtain them, or derive
+                                                    the int8 face detector once
     cineseq demo [--host 127.0.0.1] [--port 7860]   the Gradio demo, served from the latest materialized model
 """
 
@@ -259,8 +260,47 @@ def cmd_models(args: argparse.Namespace) -> int:
                 failed += 1
                 print(f"{name}: {error}", file=sys.stderr)
         return 1 if failed else 0
+    if args.action == "prepare":
+        return _prepare_derived_models()
     print(models.format_status(models.status()))
+    print(_derived_models_status())
     return 0
+
+
+def _prepare_derived_models() -> int:
+    """Derive the int8 SCRFD from the float file and the shared clips, once per machine."""
+    from .errors import CineSeqError
+    from .model_files import locate
+    from .trailers.quantize import int8_scrfd, prepared_int8
+
+    try:
+        source = locate("scrfd_2.5g_kps")
+        if (ready := prepared_int8(source)) is not None:
+            print(f"scrfd_2.5g_kps int8: already prepared ({ready})")
+            return 0
+        print("scrfd_2.5g_kps int8: deriving from the float model and the shared clips (10-20 s, once)", flush=True)
+        started = time.perf_counter()
+        path = int8_scrfd(source)
+    except CineSeqError as error:
+        print(f"scrfd_2.5g_kps int8: {error}", file=sys.stderr)
+        return 1
+    print(f"scrfd_2.5g_kps int8: prepared in {time.perf_counter() - started:.0f} s ({path})")
+    return 0
+
+
+def _derived_models_status() -> str:
+    from .errors import CineSeqError
+    from .model_files import locate
+    from .trailers.quantize import int8_path, prepared_int8
+
+    try:
+        source = locate("scrfd_2.5g_kps")
+    except CineSeqError:
+        return "\nDerived: scrfd_2.5g_kps int8: needs the float model first"
+    ready = prepared_int8(source)
+    state = f"prepared ({ready})" if ready else \
+        f"not prepared: run `cineseq models prepare` (faces run in fp32 until then; would be {int8_path(source)})"
+    return f"\nDerived: scrfd_2.5g_kps int8: {state}"
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -330,8 +370,10 @@ def main(argv: list[str] | None = None) -> int:
     classify.add_argument("--model", type=Path, metavar="WEIGHTS",
                           help="weights file to use (default: the serving model in storage/frame_classifier)")
     classify.set_defaults(func=cmd_classify)
-    model_files = commands.add_parser("models", help="third-party model files: where they are, or fetch them")
-    model_files.add_argument("action", nargs="?", choices=["status", "fetch"], default="status")
+    model_files = commands.add_parser("models", help="third-party model files: where they are, fetch them, "
+                                                     "or prepare the int8 face detector")
+    model_files.add_argument("action", nargs="?", choices=["status", "fetch", "prepare"], default="status",
+                             help="status (default); fetch NAME... or --all; prepare: derive the int8 face detector")
     model_files.add_argument("names", nargs="*", help="models to fetch")
     model_files.add_argument("--all", action="store_true", help="fetch every model that can be fetched")
     model_files.set_defaults(func=cmd_models)

@@ -7,6 +7,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/setup.sh
 source scripts/env.sh
+# The int8 face detector is derived once per machine here, never inside a user's analysis; without
+# the shared clips the trailer stage runs the float detector (slower, same faces).
+.venv/bin/cineseq models prepare || echo "[main] faces will be detected in fp32 until \`cineseq models prepare\` succeeds" >&2
 echo "[main] materializing the default asset graph (films: ${FILMS:-all})"
 .venv/bin/cineseq run --films "${FILMS:-all}"
 if [ "${SERVE:-1}" = "1" ]; then

@@ -9,6 +9,8 @@ if [ ! -d "$CINESEQ_SHARED" ]; then
   echo "[test] $CINESEQ_SHARED not found: the tests read real fixtures and models from the shared folder beside the checkout (or set CINESEQ_SHARED)." >&2
   exit 2
 fi
+# The int8 face detector is derived once per machine at setup, never inside an analysis.
+.venv/bin/cineseq models prepare
 echo "[test] ruff (lint and import order)"
 .venv/bin/ruff check .
 echo "[test] running pytest"

@@ -27,6 +27,7 @@ import onnx
 import torch
 
 from ..errors import ModelError
+from ..processes import onnx_cpu_session
 from ..storage import write_bytes_atomic
 from .store import TRAIN_HINT, load_model
 from .train import INPUT_NAMES, TrainedModel, finish, served_windows
@@ -141,7 +142,7 @@ def _export_bytes(network: torch.nn.Module, example: dict, names: list[str], dyn
 
 def _check_against_torch(data: bytes, network: torch.nn.Module, example: dict, names: list[str]) -> None:
     """Refuse an export whose graph does not reproduce PyTorch (batch of 1 and the full example)."""
-    session = _session(data, threads=1)
+    session = onnx_cpu_session(data, threads=1, quiet=True)
     for rows in (slice(0, 1), slice(None)):
         inputs = {name: value[rows] for name, value in example.items()}
         expected = network(*(torch.from_numpy(inputs[name]) for name in INPUT_NAMES))
@@ -151,16 +152,6 @@ def _check_against_torch(data: bytes, network: torch.nn.Module, example: dict, n
             if not difference <= CHECK_TOLERANCE:
                 raise RuntimeError(f"the exported ONNX graph's {name} differs from PyTorch by {difference:.2e} "
                                    f"(tolerance {CHECK_TOLERANCE}); the file was not written")
-
-
-def _session(model, threads: int):
-    import onnxruntime as ort
-
-    options = ort.SessionOptions()
-    options.intra_op_num_threads = threads
-    options.inter_op_num_threads = 1
-    options.log_severity_level = 3  # errors only: shape-inference notes are not for the user
-    return ort.InferenceSession(model, sess_options=options, providers=["CPUExecutionProvider"])
 
 
 class OnnxForecaster:
@@ -191,7 +182,7 @@ class OnnxForecaster:
         model = self._read(self.path)
         self._check_matches(model, weights_fingerprint(trained.model))
         try:
-            self.session = _session(model.SerializeToString(), threads)
+            self.session = onnx_cpu_session(model.SerializeToString(), threads, quiet=True)
         except Exception as error:  # onnxruntime's errors (Fail, InvalidGraph, ...) share no base class with a file
             raise ModelError(self.path, f"is not a graph onnxruntime can run ({_first_line(error)})", REEXPORT_HINT) from error
         self.outputs = output_names(self.architecture)

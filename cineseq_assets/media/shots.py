@@ -13,6 +13,20 @@ import numpy as np
 
 from .video import TIME_EPSILON_S, Frame
 
+THUMBNAIL_SIZE = (96, 54)  # comparing colour histograms needs no more
+
+
+def thumbnail(image_bgr: np.ndarray, size: tuple[int, int] = THUMBNAIL_SIZE) -> np.ndarray:
+    """The small copy of a frame that shot detection compares (INTER_AREA).
+
+    Halved first (an exact 2x2 average) while at least four times the target: one INTER_AREA step
+    from 1280x720 to 96x54 cost 2.0 ms, the steps through 640x360 and 320x180 cost 0.6 ms.
+    """
+    image = image_bgr
+    while image.shape[1] >= 4 * size[0] and image.shape[0] >= 4 * size[1]:
+        image = cv2.resize(image, (image.shape[1] // 2, image.shape[0] // 2), interpolation=cv2.INTER_AREA)
+    return cv2.resize(image, size, interpolation=cv2.INTER_AREA)
+
 
 def hsv_histogram(image_bgr: np.ndarray, bins: tuple[int, int, int] = (16, 8, 8)) -> np.ndarray:
     """Normalized 3-D hue/saturation/value histogram (value included, so fades and cuts between

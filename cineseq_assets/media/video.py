@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import math
 import os
+from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -212,7 +213,8 @@ def _has_variable_frame_rate(container: av.container.InputContainer, video: av.v
 
 
 def sample_frames(path: str | os.PathLike, rate: float = 2.0, max_side: int | None = None, *,
-                  max_resolution: tuple[int, int] = DEFAULT_MAX_RESOLUTION, strict: bool = False) -> FrameSampler:
+                  max_resolution: tuple[int, int] = DEFAULT_MAX_RESOLUTION, strict: bool = False,
+                  threads: int | None = None) -> FrameSampler:
     """Frames every 1/rate seconds: for each time k/rate, the first frame shown at or after it.
 
     Sampling by timestamp, not frame index, keeps the spacing right for variable frame rates.
@@ -221,28 +223,32 @@ def sample_frames(path: str | os.PathLike, rate: float = 2.0, max_side: int | No
     `max_side`, frames are downscaled (area interpolation) so their long side is at most that.
     The file is probed first, so its problems raise VideoInputError before any frame.
     Returns a FrameSampler: iterate it, then read `truncated` / `problem` (see the module doc).
+    `threads`: FFmpeg's decoding threads (default: its own choice, about one per core). One thread
+    costs ~15% less CPU per sampled frame; use it when other threads keep the cores busy anyway.
     """
-    return FrameSampler(path, rate, max_side, max_resolution=max_resolution, strict=strict)
+    return FrameSampler(path, rate, max_side, max_resolution=max_resolution, strict=strict, threads=threads)
 
 
 class FrameSampler(Iterator[Frame]):
     """An iterator of Frames that remembers, once exhausted, whether the file ended early.
 
-    Attributes: `info` (VideoInfo), `frames_yielded`, `truncated` (True when decoding stopped
+    Attributes: `info` (VideoInfo), `frames_yielded`, `frames_decoded` (pictures the decoder
+    returned, yielded or not), `truncated` (True when decoding stopped
     on an error or before the stream's declared end), `problem` (what went wrong, or None),
     `decoded_s` (seconds of the stream decoded).
     """
 
     def __init__(self, path: str | os.PathLike, rate: float, max_side: int | None, *,
-                 max_resolution: tuple[int, int] = DEFAULT_MAX_RESOLUTION, strict: bool = False):
+                 max_resolution: tuple[int, int] = DEFAULT_MAX_RESOLUTION, strict: bool = False,
+                 threads: int | None = None):
         if not rate > 0:
             raise ValueError(f"rate must be a positive number of frames per second, got {rate!r}")
         if max_side is not None and max_side < 16:
             raise ValueError(f"max_side must be at least 16 pixels, got {max_side!r}")
         self.info = probe(path, max_resolution)
-        self.path, self.rate, self.strict = Path(path), float(rate), strict
+        self.path, self.rate, self.strict, self.threads = Path(path), float(rate), strict, threads
         self.output_size = _scaled_size(self.info.width, self.info.height, max_side)
-        self.frames_yielded, self.truncated, self.problem = 0, False, None
+        self.frames_yielded, self.frames_decoded, self.truncated, self.problem = 0, 0, False, None
         self.decoded_s = 0.0  # how far into the stream decoding got (the last sampled frame's time when it failed)
         self._frames = self._generate()
 
@@ -261,12 +267,15 @@ class FrameSampler(Iterator[Frame]):
             video = _first_video_stream(container, self.path)
             # Frame threading decodes several frames at once; SLICE (the default) barely helps H.264.
             video.thread_type = "AUTO"
+            if self.threads:
+                video.thread_count = self.threads
             origin, time_base = video.start_time or 0, video.time_base
             next_time = 0.0
             packets = _PacketReader(container, video)
             needed_pts = lambda: origin + (next_time - TIME_EPSILON_S) / time_base  # noqa: E731
             try:
-                for frame in packets.decode_needed(needed_pts):
+                for frame in packets.decode_needed(needed_pts, slot_ticks=1 / (self.rate * time_base)):
+                    self.frames_decoded += 1
                     if frame.pts is None:  # cannot be placed on the timeline (raw streams without timestamps)
                         continue
                     timestamp = float((frame.pts - origin) * time_base)
@@ -275,7 +284,7 @@ class FrameSampler(Iterator[Frame]):
                     yield Frame(timestamp, self._to_bgr(frame))
                     self.frames_yielded += 1
                     self.decoded_s = max(self.decoded_s, timestamp)
-                    next_time = (math.floor(timestamp * self.rate + TIME_EPSILON_S) + 1) / self.rate
+                    next_time = (math.floor((timestamp + TIME_EPSILON_S) * self.rate) + 1) / self.rate
             except av.FFmpegError as error:
                 self._stopped_early(f"decoding failed after {self.frames_yielded} sampled frames ({error.strerror})")
                 return
@@ -310,6 +319,14 @@ class _PacketReader:
     previous group, so that group's held packets are kept until the leading pictures have passed.
     After a drop the decoder is drained and reset before the next keyframe, as a seek would:
     its reordering state refers to the skipped packets (without the reset, H.264 loses frames).
+
+    Packets that must be decoded because a later wanted frame depends on them are sent with
+    FFmpeg's `skip_frame = NONREF` when their own frame cannot be a wanted one: the decoder then
+    skips the pictures nothing references (most B-frames), which are 40-45% of an x264 stream's
+    frames, and decodes the references exactly as before. A frame cannot be wanted when it shows
+    before the wanted time, or after another packet already read that shows at or after it
+    within the same sampling slot. The wanted time lags while frames wait in the decoder, so this
+    only ever decodes more than needed, never less: the sampled frames are the same pixels.
     """
 
     def __init__(self, container: av.container.InputContainer, video: av.video.stream.VideoStream):
@@ -320,13 +337,20 @@ class _PacketReader:
         self.keyframe_pts: int | None = None
         self.in_leading = False  # leading pictures of the latest keyframe may still come
         self.skipped = False  # packets were dropped since the decoder last got one
+        self.needed_pts = lambda: -math.inf
+        self.slot_ticks = 0.0  # stream ticks between sampling times
+        # Timestamps of the latest packets read (bounded: forgetting one only decodes more).
+        self.recent_pts: deque[int] = deque(maxlen=4 * _MAX_REORDER_DEPTH)
+        self.skip_setting = "DEFAULT"
 
-    def decode_needed(self, needed_pts) -> Iterator[av.VideoFrame]:
+    def decode_needed(self, needed_pts, slot_ticks: float = 0.0) -> Iterator[av.VideoFrame]:
         """Frames in display order, skipping the decoding of packets no wanted frame needs.
 
         `needed_pts()` is the earliest timestamp (stream ticks) still wanted; it is asked again
-        for every packet because it moves forward as frames are consumed.
+        for every packet because it moves forward as frames are consumed. `slot_ticks` is the
+        spacing of the sampling times (0: every frame may be wanted, nothing is skipped).
         """
+        self.needed_pts, self.slot_ticks = needed_pts, slot_ticks
         for packet in self.container.demux(self.video):
             if packet.size == 0:  # the empty packet that ends the stream
                 break
@@ -340,6 +364,7 @@ class _PacketReader:
             yield from self._decode(self.before_keyframe + self.held + [packet])
             return
         self.end_pts = max(self.end_pts or packet.pts, packet.pts + (packet.duration or 0))
+        self.recent_pts.append(packet.pts)
         if packet.is_keyframe:
             if self._keyframe_wanted(needed_pts()):  # a keyframe followed by a keyframe (all-intra)
                 yield from self._decode(self.held)
@@ -375,7 +400,26 @@ class _PacketReader:
             self.skipped = False
         self.before_keyframe, self.held = [], []
         for packet in packets:
+            self._skip_unreferenced(not self._may_be_wanted(packet.pts))
             yield from self.video.decode(packet)
+
+    def _may_be_wanted(self, pts: int | None) -> bool:
+        """Whether the frame of a packet with this timestamp could be the next wanted one (or later)."""
+        if pts is None or not self.slot_ticks:
+            return True
+        needed = self.needed_pts()
+        if pts < needed:
+            return False
+        if pts >= needed + self.slot_ticks:  # may be the one wanted after the next
+            return True
+        return not any(needed <= other < pts for other in self.recent_pts)
+
+    def _skip_unreferenced(self, skip: bool) -> None:
+        # Frame threading copies this setting to the thread that gets the next packet.
+        setting = "NONREF" if skip else "DEFAULT"
+        if setting != self.skip_setting:
+            self.video.codec_context.skip_frame = setting
+            self.skip_setting = setting
 
 
 def _scaled_size(width: int, height: int, max_side: int | None) -> tuple[int, int]:

@@ -20,7 +20,7 @@ import onnxruntime as ort
 import torch
 from torch import nn
 
-from cineseq_assets.trailers.emotions import onnx_session
+from cineseq_assets.processes import onnx_cpu_session
 from cineseq_assets.trailers.mini_xception import mini_xception_from_keras
 
 OPSET = 18
@@ -63,7 +63,7 @@ def predictor(model: ModelLike) -> Callable[[np.ndarray], np.ndarray]:
             with torch.no_grad():
                 return model.eval()(torch.from_numpy(batch)).numpy()
         return run_torch
-    session = model if isinstance(model, ort.InferenceSession) else onnx_session(model)
+    session = model if isinstance(model, ort.InferenceSession) else onnx_cpu_session(model)
     input_name = session.get_inputs()[0].name
     return lambda batch: session.run(None, {input_name: batch})[0]
 

@@ -24,7 +24,7 @@ import numpy as np
 
 from cineseq_assets.errors import InputFileError, ModelError
 from cineseq_assets.model_store import ModelFolder
-from cineseq_assets.processes import available_threads
+from cineseq_assets.processes import onnx_cpu_session
 from cineseq_assets.settings import storage_dir
 
 FER2013_LABELS = ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral")
@@ -120,17 +120,6 @@ def to_gray_square(crop_bgr: np.ndarray, size: int) -> np.ndarray:
     return cv2.resize(gray, (size, size), interpolation=cv2.INTER_AREA if shrinking else cv2.INTER_LINEAR)
 
 
-def onnx_session(path: str | Path, threads: int = 2):
-    """A CPU onnxruntime session limited to ``threads`` intra-op threads (the project's 2-core budget),
-    and to the threads this process may start (processes.available_threads: one on a Dask worker)."""
-    import onnxruntime as ort
-
-    options = ort.SessionOptions()
-    options.intra_op_num_threads = max(1, min(threads, available_threads()))
-    options.inter_op_num_threads = 1
-    return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
-
-
 def softmax(logits: np.ndarray) -> np.ndarray:
     shifted = np.exp(logits - logits.max(axis=1, keepdims=True))
     return shifted / shifted.sum(axis=1, keepdims=True)
@@ -150,7 +139,7 @@ class EmotionModel:
                  threads: int = 2, batch_size: int = 64):
         self.path, self.contract, self.name = Path(onnx_path), contract, name
         self.batch_size = batch_size
-        self.session = onnx_session(self.path, threads)
+        self.session = onnx_cpu_session(self.path, threads)
         self._input = self.session.get_inputs()[0].name
         outputs = self.session.get_outputs()[0].shape[-1]
         if isinstance(outputs, int) and outputs != len(contract.labels):

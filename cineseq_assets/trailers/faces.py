@@ -20,10 +20,10 @@ import numpy as np
 
 from cineseq_assets.errors import CineSeqError
 from cineseq_assets.model_files import locate
-from cineseq_assets.processes import available_threads
+from cineseq_assets.processes import available_threads, onnx_cpu_session
 
-from .quantize import int8_available, int8_scrfd
-from .scrfd import ScaledCopy, as_bgr, dynamic_scrfd_graph, network_input, plan_copies
+from .quantize import Int8NotPreparedError, prepared_int8
+from .scrfd import ScaledCopy, as_bgr, dynamic_scrfd_graph, network_input, plan_copies, resized_copies
 
 
 @dataclass
@@ -72,11 +72,11 @@ PRECISIONS = ("auto", "int8", "fp32")
 
 
 def _auto_precision(model_path: Path) -> str:
-    """int8 when its derived model is cached or can be derived here; else fp32, with a warning."""
-    if int8_available(model_path):
+    """int8 when its derived model is prepared; else fp32, with a warning that says how to prepare it."""
+    if prepared_int8(model_path) is not None:
         return "int8"
-    warnings.warn("SCRFD runs in fp32: the int8 model is not cached and its calibration clips are not found "
-                  "(set CINESEQ_SHARED to the shared folder that holds media/ to derive it once)", stacklevel=3)
+    warnings.warn("SCRFD runs in fp32, about twice the CPU per frame: the int8 model is not prepared on this "
+                  "machine. Run `cineseq models prepare` once (it needs the shared media/ folder).", stacklevel=3)
     return "fp32"
 
 
@@ -95,12 +95,12 @@ class ScrfdDetector:
     letterbox size. On a 2-core machine 480 cost ~60% of 640's CPU time and still found all 29
     Solvay faces; 320 cost ~28% and lost the 3 smallest.
 
-    `precision` "int8" runs a copy of the network quantized to 8 bits, derived from the
-    float model and the shared clips at first use (~15 s) and cached (see `quantize.py`). On the
-    2-core machine it costs 20-30% less CPU per frame than "fp32", the float model, and finds the
-    same faces (matched boxes IoU >= 0.95, scores within 0.05). It needs `$CINESEQ_SHARED/media`
-    the first time; "fp32" needs nothing but the model file. "auto" (default) takes int8 when it
-    is cached or can be derived, else fp32 with a warning.
+    `precision` "int8" runs a copy of the network quantized to 8 bits, derived from the float
+    model and the shared clips once at setup (`cineseq models prepare`, see `quantize.py`) and
+    cached; asking for it before it is prepared is an Int8NotPreparedError that says so. On the
+    2-core machine (AVX-512 VNNI) it costs about half the CPU per 720p frame of "fp32", the float
+    model, and finds the same faces (matched boxes IoU >= 0.95, scores within 0.05). "auto"
+    (default) takes int8 when it is prepared, else fp32 with a warning: an analysis never derives it.
     """
 
     strides = (8, 16, 32)
@@ -108,10 +108,7 @@ class ScrfdDetector:
 
     def __init__(self, model_path: str | Path | None = None, *, score_threshold: float = 0.5,
                  nms_threshold: float = 0.4, scales: Sequence[float] = (1.0, 0.5), input_size: int = 640,
-                 precision: str = "auto", threads: int | None = None, spin_wait: bool = False,
-                 providers: Sequence[str] = ("CPUExecutionProvider",)):
-        import onnxruntime  # heavy import: only when a detector is built
-
+                 precision: str = "auto", threads: int | None = None, spin_wait: bool = False):
         if not scales or not all(0 < scale <= 1 for scale in scales):
             raise ValueError(f"SCRFD scales must be fractions in (0, 1] of the letterbox size, not {scales}")
         if input_size % 32 or input_size <= 0:
@@ -128,20 +125,14 @@ class ScrfdDetector:
         self.threads = min(threads or available_threads(), available_threads())
         self._plans: dict[tuple[int, int], list[ScaledCopy]] = {}  # per frame shape: videos repeat it
         self._anchor_centers: dict[tuple[int, int, int], np.ndarray] = {}  # per (stride, input shape)
-        options = onnxruntime.SessionOptions()
-        options.intra_op_num_threads = self.threads
-        options.inter_op_num_threads = 1
-        options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_ENABLE_ALL
-        # onnxruntime's worker threads busy-wait between runs by default. On a 2-core machine shared
-        # with video decoding or other partitions, that spinning steals the cores the others need:
-        # measured under load, a run took ~190 ms without spinning and ~285 ms with it; on an idle
-        # machine the two were within noise (~50 ms). spin_wait=True restores onnxruntime's default.
-        options.add_session_config_entry("session.intra_op.allow_spinning", "1" if spin_wait else "0")
         if precision == "int8":
-            model = str(int8_scrfd(self.model_path))
+            prepared = prepared_int8(self.model_path)
+            if prepared is None:
+                raise Int8NotPreparedError(self.model_path)
+            model = prepared
         else:
             model = dynamic_scrfd_graph(self.model_path).SerializeToString()
-        self._session = onnxruntime.InferenceSession(model, options, providers=list(providers))
+        self._session = onnx_cpu_session(model, self.threads, spin_wait=spin_wait)
         self._input_name = self._session.get_inputs()[0].name
         self._output_names = [f"{head}_{stride}" for head in ("score", "bbox", "kps") for stride in self.strides]
 
@@ -164,7 +155,8 @@ class ScrfdDetector:
         """Faces in the image, best score first."""
         image = as_bgr(image_bgr)
         height, width = image.shape[:2]
-        found = [self._detect_copy(image, copy) for copy in self._plan(height, width)]
+        copies = self._plan(height, width)
+        found = [self._detect_copy(resized, copy) for resized, copy in zip(resized_copies(image, copies), copies)]
         boxes = np.concatenate([f[0] for f in found])
         scores = np.concatenate([f[1] for f in found])
         keypoints = np.concatenate([f[2] for f in found])
@@ -173,9 +165,9 @@ class ScrfdDetector:
         kept = nms(boxes, scores, self.nms_threshold)
         return [Face(tuple(float(v) for v in boxes[i]), float(scores[i]), keypoints[i]) for i in kept]
 
-    def _detect_copy(self, image: np.ndarray, copy: ScaledCopy):
-        """Run the network once on one copy; candidates in image pixels."""
-        blob = network_input(image, copy)
+    def _detect_copy(self, resized: np.ndarray, copy: ScaledCopy):
+        """Run the network once on one copy (the image resized for it); candidates in image pixels."""
+        blob = network_input(resized, copy)
         outputs = dict(zip(self._output_names, self._session.run(self._output_names, {self._input_name: blob})))
         boxes, scores, keypoints = self._decode(outputs, copy.input_shape)
         # A candidate centred in the black padding belongs to no face of this copy.

