@@ -10,6 +10,7 @@ worker and call `detect` per frame.
 
 from __future__ import annotations
 
+import threading
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -200,15 +201,27 @@ class YunetDetector:
     Threads follow OpenCV's global setting (cv2.setNumThreads), which this class leaves alone.
     The default score threshold is 0.6, not the 0.9 of OpenCV's sample: the faces in the 1927 Solvay
     photo score 0.86-0.95, and 0.9 would drop some of them.
+
+    `detect` may be called from several threads at once (the trailer pipeline's frame workers):
+    a cv2.FaceDetectorYN is not safe to share (two threads in one failed OpenCV's `forwardGraph`
+    shape assertion), so each thread gets its own, made on its first call.
     """
 
     def __init__(self, model_path: str | Path | None = None, *, score_threshold: float = 0.6,
                  nms_threshold: float = 0.3, top_k: int = 5000, max_side: int | None = None):
         self.model_path = Path(model_path) if model_path is not None else locate("yunet")
         self.max_side = max_side
-        self._detector = cv2.FaceDetectorYN.create(str(self.model_path), "", (320, 320),
-                                                   score_threshold, nms_threshold, top_k)
-        self._input_size: tuple[int, int] | None = None
+        self._settings = (score_threshold, nms_threshold, top_k)
+        self._per_thread = threading.local()
+        self._network()  # a model file OpenCV cannot read fails here, not in the first frame's thread
+
+    def _network(self):
+        """This thread's detector and the input size it was last set to."""
+        state = self._per_thread
+        if not hasattr(state, "detector"):
+            state.detector = cv2.FaceDetectorYN.create(str(self.model_path), "", (320, 320), *self._settings)
+            state.input_size = None
+        return state
 
     def detect(self, image_bgr: np.ndarray) -> list[Face]:
         """Faces in the image, best score first."""
@@ -220,10 +233,11 @@ class YunetDetector:
             image = cv2.resize(image, (round(width * factor), round(height * factor)),
                                interpolation=cv2.INTER_AREA)
         size = (image.shape[1], image.shape[0])
-        if size != self._input_size:
-            self._detector.setInputSize(size)
-            self._input_size = size
-        _, rows = self._detector.detect(image)
+        network = self._network()
+        if size != network.input_size:
+            network.detector.setInputSize(size)
+            network.input_size = size
+        _, rows = network.detector.detect(image)
         faces = [self._face(row, factor, width, height) for row in ([] if rows is None else rows)]
         return sorted(faces, key=lambda face: -face.score)
 

@@ -251,6 +251,17 @@ def test_a_dask_worker_runs_its_models_on_one_thread(model_dir, monkeypatch):
     assert available_threads() == available_cores()
 
 
+def test_one_detector_serves_several_threads_at_once(detector, media):
+    """The trailer pipeline runs frames on two workers that share one detector."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    images = [cv2.imread(str(media / name)) for name in ["multi_face.jpg", "single_face.jpg", *POSED]] * 3
+    alone = [[face.box for face in detector.detect(image)] for image in images]
+    with ThreadPoolExecutor(2) as pool:
+        together = list(pool.map(lambda image: [face.box for face in detector.detect(image)], images))
+    assert together == alone and sum(map(len, alone)) >= 6
+
+
 def test_grayscale_frames_are_accepted(scrfd, media):
     gray = cv2.cvtColor(read(media, "single_face.jpg"), cv2.COLOR_BGR2GRAY)
     assert len(scrfd.detect(gray)) == 1
