@@ -204,7 +204,7 @@ def batching(frames: list[np.ndarray], repeat: int) -> list[tuple[int, int, floa
 
 SETTINGS = [  # label, TrailerConfig overrides
     ("SCRFD 640 int8, frames in parallel (the default)", {}),
-    ("SCRFD 640 int8, one frame at a time (before)", {"frame_workers": 1, "decoder_threads": None}),
+    ("SCRFD 640 int8, one frame at a time, FFmpeg's threads", {"frame_workers": 1, "decoder_threads": None}),
     ("SCRFD 640 fp32", {"detection_precision": "fp32"}),
     ("SCRFD 320 int8", {"detection_size": 320}),
     ("YuNet, full frame", {"detector": "yunet"}),
@@ -215,7 +215,7 @@ SETTINGS = [  # label, TrailerConfig overrides
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--repeat", type=int, default=3)
-    parser.add_argument("--quick", action="store_true", help="only the default and the 'before' settings")
+    parser.add_argument("--quick", action="store_true", help="only the first two settings")
     args = parser.parse_args()
     from cineseq_assets.media.video import probe
     from cineseq_assets.trailers.emotions import load_emotion_model

@@ -7,12 +7,13 @@ Static quantization with onnxruntime.quantization: QDQ format, int8 weights per 
 uint8 activations whose ranges (MinMax) come from real video frames shown to the network exactly
 as the detector shows them (`scrfd.network_inputs`, at the default 640 letterbox and scales).
 Everything is local: the float model is the verified third-party file, the frames come from the
-shared media folder. Deriving takes ~15 s on 2 cores, once per machine.
+shared media folder. Deriving takes 10-20 s on 2 cores, once per machine.
 
 The first convolution and the nine output heads stay in float (see `float_nodes`): quantizing
 them moved scores by up to 0.15 on small faces, and they cost little. Measured on the 2-core
 machine against the float model: every gate image keeps its face count, matched boxes overlap
-with IoU >= 0.95, scores move by <= 0.05; a 720p frame costs 20-30% less CPU.
+with IoU >= 0.95, scores move by <= 0.05; a 720p frame costs about half the CPU (28.6 against
+55.2 ms, benchmarks/trailers.py).
 
 The derived file's name carries the source file's sha256, a hash of the recipe and the
 onnxruntime version, so a new model, a changed recipe or another onnxruntime makes a new file
