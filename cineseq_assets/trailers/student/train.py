@@ -80,6 +80,17 @@ def _distillation_loss(student_logits: torch.Tensor, teacher_probs: torch.Tensor
     return soft + config.hard_label_weight * hard
 
 
+def teacher_targets(teacher: EmotionModel, images: np.ndarray, average_views: bool) -> np.ndarray:
+    """The teacher's probabilities for a batch; with `average_views`, averaged over the batch, its
+    mirror image and its 2 px shift (the views of the evaluation's ceiling)."""
+    from .evaluate import shifted
+
+    views = [images]
+    if average_views:
+        views += [np.ascontiguousarray(images[:, :, ::-1]), shifted(images)]
+    return np.mean([teacher.run(teacher.contract.normalize(view)) for view in views], axis=0).astype(np.float32)
+
+
 def _agreement(model: nn.Module, gray: np.ndarray, teacher_top1: np.ndarray, size: int) -> float:
     """Share of crops where the student's top-1 label is the teacher's."""
     logits = torch.cat([model(torch.from_numpy(to_student_input(gray[i:i + 512], size)))
@@ -115,7 +126,7 @@ def train_student(dataset: CropDataset, teacher: EmotionModel,
         """Random batches of ``crops``; the teacher labels each augmented batch."""
         for batch in np.array_split(rng.permutation(len(crops)), steps_per_epoch):
             images = augment(crops[batch], config, rng)
-            targets = torch.from_numpy(teacher.run(teacher.contract.normalize(images)))
+            targets = torch.from_numpy(teacher_targets(teacher, images, config.average_teacher_views))
             inputs = torch.from_numpy(to_student_input(images, config.input_size))
             yield _distillation_loss(model(inputs), targets, config)
 
