@@ -61,8 +61,9 @@ class StudentConfig:
     time_budget_s: float | None = None  # stop after the epoch that passes this
 
 
-# Measured by benchmarks/student.py (held-out test sources, 2 threads): speed-first 55% top-1 agreement,
-# 2.5x / 4.1x the teacher's faces/s at batch 1 / 32; fidelity-first 72%, 1.5x / 1.9x.
+# Measured by benchmarks/student.py (held-out test sources, 2 threads): speed-first 56% top-1 agreement
+# (70% on the teacher's stable faces), 2.7x / 3.2x the teacher's faces/s at batch 1 / 32; fidelity-first
+# 68% (78%), 1.6x / 1.7x. Neither passes the deploy gate (student/evaluate.py).
 SPEED_FIRST = StudentConfig()
 # The whole teacher graph on a 48 px face. Training resizes the 64 px crop to 48, serving resizes the
 # face crop to 48 directly: both INTER_AREA, a difference far below the student's own error.
