@@ -118,17 +118,12 @@ def reference_faces(clip: Path) -> list[list]:
     return faces
 
 
-def iou(a, b) -> float:
-    width = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
-    height = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
-    inter = width * height
-    return inter / ((a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter)
-
-
 def compare_faces(found: list[list], reference: list[list]) -> tuple[int, float, float]:
     """Frames whose face count differs, and the smallest and median IoU of each reference face's best match."""
+    from cineseq_assets.trailers.faces import box_iou
+
     differing = sum(len(a) != len(b) for a, b in zip(found, reference)) + abs(len(found) - len(reference))
-    overlaps = [max((iou(face.box, other.box) for other in ours), default=0.0)
+    overlaps = [max((box_iou(face.box, other.box) for other in ours), default=0.0)
                 for ours, theirs in zip(found, reference) for face in theirs]
     return differing, min(overlaps, default=float("nan")), statistics.median(overlaps) if overlaps else float("nan")
 

@@ -57,6 +57,15 @@ class UnknownDetectorError(CineSeqError, ValueError):
         super().__init__(f"unknown face detector {kind!r}; choose one of: {', '.join(DETECTORS)}.")
 
 
+def box_iou(a, b) -> float:
+    """Intersection over union of two (x1, y1, x2, y2) boxes (0 when they do not overlap)."""
+    width = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
+    height = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
+    inter = width * height
+    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
+    return inter / union if union > 0 else 0.0
+
+
 def nms(boxes: np.ndarray, scores: np.ndarray, iou_threshold: float) -> np.ndarray:
     """Indices kept by non-maximum suppression (cv2.dnn.NMSBoxes on x1y1x2y2 boxes), best first."""
     if len(boxes) == 0:

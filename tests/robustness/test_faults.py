@@ -218,6 +218,16 @@ def _until(condition: Callable[[], object], seconds: float, what: str):
     raise AssertionError(f"not seen within {seconds} s: {what}")
 
 
+def _command_lines(pids: set[int]) -> dict[int, str]:
+    lines = {}
+    for pid in sorted(pids):
+        try:
+            lines[pid] = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")[:300]
+        except OSError:
+            lines[pid] = "(gone)"
+    return lines
+
+
 def _started_runs(instance, job: str) -> list:
     return instance.get_run_records(dg.RunsFilter(job_name=job, statuses=[dg.DagsterRunStatus.STARTED]))
 
@@ -246,7 +256,11 @@ def test_kill_9_of_a_run_leaves_no_process_no_temp_file_no_started_run(three_fil
             assert len(below) >= 2, "the films are computed by the run's Dask workers"
         os.kill(run.pid, signal.SIGKILL)
         run.wait()
-        _until(lambda: not alive(below), 30, f"the run's processes {sorted(alive(below))} end with it")
+        try:
+            _until(lambda: not alive(below), 30, "the run's processes end with it")
+        except AssertionError:  # say which processes outlived it, to tell a Dask worker from a Dagster helper
+            raise AssertionError(f"still running 30 s after the run was killed {point}: "
+                                 f"{_command_lines(alive(below))}") from None
     finally:
         if run.poll() is None:
             run.kill()

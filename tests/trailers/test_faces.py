@@ -21,6 +21,7 @@ from cineseq_assets.trailers.faces import (
     UnknownDetectorError,
     YunetDetector,
     available_threads,
+    box_iou,
     crop_face,
     make_detector,
 )
@@ -80,13 +81,6 @@ def frames(path: Path, every: int) -> list[np.ndarray]:
     return picked
 
 
-def iou(a, b) -> float:
-    width = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
-    height = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
-    inter = width * height
-    return inter / ((a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter)
-
-
 # ----------------------------------------------------------------------------- counts on real images
 
 @pytest.mark.parametrize("image, count", [
@@ -107,7 +101,7 @@ def test_single_pass_scrfd_also_finds_the_29_solvay_faces(scrfd_single_pass, med
 @pytest.mark.parametrize("image, reference", [("newton.png", NEWTON_BOX), ("gauss.png", GAUSS_BOX)])
 def test_portrait_box_matches_the_scrfd_reference(detector, media, image, reference):
     (face,) = detector.detect(read(media, image))
-    assert iou(face.box, reference) > 0.85
+    assert box_iou(face.box, reference) > 0.85
 
 
 def test_scrfd_keypoints_match_the_reference(scrfd_single_pass, media):
@@ -143,7 +137,7 @@ def test_scrfd_finds_the_close_up_face_on_posed_photos(scrfd, yunet, media, imag
     picture = read(media, image)
     (face,) = scrfd.detect(picture)
     (reference,) = yunet.detect(picture)
-    assert iou(face.box, reference.box) > 0.7
+    assert box_iou(face.box, reference.box) > 0.7
 
 
 def test_single_pass_misses_close_ups_which_is_why_scrfd_has_a_second_pass(scrfd_single_pass, media):
@@ -180,7 +174,7 @@ def test_a_smaller_input_size_runs_the_same_weights(model_dir, media):
     scrfd_480 = ScrfdDetector(model_dir / get("scrfd_2.5g_kps").filename, input_size=480)
     assert len(scrfd_480.detect(read(media, "solvay_conference_1927.jpg"))) == 29
     (face,) = scrfd_480.detect(read(media, "newton.png"))
-    assert iou(face.box, NEWTON_BOX) > 0.85
+    assert box_iou(face.box, NEWTON_BOX) > 0.85
     assert all(len(scrfd_480.detect(read(media, image))) == 1 for image in POSED)
 
 

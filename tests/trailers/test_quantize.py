@@ -16,7 +16,7 @@ import pytest
 from cineseq_assets.cli import main as cli_main
 from cineseq_assets.errors import CineSeqError
 from cineseq_assets.model_files import get
-from cineseq_assets.trailers.faces import ScrfdDetector, make_detector
+from cineseq_assets.trailers.faces import ScrfdDetector, box_iou, make_detector
 from cineseq_assets.trailers.quantize import Int8NotPreparedError, QuantizationError, int8_path, int8_scrfd
 
 GATES = [("solvay_conference_1927.jpg", 29), ("newton.png", 1), ("gauss.png", 1), ("multi_face.jpg", 5)]
@@ -64,13 +64,6 @@ def read(media: Path, name: str) -> np.ndarray:
     return image
 
 
-def iou(a, b) -> float:
-    width = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
-    height = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
-    inter = width * height
-    return inter / ((a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter)
-
-
 @pytest.mark.parametrize("image, count", GATES)
 def test_int8_finds_as_many_faces_as_the_float_model(int8, fp32, media, image, count):
     picture = read(media, image)
@@ -83,8 +76,8 @@ def test_int8_boxes_match_the_float_boxes(int8, fp32, media, image, count):
     picture = read(media, image)
     ours = int8.detect(picture)
     for face in fp32.detect(picture):
-        best = max(ours, key=lambda other: iou(face.box, other.box))
-        assert iou(face.box, best.box) > 0.8, (face.box, best.box)
+        best = max(ours, key=lambda other: box_iou(face.box, other.box))
+        assert box_iou(face.box, best.box) > 0.8, (face.box, best.box)
         assert abs(face.score - best.score) < 0.1  # measured <= 0.05: no face drifts towards the threshold
         assert np.abs(face.keypoints - best.keypoints).max() < 0.1 * face.width
 
