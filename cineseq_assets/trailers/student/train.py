@@ -118,7 +118,7 @@ def train_student(dataset: CropDataset, teacher: EmotionModel,
     model_config = student_model_config(config, teacher_keras())
     model = build_student_net(model_config, teacher_keras() if config.init_from_teacher else None)
     # Contiguous (NCHW) tensors, not channels-last: channels-last trained the speed-first student
-    # 16% faster, but the fidelity-first one (48 px, no stride) crashed in its first epoch's backward
+    # 19% faster, but the fidelity-first one (48 px, no stride) crashed in its first epoch's backward
     # pass with heap corruption ("free(): invalid next size", torch 2.13 on CPU), every time.
     steps_per_epoch = math.ceil(len(crops) / config.batch_size)
 
