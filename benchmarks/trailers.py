@@ -128,13 +128,14 @@ def compare_faces(found: list[list], reference: list[list]) -> tuple[int, float,
     return differing, min(overlaps, default=float("nan")), statistics.median(overlaps) if overlaps else float("nan")
 
 
-def stage_costs(clip: Path, detector, emotions, repeat: int) -> tuple[dict[str, float], list[list]]:
+def stage_costs(clip: Path, detector, emotions, decoder_threads: int | None,
+                repeat: int) -> tuple[dict[str, float], list[list]]:
     """CPU ms per sampled frame of each stage alone, with the settings the pipeline uses; and the faces."""
     from cineseq_assets.media.video import sample_frames
     from cineseq_assets.trailers.audio import audio_features, load_audio
     from cineseq_assets.trailers.faces import crop_face
 
-    decode, frames = cpu_ms(lambda: [f.image_bgr for f in sample_frames(clip, 2.0, 1280, threads=1)], repeat)
+    decode, frames = cpu_ms(lambda: [f.image_bgr for f in sample_frames(clip, 2.0, 1280, threads=decoder_threads)], repeat)
     detect, faces = cpu_ms(lambda: [detector.detect(image) for image in frames], repeat)
     crops = [[crop_face(image, face, emotions.contract.face_margin_px) for face in found]
              for image, found in zip(frames, faces)]
@@ -230,7 +231,7 @@ def main() -> None:
         for label, overrides in SETTINGS[:2] if args.quick else SETTINGS:
             config = TrailerConfig(emotion_model="teacher", **overrides)
             detector = make_detector(config.detector, **_detector_options(config, 1))
-            costs, found = stage_costs(clip, detector, emotions, args.repeat)
+            costs, found = stage_costs(clip, detector, emotions, config.decoder_threads, args.repeat)
             factor, summary, visual = realtime(TrailerAnalyzer(config, emotion_model=emotions), clip, args.repeat)
             # Frames in parallel must find what one detector finds frame by frame.
             assert visual["n_faces"].tolist() == [len(faces) for faces in found], label

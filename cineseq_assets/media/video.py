@@ -274,10 +274,10 @@ class FrameSampler(Iterator[Frame]):
                 video.thread_count = self.threads
             origin, time_base = video.start_time or 0, video.time_base
             next_time = 0.0
-            packets = _PacketReader(container, video)
             needed_pts = lambda: origin + (next_time - TIME_EPSILON_S) / time_base  # noqa: E731
+            packets = _PacketReader(container, video, needed_pts, slot_ticks=1 / (self.rate * time_base))
             try:
-                for frame in packets.decode_needed(needed_pts, slot_ticks=1 / (self.rate * time_base)):
+                for frame in packets.decode_needed():
                     self.frames_decoded += 1
                     if frame.pts is None:  # cannot be placed on the timeline (raw streams without timestamps)
                         continue
@@ -332,44 +332,41 @@ class _PacketReader:
     only ever decodes more than needed, never less: the sampled frames are the same pixels.
     """
 
-    def __init__(self, container: av.container.InputContainer, video: av.video.stream.VideoStream):
+    def __init__(self, container: av.container.InputContainer, video: av.video.stream.VideoStream,
+                 needed_pts, slot_ticks: float = 0.0):
+        """`needed_pts()` is the earliest timestamp (stream ticks) still wanted; it is asked again
+        for every packet because it moves forward as frames are consumed. `slot_ticks` is the
+        spacing of the sampling times (0: every frame may be wanted, nothing is skipped)."""
         self.container, self.video = container, video
+        self.needed_pts, self.slot_ticks = needed_pts, slot_ticks
         self.end_pts: int | None = None  # end of the latest packet read, to tell a truncated file
         self.held: list[av.Packet] = []
         self.before_keyframe: list[av.Packet] = []  # held packets of the group before the latest keyframe
         self.keyframe_pts: int | None = None
         self.in_leading = False  # leading pictures of the latest keyframe may still come
         self.skipped = False  # packets were dropped since the decoder last got one
-        self.needed_pts = lambda: -math.inf
-        self.slot_ticks = 0.0  # stream ticks between sampling times
         # Timestamps of the latest packets read (bounded: forgetting one only decodes more).
         self.recent_pts: deque[int] = deque(maxlen=4 * _MAX_REORDER_DEPTH)
         self.skip_setting = "DEFAULT"
 
-    def decode_needed(self, needed_pts, slot_ticks: float = 0.0) -> Iterator[av.VideoFrame]:
-        """Frames in display order, skipping the decoding of packets no wanted frame needs.
-
-        `needed_pts()` is the earliest timestamp (stream ticks) still wanted; it is asked again
-        for every packet because it moves forward as frames are consumed. `slot_ticks` is the
-        spacing of the sampling times (0: every frame may be wanted, nothing is skipped).
-        """
-        self.needed_pts, self.slot_ticks = needed_pts, slot_ticks
+    def decode_needed(self) -> Iterator[av.VideoFrame]:
+        """Frames in display order, skipping the decoding of packets no wanted frame needs."""
         for packet in self.container.demux(self.video):
             if packet.size == 0:  # the empty packet that ends the stream
                 break
-            yield from self._read(packet, needed_pts)
-        if self.held and max(p.pts for p in self.held) >= needed_pts():
+            yield from self._read(packet)
+        if self.held and max(p.pts for p in self.held) >= self.needed_pts():
             yield from self._decode(self.before_keyframe + self.held)
         yield from self.video.decode(None)  # the frames the decoder still holds back for reordering
 
-    def _read(self, packet: av.Packet, needed_pts) -> Iterator[av.VideoFrame]:
+    def _read(self, packet: av.Packet) -> Iterator[av.VideoFrame]:
         if packet.pts is None:  # nothing to judge by: decode it and everything it may need
             yield from self._decode(self.before_keyframe + self.held + [packet])
             return
         self.end_pts = max(self.end_pts or packet.pts, packet.pts + (packet.duration or 0))
         self.recent_pts.append(packet.pts)
         if packet.is_keyframe:
-            if self._keyframe_wanted(needed_pts()):  # a keyframe followed by a keyframe (all-intra)
+            if self._keyframe_wanted(self.needed_pts()):  # a keyframe followed by a keyframe (all-intra)
                 yield from self._decode(self.held)
             # Whether this keyframe is needed is decided once we know if leading pictures follow.
             self._drop(self.before_keyframe)
@@ -377,7 +374,7 @@ class _PacketReader:
             self.keyframe_pts, self.in_leading = packet.pts, True
             return
         self.held.append(packet)
-        wanted = needed_pts()
+        wanted = self.needed_pts()
         if self.in_leading and packet.pts < self.keyframe_pts:  # a leading picture
             if packet.pts >= wanted:
                 yield from self._decode(self.before_keyframe + self.held)

@@ -86,10 +86,14 @@ def shifted(gray: np.ndarray, dx: int = SHIFT_PX, dy: int = 0) -> np.ndarray:
                                     borderMode=cv2.BORDER_REPLICATE) for crop in gray])
 
 
+def other_views(gray: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The views of square crops the teacher is asked about again: the mirror image, the 2 px shift."""
+    return np.ascontiguousarray(gray[:, :, ::-1]), shifted(gray)
+
+
 def teacher_stability(teacher: EmotionModel, gray: np.ndarray, top1: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Per crop: does the teacher's top-1 survive the mirror image, and a 2 px shift?"""
-    mirrored = teacher.predict_gray(np.ascontiguousarray(gray[:, :, ::-1])).argmax(1)
-    moved = teacher.predict_gray(shifted(gray)).argmax(1)
+    mirrored, moved = (teacher.predict_gray(view).argmax(1) for view in other_views(gray))
     return mirrored == top1, moved == top1
 
 

@@ -23,6 +23,7 @@ from cineseq_assets.trailers.emotions import EmotionModel
 from cineseq_assets.trailers.mini_xception import KerasGraphModel
 
 from .data import CropDataset
+from .evaluate import other_views
 from .net import SPEED_FIRST, StudentConfig, build_student_net, student_model_config, teacher_keras, to_student_input
 
 log = logging.getLogger(__name__)
@@ -83,11 +84,7 @@ def _distillation_loss(student_logits: torch.Tensor, teacher_probs: torch.Tensor
 def teacher_targets(teacher: EmotionModel, images: np.ndarray, average_views: bool) -> np.ndarray:
     """The teacher's probabilities for a batch; with `average_views`, averaged over the batch, its
     mirror image and its 2 px shift (the views of the evaluation's ceiling)."""
-    from .evaluate import shifted
-
-    views = [images]
-    if average_views:
-        views += [np.ascontiguousarray(images[:, :, ::-1]), shifted(images)]
+    views = [images, *other_views(images)] if average_views else [images]
     return np.mean([teacher.run(teacher.contract.normalize(view)) for view in views], axis=0).astype(np.float32)
 
 
