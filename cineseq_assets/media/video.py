@@ -13,8 +13,8 @@ last keyframe wait in a queue; they are decoded when a packet at or after the ne
 time arrives, and dropped, undecoded, when a new keyframe makes them unnecessary. At 2 frames
 per second every group is needed (keyframes are usually 1-10 s apart); the saving then comes
 from skipping the pictures nothing references before each sampling time (`skip_frame = NONREF`,
-see `_PacketReader`: on a 31 s 720p x264 trailer 448 of 784 pictures are decoded, ~16 instead
-of ~22 ms of CPU per sampled frame, the same pixels) and from converting to BGR only the kept
+see `_PacketReader`: on a 31 s 720p x264 trailer 448 of 784 pictures are decoded, about a
+quarter less CPU, the same pixels) and from converting to BGR only the kept
 frames. At low rates whole groups of pictures are skipped, as a seek to the keyframe before each
 sampling time would, but in one sequential read that also works in containers without a seek index.
 The figures below predate the skipping of unreferenced pictures.

@@ -12,8 +12,8 @@ shared media folder. Deriving takes 10-20 s on 2 cores, once per machine.
 The first convolution and the nine output heads stay in float (see `float_nodes`): quantizing
 them moved scores by up to 0.15 on small faces, and they cost little. Measured on the 2-core
 machine against the float model: every gate image keeps its face count, matched boxes overlap
-with IoU >= 0.95, scores move by <= 0.05; a 720p frame costs about half the CPU (28.6 against
-55.2 ms, benchmarks/trailers.py).
+with IoU >= 0.95, scores move by <= 0.05; a 720p frame costs about half the CPU (22.0 against
+44.0 ms, benchmarks/trailers.py).
 
 The derived file's name carries the source file's sha256, a hash of the recipe and the
 onnxruntime version, so a new model, a changed recipe or another onnxruntime makes a new file
