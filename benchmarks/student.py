@@ -9,7 +9,8 @@ beside the deployed student (the trailer_emotion_student asset decides deploymen
 and prints one table: crops and
 sources per split, epochs, training time, top-1 agreement with the teacher on the held-out test
 sources, valence/arousal mean absolute difference through the circumplex, and faces per second of
-teacher and student in onnxruntime on 2 threads at batch 1 and 32; then, per kind of source, the
+teacher and student in onnxruntime at batch 1 and 32, on the threads the trailer pipeline gives its
+emotion model (one per frame worker: 1 on 2 cores); then, per kind of source, the
 ceiling (the teacher against itself on the mirrored crop and on the crop shifted 2 px) beside the
 student, and the confusion matrix. The deploy gate (student/evaluate.py): >= 85% agreement on the
 faces where the teacher is stable, overall agreement within 5 points of the teacher's
@@ -45,7 +46,7 @@ def _arguments() -> argparse.Namespace:
 
 def _rows(student, report) -> dict[str, str]:
     by_kind = ", ".join(f"{kind} {value:.0%}" for kind, value in report.agreement_by_kind.items())
-    speeds = {f"faces/s at batch {b}: teacher / student (ratio, gate >= 3)":
+    speeds = {f"faces/s at batch {b}, {report.threads} thread(s): teacher / student (ratio, gate >= 3)":
               f"{report.teacher_faces_per_s[b]:,.0f} / {report.student_faces_per_s[b]:,.0f} (x{report.speedup(b):.1f})"
               for b in sorted(report.teacher_faces_per_s)}
     return {

@@ -48,6 +48,16 @@ class TrailerAnalysis:
     summary: dict = field(default_factory=dict)
 
 
+def worker_threads(config: TrailerConfig) -> tuple[int, int]:
+    """(frame workers, inference threads of each model) for ``config`` on this machine.
+
+    Frames run in parallel with one inference thread each by default: SCRFD's layers on a 640x384
+    input are too small to split well across threads (docs/trailers.md, "Measured").
+    """
+    frame_workers = max(1, min(config.frame_workers or available_threads(), available_threads()))
+    return frame_workers, max(1, available_threads() // frame_workers)
+
+
 class TrailerAnalyzer:
     """Holds the loaded models, so that many trailers reuse one detector and one emotion model."""
 
@@ -55,10 +65,7 @@ class TrailerAnalyzer:
                  emotion_model: EmotionModel | None = None, student_path: str | Path | None = None):
         """`student_path`: where the student is read from when the config asks for it (default: storage's)."""
         self.config = config or TrailerConfig()
-        self.frame_workers = max(1, min(self.config.frame_workers or available_threads(), available_threads()))
-        # Frames run in parallel with one inference thread each: SCRFD's layers on a 640x384 input
-        # are too small to split well across threads (docs/trailers.md, "Measured").
-        threads = max(1, available_threads() // self.frame_workers)
+        self.frame_workers, threads = worker_threads(self.config)
         self.detector = detector or make_detector(self.config.detector, **_detector_options(self.config, threads))
         self.emotions = emotion_model or load_emotion_model(self.config.emotion_model, student_path=student_path,
                                                             threads=threads)

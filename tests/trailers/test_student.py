@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from cineseq_assets.trailers.emotions import FER2013_LABELS, affect, load_emotion_model
+from cineseq_assets.trailers.pipeline import TrailerConfig, worker_threads
 from cineseq_assets.trailers.student.data import CropDataset, Source, assign_splits, build_crop_dataset, discover_sources
 from cineseq_assets.trailers.student.evaluate import confusion_markdown, evaluate, shifted, teacher_stability
 from cineseq_assets.trailers.student.export import export_onnx
@@ -167,6 +168,8 @@ def test_evaluate_reports_agreement_affect_error_and_speed(short_run, dataset, t
     assert 0 <= report.valence_mad <= 2 and 0 <= report.arousal_mad <= 2
     assert set(report.teacher_faces_per_s) == set(report.student_faces_per_s) == {1, 32}
     assert report.speedup(32) > 0
+    # Timed on the threads the trailer pipeline gives its emotion model, where the speed counts
+    assert report.threads == worker_threads(TrailerConfig())[1]
     # The ceiling and the gate
     assert 0 <= report.stable_share <= min(report.teacher_flip_agreement, report.teacher_shift_agreement) <= 1
     assert set(report.ceiling_by_kind) == set(report.agreement_by_kind)

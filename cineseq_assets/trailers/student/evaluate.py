@@ -111,8 +111,17 @@ def faces_per_second(model: EmotionModel, batch_size: int, seconds: float = 2.0)
 
 
 def evaluate(student_onnx_path: str | Path, teacher: EmotionModel, dataset: CropDataset, *,
-             batch_sizes: Sequence[int] = (1, 32), threads: int = 2, timing_seconds: float = 2.0) -> StudentReport:
-    """Agreement, valence/arousal error and speed of the exported student against ``teacher`` on test sources."""
+             batch_sizes: Sequence[int] = (1, 32), threads: int | None = None,
+             timing_seconds: float = 2.0) -> StudentReport:
+    """Agreement, valence/arousal error and speed of the exported student against ``teacher`` on test sources.
+
+    Both are timed with ``threads`` onnxruntime threads; by default the threads the trailer pipeline
+    gives its emotion model on this machine (one per frame worker), since that is where the speed counts.
+    """
+    if threads is None:
+        from cineseq_assets.trailers.pipeline import TrailerConfig, worker_threads
+
+        threads = worker_threads(TrailerConfig())[1]
     test = dataset.subset("test")
     if not len(test):
         raise ValueError("the dataset has no test crops; build it with test_fraction > 0 and more sources")

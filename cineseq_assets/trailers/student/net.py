@@ -46,6 +46,14 @@ class StudentConfig:
     # Distil the mean of the teacher's probabilities on the crop, its mirror image and its 2 px shift:
     # where the teacher changes its mind between those views, the student is not asked to follow one.
     average_teacher_views: bool = False
+    # Weight of the mean absolute difference of valence and arousal (the circumplex, emotions.affect)
+    # between student and teacher: the gate judges these, and KL alone leaves them loose.
+    affect_loss_weight: float = 0.0
+    # Weight of matching the teacher's intermediate feature maps (average-pooled to the student's
+    # size, each layer's error divided by the teacher map's variance): far more signal per face than
+    # seven probabilities, and the student keeps the teacher's layers and channels, so the maps align.
+    feature_loss_weight: float = 0.0
+    feature_layers: tuple[str, ...] = ("activation_2", "add_1", "add_2", "add_3", "add_4")
     epochs: int = 20
     patience: int = 5  # epochs without a better validation agreement before stopping
     batch_size: int = 128
