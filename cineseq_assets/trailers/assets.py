@@ -21,7 +21,7 @@ from .film_task import FilmTrailer, TrailerEmotionTask
 from .pipeline import TrailerConfig
 
 GROUP = "trailers"
-STUDENT_EPOCHS = 12  # the asset's run is shorter than SPEED_FIRST's measured 20 epochs
+STUDENT_EPOCHS = 12  # the asset's run is shorter than SPEED_FIRST's measured 30 epochs
 
 
 class StudentTrainingConfig(RunConfig):

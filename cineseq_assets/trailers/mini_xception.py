@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Sequence
 
 import h5py
 import numpy as np
@@ -233,17 +232,13 @@ class KerasGraphModel(nn.Module):
         self.input_shape, self.num_classes = shapes[self.input_name], shapes[self.output_name][0]
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.forward_with_features(x, ())[0]
-
-    def forward_with_features(self, x: torch.Tensor, names: Sequence[str]) -> tuple[torch.Tensor, list[torch.Tensor]]:
-        """The output and the outputs of the layers ``names`` (e.g. for distilling intermediate features)."""
         outputs = {self.input_name: x}
         for name, kind, inbound in self.layers_config:
             if kind == "InputLayer":
                 continue
             inputs = [outputs[n] for n in inbound]
             outputs[name] = sum(inputs[1:], inputs[0]) if kind == "Add" else self.layers[name](inputs[0])
-        return outputs[self.output_name], [outputs[name] for name in names]
+        return outputs[self.output_name]
 
 
 def mini_xception_from_keras(h5_path: str | Path) -> KerasGraphModel:

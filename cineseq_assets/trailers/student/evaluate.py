@@ -170,7 +170,8 @@ def confusion_markdown(report: StudentReport) -> str:
     lines = [header, "|---|" + "---|" * (len(report.labels) + 1)]
     for label, row in zip(report.labels, report.confusion):
         share = report.agreement_by_class.get(label, float("nan"))
-        lines.append(f"| {label} | " + " | ".join(str(v) for v in row) + f" | {share:.0%} |")
+        shown = "-" if np.isnan(share) else f"{share:.0%}"  # a class the teacher never chose on these crops
+        lines.append(f"| {label} | " + " | ".join(str(v) for v in row) + f" | {shown} |")
     return "\n".join(lines)
 
 

@@ -19,8 +19,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from cineseq_assets.fitting import ONE_CYCLE, FitSettings, fit_loop, seeded
-from cineseq_assets.trailers.emotions import CIRCUMPLEX, TEACHER_CONTRACT, EmotionModel
-from cineseq_assets.trailers.mini_xception import KerasGraphModel, mini_xception_from_keras
+from cineseq_assets.trailers.emotions import EmotionModel
+from cineseq_assets.trailers.mini_xception import KerasGraphModel
 
 from .data import CropDataset
 from .evaluate import other_views
@@ -71,33 +71,14 @@ def augment(crops: np.ndarray, config: StudentConfig, rng: np.random.Generator) 
     return np.clip((out - mean) * gain + mean + offset, 0, 255)
 
 
-def _distillation_loss(student_logits: torch.Tensor, teacher_probs: torch.Tensor, config: StudentConfig,
-                       circumplex: torch.Tensor) -> torch.Tensor:
-    """KL(teacher_T || student_T) * T^2 + w * CE(student, teacher top-1) + w_a * |affect difference|.
-
-    T^2 keeps gradients comparable across T; ``circumplex`` is [K, 2], the labels' (valence, arousal).
-    """
+def _distillation_loss(student_logits: torch.Tensor, teacher_probs: torch.Tensor,
+                       config: StudentConfig) -> torch.Tensor:
+    """KL(teacher_T || student_T) * T^2 + w * CE(student, teacher top-1); T^2 keeps gradients comparable across T."""
     t = config.temperature
     teacher_soft = torch.softmax(torch.log(teacher_probs.clamp_min(1e-8)) / t, dim=1)  # softmax(logits / T)
     soft = F.kl_div(F.log_softmax(student_logits / t, dim=1), teacher_soft, reduction="batchmean") * t * t
     hard = F.cross_entropy(student_logits, teacher_probs.argmax(dim=1))
-    loss = soft + config.hard_label_weight * hard
-    if config.affect_loss_weight:
-        difference = (torch.softmax(student_logits, dim=1) - teacher_probs) @ circumplex
-        loss = loss + config.affect_loss_weight * difference.abs().mean()
-    return loss
-
-
-def _feature_loss(student_maps: list[torch.Tensor], teacher_net: KerasGraphModel, images: np.ndarray,
-                  config: StudentConfig) -> torch.Tensor:
-    """Mean over ``config.feature_layers`` of the squared error between the student's maps and the
-    teacher's, average-pooled to the student's size, relative to the teacher map's variance."""
-    with torch.no_grad():
-        _, teacher_maps = teacher_net.forward_with_features(
-            torch.from_numpy(TEACHER_CONTRACT.normalize(images)), config.feature_layers)
-    losses = [F.mse_loss(student, F.adaptive_avg_pool2d(teacher, student.shape[-2:])) / teacher.var().clamp_min(1e-6)
-              for student, teacher in zip(student_maps, teacher_maps)]
-    return torch.stack(losses).mean()
+    return soft + config.hard_label_weight * hard
 
 
 def teacher_targets(teacher: EmotionModel, images: np.ndarray, average_views: bool) -> np.ndarray:
@@ -137,8 +118,6 @@ def train_student(dataset: CropDataset, teacher: EmotionModel,
     # 19% faster, but the fidelity-first one (48 px, no stride) crashed in its first epoch's backward
     # pass with heap corruption ("free(): invalid next size", torch 2.13 on CPU), every time.
     steps_per_epoch = math.ceil(len(crops) / config.batch_size)
-    teacher_net = mini_xception_from_keras(teacher_keras()) if config.feature_loss_weight else None
-    circumplex = torch.tensor([CIRCUMPLEX[label] for label in teacher.labels], dtype=torch.float32)
 
     def batch_losses():
         """Random batches of ``crops``; the teacher labels each augmented batch."""
@@ -146,11 +125,7 @@ def train_student(dataset: CropDataset, teacher: EmotionModel,
             images = augment(crops[batch], config, rng)
             targets = torch.from_numpy(teacher_targets(teacher, images, config.average_teacher_views))
             inputs = torch.from_numpy(to_student_input(images, config.input_size))
-            logits, features = model.forward_with_features(inputs, config.feature_layers if teacher_net else ())
-            loss = _distillation_loss(logits, targets, config, circumplex)
-            if teacher_net is not None:
-                loss = loss + config.feature_loss_weight * _feature_loss(features, teacher_net, images, config)
-            yield loss
+            yield _distillation_loss(model(inputs), targets, config)
 
     def validation_agreement() -> float:
         return _agreement(model, val.crops, val_top1, config.input_size)
