@@ -120,6 +120,9 @@ def main() -> None:
         student = train_student(dataset, teacher, config)
         report = evaluate(export_onnx(student, path), teacher, dataset)
         columns[f"{name}-first"] = _rows(student, report)
+        curve = ", ".join(f"{row['epoch']}: {row['val_agreement']:.1%}" for row in student.history
+                          if row["epoch"] % 5 == 0 or row["epoch"] in (1, student.best_epoch, student.epochs_run))
+        details.append(f"\n{name}-first, validation agreement by epoch: {curve}")
         details.append(f"\n{name}-first, per source:\n{_ceiling_table(report)}\n\n{name}-first, teacher's top-1 "
                        f"(rows) against the student's (columns):\n{confusion_markdown(report)}")
         print(f"{name}-first student saved to {path}")
