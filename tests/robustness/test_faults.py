@@ -242,7 +242,9 @@ KILL_POINTS = {
 
 
 @pytest.mark.parametrize("point", list(KILL_POINTS))
-def test_kill_9_of_a_run_leaves_no_process_no_temp_file_no_started_run(three_films, isolated_project, instance, point):
+def test_kill_9_of_a_run_leaves_no_process_no_temp_file_no_started_run(three_films, isolated_project, instance, point,
+                                                                       monkeypatch):
+    monkeypatch.setenv("CINESEQ_DASK_WORKERS", "2")  # the run's own LocalCluster: its workers must die with it
     storage = Path(os.environ["CINESEQ_STORAGE"])
     out = isolated_project / "run.out"
     with out.open("w") as sink:
@@ -252,8 +254,9 @@ def test_kill_9_of_a_run_leaves_no_process_no_temp_file_no_started_run(three_fil
         _until(lambda: KILL_POINTS[point](storage, instance) or run.poll() is not None, 600, point)
         assert run.poll() is None, f"the run ended before it could be killed {point}: {out.read_text()[-2000:]}"
         below = descendants(run.pid)
-        if point == "while it writes films":
-            assert len(below) >= 2, "the films are computed by the run's Dask workers"
+        # Beside them: multiprocessing's resource tracker, Dagster's compute-log `tail -F` and its watchers
+        workers = [line for line in _command_lines(below).values() if "multiprocessing.spawn" in line]
+        assert len(workers) == 2, f"the run's two Dask worker processes: {_command_lines(below)}"
         os.kill(run.pid, signal.SIGKILL)
         run.wait()
         try:
