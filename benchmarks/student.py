@@ -120,9 +120,10 @@ def main() -> None:
         student = train_student(dataset, teacher, config)
         report = evaluate(export_onnx(student, path), teacher, dataset)
         columns[f"{name}-first"] = _rows(student, report)
-        curve = ", ".join(f"{row['epoch']}: {row['val_agreement']:.1%}" for row in student.history
-                          if row["epoch"] % 5 == 0 or row["epoch"] in (1, student.best_epoch, student.epochs_run))
-        details.append(f"\n{name}-first, validation agreement by epoch: {curve}")
+        curve = student.learning_curve()
+        shown = curve[(curve["epoch"] % 5 == 0) | curve["epoch"].isin([1, student.best_epoch, student.epochs_run])]
+        by_epoch = ", ".join(f"{epoch}: {agreement:.1%}" for epoch, agreement in zip(shown["epoch"], shown["val_agreement"]))
+        details.append(f"\n{name}-first, validation agreement by epoch: {by_epoch}")
         details.append(f"\n{name}-first, per source:\n{_ceiling_table(report)}\n\n{name}-first, teacher's top-1 "
                        f"(rows) against the student's (columns):\n{confusion_markdown(report)}")
         print(f"{name}-first student saved to {path}")

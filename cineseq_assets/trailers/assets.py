@@ -108,7 +108,7 @@ def trailer_emotion_student(context: dg.AssetExecutionContext, config: StudentTr
         "ceiling_by_kind": dg.MetadataValue.json(report.ceiling_by_kind),
         "agreement_by_class": dg.MetadataValue.json(report.agreement_by_class),
         "confusion": dg.MetadataValue.md(confusion_markdown(report)),
-        "learning_curve": dg.MetadataValue.md(student.learning_curve_markdown()),
+        "learning_curve": dg.MetadataValue.md(student.learning_curve().to_markdown(index=False, floatfmt=".3f")),
     })
 
 

@@ -115,8 +115,9 @@ def test_short_training_run_exports_an_onnx_student_that_onnxruntime_runs(short_
     student, path, seconds = short_run
     assert seconds < 30
     assert student.epochs_run == 1 and student.train_crops == min(48, len(dataset.subset("train")))
-    curve = student.learning_curve_markdown()  # the asset's metadata shows it
-    assert curve.count("\n") == 1 + student.epochs_run and "| 1 (best) |" in curve
+    curve = student.learning_curve()  # the asset's metadata shows it
+    assert curve["epoch"].tolist() == list(range(1, student.epochs_run + 1))
+    assert curve.loc[curve["best"], "epoch"].tolist() == [student.best_epoch] == [1]
     model = load_emotion_model("student", student_path=path)
     assert model.labels == FER2013_LABELS and model.contract.size == student.config.input_size
     probabilities = model.predict_gray(dataset.crops[:10])

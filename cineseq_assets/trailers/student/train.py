@@ -14,6 +14,7 @@ from dataclasses import asdict, dataclass, field
 
 import cv2
 import numpy as np
+import pandas as pd
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -48,14 +49,10 @@ class TrainedStudent:
         """Every weight and BN statistic as a numpy array (no pickle; the caller stores it as Parquet)."""
         return {name: tensor.detach().cpu().numpy().copy() for name, tensor in self.model.state_dict().items()}
 
-    def learning_curve_markdown(self) -> str:
-        """Training loss and validation agreement per epoch as a Markdown table (the best epoch marked)."""
-        lines = ["| epoch | training loss | validation agreement |", "|---|---|---|"]
-        for row in self.history:
-            best = " (best)" if row["epoch"] == self.best_epoch else ""
-            agreement = row.get("val_agreement", float("nan"))
-            lines.append(f"| {row['epoch']}{best} | {row['train_loss']:.3f} | {agreement:.1%} |")
-        return "\n".join(lines)
+    def learning_curve(self) -> pd.DataFrame:
+        """Per epoch: training loss, validation agreement, and whether it is the kept (best) epoch."""
+        curve = pd.DataFrame(self.history, columns=["epoch", "train_loss", "val_agreement"])
+        return curve.assign(best=curve["epoch"] == self.best_epoch)
 
     def config_dict(self) -> dict:
         """Everything needed to rebuild the net from :meth:`state_arrays` (JSON-ready)."""
