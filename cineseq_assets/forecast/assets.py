@@ -161,7 +161,8 @@ def _training_metrics(trained: TrainedModel, seconds: float) -> dict:
     best = min(trained.history, key=lambda h: h["validation_wape"])
     return {"validation_wape": served_validation_wape(trained), "network_validation_wape": best["validation_wape"],
             "booster_weight": trained.blend_weight, "best_epoch": best["epoch"], "epochs": len(trained.history),
-            "seconds": seconds, "network_seconds": trained.seconds, "conformal_widening": trained.conformal}
+            "seconds": seconds, "network_seconds": trained.seconds, "conformal_widening": trained.conformal,
+            "recent_widening": None if trained.recent is None else trained.recent.latest()}
 
 
 @dg.asset(

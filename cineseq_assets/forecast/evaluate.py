@@ -16,14 +16,16 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from functools import partial
 
+import numpy as np
 import pandas as pd
 
 from . import baselines
+from .calibration import forecast_dates, recent_widening
 from .forecaster import Forecaster, Network, Served
-from .metrics import error_table, grouped_errors
+from .metrics import coverage, error_table, grouped_errors
 from .predict import forecast_frame
 from .splits import SplitConfig
-from .train import PreparedData, TrainConfig, prepare
+from .train import PreparedData, TrainConfig, prepare, widen
 
 log = logging.getLogger(__name__)
 
@@ -121,11 +123,23 @@ def _score(name: str, data: PreparedData, config: TrainConfig, unknown_market: b
     fitted = time.perf_counter()
     quantiles = forecaster.predict(data.test)
     run = {"seconds": fitted - started, **forecaster.fit_report(), "predict_seconds": time.perf_counter() - fitted}
-    frames = {name: forecast_frame(data.test, quantiles, "test").dropna(subset=["actual"])}
+    run["coverage_80_static"] = coverage(forecast_frame(data.test, quantiles, "test").dropna(subset=["actual"]))
+    frames = {name: forecast_frame(data.test, recalibrated(forecaster, data, quantiles), "test").dropna(subset=["actual"])}
     if unknown_market:
         hidden = forecaster.predict(data.test.without_market())
+        hidden = recalibrated(forecaster, data, hidden)
         frames[f"{name}@no_market"] = forecast_frame(data.test, hidden, "test").dropna(subset=["actual"])
     return frames, run
+
+
+def recalibrated(forecaster: Forecaster, data: PreparedData, test_quantiles: np.ndarray) -> np.ndarray:
+    """The test forecasts' bands widened as a forecaster deployed at the split would have widened them
+    (forecast.calibration): at each forecast's date, by the outcomes known by then of every film it never
+    trained on, the validation films and the test films' earlier weeks. Point forecasts are returned as they are."""
+    if np.isnan(test_quantiles[..., 0]).all():
+        return test_quantiles
+    recent = recent_widening([(data.validation, forecaster.predict(data.validation)), (data.test, test_quantiles)])
+    return widen(test_quantiles.copy(), recent.at(forecast_dates(data.test.origin_week_start)))
 
 
 def headline(result: EvaluationResult, split_kind: str = "by_film") -> dict:

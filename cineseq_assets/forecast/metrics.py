@@ -40,7 +40,12 @@ def conformal_margin(lower: np.ndarray, upper: np.ndarray, actual: np.ndarray, c
     scores' finite-sample ceil((n + 1) coverage) / n quantile. 0 without calibration points.
     """
     lower, upper, actual = (np.asarray(a, dtype=float) for a in (lower, upper, actual))
-    scores = np.maximum(lower - actual, actual - upper)
+    return conformal_quantile(np.maximum(lower - actual, actual - upper), coverage)
+
+
+def conformal_quantile(scores: np.ndarray, coverage: float = 0.8) -> float:
+    """The finite-sample ceil((n + 1) coverage) / n quantile of conformity scores; 0 without any."""
+    scores = np.asarray(scores, dtype=float)
     n = scores.size
     return float(np.quantile(scores, min(1.0, np.ceil((n + 1) * coverage) / n))) if n else 0.0
 

@@ -177,7 +177,7 @@ class OnnxForecaster:
         self.scalers = trained.scalers
         self.pooled = trained.pooled
         self.schema = trained.schema
-        self.conformal = list(trained.conformal)
+        self.conformal, self.recent = list(trained.conformal), trained.recent
         self.booster, self.blend_weight = trained.booster, trained.blend_weight
         model = self._read(self.path)
         self._check_matches(model, weights_fingerprint(trained.model))

@@ -27,6 +27,7 @@ from ..model_store import ModelFolder
 from ..weights import read_metadata, read_weights, write_weights
 from .boosting import SUFFIX as BOOSTER_SUFFIX
 from .boosting import Booster
+from .calibration import RecentCalibration
 from .decay_prior import PooledRetention, PriorConfig
 from .features import FeatureSchema
 from .final_total import FinalTotalModel
@@ -111,6 +112,8 @@ def _load_model(path: Path) -> tuple[TrainedModel, dict]:
         blend_weight=float(meta.get("blend_weight", 0.0)),
         blend_scores={float(k): v for k, v in (meta.get("blend_scores") or {}).items()},
     )
+    if meta.get("recent_calibration"):
+        trained.recent = RecentCalibration.from_dict(meta["recent_calibration"])
     trained.scalers.check(trained.schema)
     if len(trained.conformal) != model_config.horizon or not np.isfinite(trained.conformal).all():
         raise ValueError(f"the conformal widening holds {trained.conformal!r}, not {model_config.horizon} numbers")

@@ -16,6 +16,7 @@ import torch
 
 from ..fitting import FitSettings, fit_loop, seeded
 from .boosting import Booster, blend, choose_weight
+from .calibration import RecentCalibration, forecast_dates, recent_widening
 from .decay_prior import PooledRetention, PriorConfig
 from .features import FeatureSchema
 from .metrics import conformal_margin
@@ -143,6 +144,8 @@ class TrainedModel:
     history: list[dict]
     seconds: float
     conformal: list[float] = field(default_factory=lambda: [0.0] * 4)  # per-horizon widening of p10/p90 (log units)
+    # the band's further widening by date, from the latest known outcomes of validation films (forecast.calibration)
+    recent: RecentCalibration | None = None
     booster: Booster | None = None  # the gradient-boosted model blended in (forecast.boosting), if any
     blend_weight: float = 0.0  # its share of the p50 (log space), chosen on validation films
     blend_scores: dict = field(default_factory=dict)  # validation WAPE of every candidate weight
@@ -173,6 +176,7 @@ class TrainedModel:
             "pooled_retention": self.pooled.to_dict(),
             "feature_schema": self.schema.to_dict(),
             "conformal": list(self.conformal),
+            "recent_calibration": None if self.recent is None else self.recent.to_dict(),
             "blend_weight": self.blend_weight,
             "blend_scores": self.blend_scores,
             "history": self.history,
@@ -187,15 +191,19 @@ def served_windows(windows: Windows, config: TrainConfig) -> Windows:
 
 def finish(log_quantiles: np.ndarray, windows: Windows, model) -> np.ndarray:
     """The served quantiles from the network's raw ones, in place: blended with the model's booster
-    (forecast.boosting), then conformally widened. ``model`` is a TrainedModel or an OnnxForecaster."""
+    (forecast.boosting), conformally widened, then widened by the recent outcomes at each window's date
+    (forecast.calibration). ``model`` is a TrainedModel or an OnnxForecaster."""
     if model.booster is not None and model.blend_weight > 0:
         blend(log_quantiles, model.booster.predict(windows), model.blend_weight)
-    return widen(log_quantiles, model.conformal)
+    widen(log_quantiles, model.conformal)
+    if model.recent is not None:
+        widen(log_quantiles, model.recent.at(forecast_dates(windows.origin_week_start)))
+    return log_quantiles
 
 
 def widen(log_quantiles: np.ndarray, conformal) -> np.ndarray:
-    """Apply the conformal adjustment per horizon to p10/p90, in place. A negative adjustment
-    (the network's band was too wide) narrows the band, but never past the median."""
+    """Apply the conformal adjustment per horizon ([H], or [N, H] per window) to p10/p90, in place. A
+    negative adjustment (the network's band was too wide) narrows the band, but never past the median."""
     amount = np.asarray(conformal, dtype=log_quantiles.dtype)
     median = log_quantiles[..., 1]
     log_quantiles[..., 0] = np.minimum(log_quantiles[..., 0] - amount, median)
@@ -257,7 +265,15 @@ def fit_forecaster(data: PreparedData, config: TrainConfig, progress: Callable[[
         trained.blend_weight, trained.blend_scores = choose_weight(network, booster.predict(validation), data.validation)
         trained.booster = booster
     calibrate_conformal(trained, data.validation)
+    trained.recent = recent_calibration(trained, data.validation)
     return trained
+
+
+def recent_calibration(model, held_out: Windows) -> RecentCalibration:
+    """The recent widening (forecast.calibration) of ``model``'s band, as it serves it, from the known
+    outcomes of the films it never trained on (``held_out``: the validation films)."""
+    model.recent = None
+    return recent_widening([(held_out, model.predict(held_out)[0])])
 
 
 def served_validation_wape(trained: TrainedModel) -> float:

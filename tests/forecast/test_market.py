@@ -82,3 +82,33 @@ def test_a_model_trained_without_the_market_never_reads_it(forecast_panel):
     model = train_model(data, config)
     with_market, _ = model.predict(data.test)
     np.testing.assert_array_equal(with_market, model.predict(data.test.without_market())[0])
+
+
+def test_the_served_band_takes_the_recent_widening_of_its_date_and_keeps_it_when_stored(trained, bundled, tmp_path):
+    """fit_forecaster calibrates the band's recent widening on the validation films' known outcomes
+    (forecast.calibration); a forecast made after them gets the last margins, in PyTorch, from the
+    stored model and from ONNX alike."""
+    from cineseq_assets.forecast.calibration import forecast_dates
+    from cineseq_assets.forecast.onnx_export import OnnxForecaster, export_onnx
+    from cineseq_assets.forecast.store import load_model, save_model
+
+    recent = trained.recent
+    assert recent is not None and len(recent.weeks) > 52 and np.isfinite(recent.margins).all()
+    assert np.ptp(recent.margins, axis=0).max() > 0  # it does change with the date
+    _, market, _ = bundled
+    later_year = same_calendar_year(2010, after=market.table["date"].max().year + 1)
+    windows = build_windows(panel_of(bundled, FILMS[0], market, to_year=later_year), origins=(2, 8)).with_prior(trained.pooled)
+    assert (forecast_dates(windows.origin_week_start) > recent.weeks[-1]).all()
+    served = trained.predict(windows)[0]
+    trained.recent = None
+    try:
+        fixed = trained.predict(windows)[0]
+    finally:
+        trained.recent = recent
+    unclipped = fixed[..., 0] - recent.margins[-1] < fixed[..., 1]
+    assert np.allclose(served[..., 0][unclipped], (fixed[..., 0] - recent.margins[-1])[unclipped], atol=1e-5)
+    assert np.allclose(served[..., 1], fixed[..., 1])
+    save_model(trained, tmp_path / "seq2seq.parquet")
+    export_onnx(trained, tmp_path / "seq2seq.onnx")
+    assert np.allclose(load_model(tmp_path / "seq2seq.parquet")[0].predict(windows)[0], served, atol=1e-4)
+    assert np.allclose(OnnxForecaster(tmp_path / "seq2seq.onnx").predict(windows)[0], served, atol=1e-3)
