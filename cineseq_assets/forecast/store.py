@@ -114,6 +114,8 @@ def _load_model(path: Path) -> tuple[TrainedModel, dict]:
     )
     if meta.get("recent_calibration"):
         trained.recent = RecentCalibration.from_dict(meta["recent_calibration"])
+        if trained.recent.margins.shape[1] != model_config.horizon:
+            raise ValueError(f"the recent calibration has {trained.recent.margins.shape[1]} horizons, not {model_config.horizon}")
     trained.scalers.check(trained.schema)
     if len(trained.conformal) != model_config.horizon or not np.isfinite(trained.conformal).all():
         raise ValueError(f"the conformal widening holds {trained.conformal!r}, not {model_config.horizon} numbers")

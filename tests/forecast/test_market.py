@@ -14,8 +14,13 @@ import pytest
 from cineseq_assets.boxoffice.bundled import bundled_trends, load_bundled
 from cineseq_assets.boxoffice.features import FilmContext, MarketCalendar, build_film_panel
 from cineseq_assets.boxoffice.panel import film_panel, film_row, pooled_panel
+from cineseq_assets.errors import ModelError
+from cineseq_assets.forecast.calibration import forecast_dates
+from cineseq_assets.forecast.onnx_export import OnnxForecaster, export_onnx
+from cineseq_assets.forecast.store import load_model, save_model
 from cineseq_assets.forecast.train import TrainConfig, fit_forecaster, prepare, train_model
 from cineseq_assets.forecast.windows import build_windows
+from cineseq_assets.weights import read_weights, write_weights
 
 FILMS = ["rl2908456449", "rl3059975681", "rl475497985"]  # Inception (2010), Endgame (2019), Grand Budapest (2014, platform)
 
@@ -88,10 +93,6 @@ def test_the_served_band_takes_the_recent_widening_of_its_date_and_keeps_it_when
     """fit_forecaster calibrates the band's recent widening on the validation films' known outcomes
     (forecast.calibration); a forecast made after them gets the last margins, in PyTorch, from the
     stored model and from ONNX alike."""
-    from cineseq_assets.forecast.calibration import forecast_dates
-    from cineseq_assets.forecast.onnx_export import OnnxForecaster, export_onnx
-    from cineseq_assets.forecast.store import load_model, save_model
-
     recent = trained.recent
     assert recent is not None and len(recent.weeks) > 52 and np.isfinite(recent.margins).all()
     assert np.ptp(recent.margins, axis=0).max() > 0  # it does change with the date
@@ -112,3 +113,8 @@ def test_the_served_band_takes_the_recent_widening_of_its_date_and_keeps_it_when
     export_onnx(trained, tmp_path / "seq2seq.onnx")
     assert np.allclose(load_model(tmp_path / "seq2seq.parquet")[0].predict(windows)[0], served, atol=1e-4)
     assert np.allclose(OnnxForecaster(tmp_path / "seq2seq.onnx").predict(windows)[0], served, atol=1e-3)
+    state, meta, metrics = read_weights(tmp_path / "seq2seq.parquet")
+    meta["recent_calibration"]["horizons"] = 2  # margins that do not fit the model's four weeks
+    write_weights(tmp_path / "damaged.parquet", state, meta, metrics)
+    with pytest.raises(ModelError, match="recent calibration has 2 horizons"):
+        load_model(tmp_path / "damaged.parquet")
