@@ -5,9 +5,10 @@ like those. Out of time they did not: trained before 2018 and calibrated on pre-
 the band covered 0.68 of the 2018-2023 forecasts (0.42-0.58 in 2020-2022). What a forecaster can know
 at the moment it forecasts is how its forecasts of films it never trained on have turned out lately.
 So the margin at a date is the split-conformal margin (``metrics.conformal_quantile``) of the outcomes
-that became known in the ``RECENT_WEEKS`` before it, per horizon, added to the band the model serves
-(conformal calibration on the already-calibrated band: only the recent drift is added). With fewer
-than ``MIN_OUTCOMES`` outcomes in that span the margin is 0: the model's own band stands.
+that became known in the ``RECENT_WEEKS`` before it, per horizon (or the latest ``MIN_OUTCOMES`` when
+that span holds fewer), added to the band the model serves (conformal calibration on the
+already-calibrated band: only the recent drift is added). Before ``MIN_OUTCOMES`` outcomes are known
+at all the margin is 0: the model's own band stands.
 
 Which held-out films: the served model's validation films (the only films it never trained on); the
 evaluation's out-of-time run also counts the test films whose outcomes were known before each
@@ -23,7 +24,10 @@ import numpy as np
 from .metrics import conformal_quantile
 
 RECENT_WEEKS = 52  # measured out of time: 8 weeks 0.76, 13 0.77, 26 0.79, 52 0.80 coverage (docs/forecasting.md)
-MIN_OUTCOMES = 30  # per horizon in the span; fewer leave the margin at 0
+# Per horizon: a span that holds fewer reaches further back for the latest this many; until this many are
+# known at all, the margin is 0. The served model's validation films give 30-55 outcomes per horizon in
+# the bundled data's last year, too few for a steady 80% quantile on their own.
+MIN_OUTCOMES = 150
 DAY = np.timedelta64(1, "D")
 
 
@@ -73,9 +77,9 @@ class RecentCalibration:
             order = np.argsort(outcomes.known[outcomes.horizon == h], kind="stable")
             known, score = outcomes.known[outcomes.horizon == h][order], outcomes.score[outcomes.horizon == h][order]
             last = np.searchsorted(known, weeks, side="right")  # outcomes known by that day
-            first = np.searchsorted(known, weeks - 7 * recent_weeks * DAY, side="right")
+            first = np.minimum(np.searchsorted(known, weeks - 7 * recent_weeks * DAY, side="right"), last - min_outcomes)
             for w, (start, stop) in enumerate(zip(first, last)):
-                if stop - start >= min_outcomes:
+                if start >= 0:
                     margins[w, h] = conformal_quantile(score[start:stop], coverage)
         return cls(weeks, margins)
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from cineseq_assets.forecast.calibration import MIN_OUTCOMES, Outcomes, RecentCalibration, forecast_dates
-from cineseq_assets.forecast.metrics import interval_coverage
+from cineseq_assets.forecast.metrics import conformal_quantile, interval_coverage
 
 START = np.datetime64("2015-01-05", "D")
 
@@ -72,3 +72,12 @@ def test_after_the_last_known_outcome_the_last_margins_hold_and_they_survive_a_r
     assert np.allclose(restored.at(dates), calibration.at(dates), atol=1e-5)
     empty = RecentCalibration.fit(Outcomes(np.zeros(0, "datetime64[D]"), np.zeros(0, int), np.zeros(0)), horizons=4)
     assert RecentCalibration.from_dict(empty.to_dict()).at(dates[:3]).shape == (3, 4)
+
+
+def test_a_span_with_too_few_outcomes_reaches_back_for_the_latest_ones():
+    outcomes = regime_outcomes(per_week=5)  # 5 a week: 4 weeks hold 20, fewer than MIN_OUTCOMES
+    calibration = RecentCalibration.fit(outcomes, horizons=1, recent_weeks=4)
+    day = START + 7 * 150
+    known = outcomes.known <= day
+    latest = outcomes.score[known][np.argsort(outcomes.known[known], kind="stable")][-MIN_OUTCOMES:]
+    assert calibration.at(np.array([day]))[0, 0] == pytest.approx(conformal_quantile(latest, 0.8))
