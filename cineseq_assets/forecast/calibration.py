@@ -11,8 +11,8 @@ already-calibrated band: only the recent drift is added). Before ``MIN_OUTCOMES`
 at all the margin is 0: the model's own band stands.
 
 Which held-out films: the served model's validation films (the only films it never trained on); the
-evaluation's out-of-time run also counts the test films whose outcomes were known before each
-forecast, as a forecaster deployed in 2018 and never retrained would see them week after week.
+evaluation also counts the test films whose outcomes were known before each forecast, as a forecaster
+deployed at the split (out of time: in 2018) and never retrained would see them week after week.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from .metrics import conformal_quantile
 
 RECENT_WEEKS = 52  # measured out of time: 8 weeks 0.76, 13 0.77, 26 0.79, 52 0.80 coverage (docs/forecasting.md)
 # Per horizon: a span that holds fewer reaches further back for the latest this many; until this many are
-# known at all, the margin is 0. The served model's validation films give 30-55 outcomes per horizon in
+# known at all, the margin is 0. The served model's validation films give 29-56 outcomes per horizon in
 # the bundled data's last year, too few for a steady 80% quantile on their own.
 MIN_OUTCOMES = 150
 DAY = np.timedelta64(1, "D")
@@ -69,6 +69,7 @@ class RecentCalibration:
     @classmethod
     def fit(cls, outcomes: Outcomes, horizons: int, coverage: float = 0.8, recent_weeks: int = RECENT_WEEKS,
             min_outcomes: int = MIN_OUTCOMES) -> "RecentCalibration":
+        """Margins every 7 days from the first outcome's day to the last's, each from the outcomes known by then."""
         if not len(outcomes.known):
             return cls(np.zeros(0, dtype="datetime64[D]"), np.zeros((0, horizons)))
         weeks = np.arange(outcomes.known.min(), outcomes.known.max() + 7 * DAY, 7 * DAY)
