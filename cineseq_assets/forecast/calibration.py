@@ -75,8 +75,9 @@ class RecentCalibration:
         weeks = np.arange(outcomes.known.min(), outcomes.known.max() + 7 * DAY, 7 * DAY)
         margins = np.zeros((len(weeks), horizons))
         for h in range(horizons):
-            order = np.argsort(outcomes.known[outcomes.horizon == h], kind="stable")
-            known, score = outcomes.known[outcomes.horizon == h][order], outcomes.score[outcomes.horizon == h][order]
+            mine = outcomes.horizon == h
+            order = np.argsort(outcomes.known[mine], kind="stable")
+            known, score = outcomes.known[mine][order], outcomes.score[mine][order]
             last = np.searchsorted(known, weeks, side="right")  # outcomes known by that day
             first = np.minimum(np.searchsorted(known, weeks - 7 * recent_weeks * DAY, side="right"), last - min_outcomes)
             for w, (start, stop) in enumerate(zip(first, last)):
