@@ -51,9 +51,8 @@ def films_of(panel: pd.DataFrame, split: pd.Series, name: str) -> pd.DataFrame:
     return panel[panel["film_id"].astype(str).map(split).eq(name).to_numpy()]
 
 
-def one_draw(panel: pd.DataFrame, totals: pd.Series, args, split_config: SplitConfig,
-             started: float) -> tuple[pd.DataFrame, dict]:
-    """(the test films' score table, one summary row) for one draw of the split."""
+def one_draw(panel: pd.DataFrame, totals: pd.Series, args, split_config: SplitConfig, started: float) -> dict:
+    """Score one draw of the split, print its table by origin week, and return its summary row."""
     model, split = forecaster(panel, args, split_config)
     print(f"split seed {split_config.seed}: panel and forecaster {time.perf_counter() - started:.0f} s; "
           f"films per split {split.value_counts().to_dict()}")
@@ -72,7 +71,9 @@ def one_draw(panel: pd.DataFrame, totals: pd.Series, args, split_config: SplitCo
                "rule of thumb WAPE": overall(table, BASELINE, "wape"),
                "rule of thumb coverage, test films": overall(table, BASELINE, "coverage_80"),
                "rule of thumb coverage, validation films": overall(rule_on_validation, BASELINE, "coverage_80")}
-    return table.assign(tail=final.tail), summary
+    print_by_origin(table, f"Final domestic total on test films, split seed {split_config.seed} "
+                    f"(model total: the {final.tail} tail; {time.perf_counter() - started:.0f} s in all)")
+    return summary
 
 
 def print_by_origin(table: pd.DataFrame, title: str) -> None:
@@ -100,12 +101,7 @@ def main() -> None:
     started = time.perf_counter()
     panel = default_panel()
     totals = final_totals(panel, load_bundled().films)
-    summaries = []
-    for seed in seeds:
-        table, summary = one_draw(panel, totals, args, SplitConfig(seed=seed), started)
-        summaries.append(summary)
-        print_by_origin(table.drop(columns="tail"), f"Final domestic total on test films, split seed {seed} "
-                        f"(model total: the {table['tail'].iloc[0]} tail; {time.perf_counter() - started:.0f} s in all)")
+    summaries = [one_draw(panel, totals, args, SplitConfig(seed=seed), started) for seed in seeds]
     if len(seeds) > 1:
         draws = pd.DataFrame(summaries)
         spread = draws.drop(columns="split seed").agg(["mean", "std"]).assign(**{"split seed": ["mean", "std"]})

@@ -124,21 +124,23 @@ def _score(name: str, data: PreparedData, config: TrainConfig, unknown_market: b
     quantiles = forecaster.predict(data.test)
     run = {"seconds": fitted - started, **forecaster.fit_report(), "predict_seconds": time.perf_counter() - fitted}
     run["coverage_80_static"] = coverage(forecast_frame(data.test, quantiles, "test").dropna(subset=["actual"]))
-    frames = {name: forecast_frame(data.test, recalibrated(forecaster, data, quantiles), "test").dropna(subset=["actual"])}
+    # a point forecaster has no band to widen; a banded one's validation forecasts are made once, for both uses
+    validation = None if np.isnan(quantiles[..., 0]).all() else forecaster.predict(data.validation)
+    frames = {name: forecast_frame(data.test, recalibrated(data, validation, quantiles), "test").dropna(subset=["actual"])}
     if unknown_market:
-        hidden = forecaster.predict(data.test.without_market())
-        hidden = recalibrated(forecaster, data, hidden)
+        hidden = recalibrated(data, validation, forecaster.predict(data.test.without_market()))
         frames[f"{name}@no_market"] = forecast_frame(data.test, hidden, "test").dropna(subset=["actual"])
     return frames, run
 
 
-def recalibrated(forecaster: Forecaster, data: PreparedData, test_quantiles: np.ndarray) -> np.ndarray:
+def recalibrated(data: PreparedData, validation_quantiles: np.ndarray | None, test_quantiles: np.ndarray) -> np.ndarray:
     """The test forecasts' bands widened as a forecaster deployed at the split would have widened them
     (forecast.calibration): at each forecast's date, by the outcomes known by then of every film it never
-    trained on, the validation films and the test films' earlier weeks. Point forecasts are returned as they are."""
-    if np.isnan(test_quantiles[..., 0]).all():
+    trained on, the validation films and the test films' earlier weeks. Without validation quantiles (a
+    point forecaster) the test forecasts are returned as they are."""
+    if validation_quantiles is None:
         return test_quantiles
-    recent = recent_widening([(data.validation, forecaster.predict(data.validation)), (data.test, test_quantiles)])
+    recent = recent_widening([(data.validation, validation_quantiles), (data.test, test_quantiles)])
     return widen(test_quantiles.copy(), recent.at(forecast_dates(data.test.origin_week_start)))
 
 
