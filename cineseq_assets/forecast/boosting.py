@@ -97,7 +97,10 @@ class Booster:
     booster: object  # lightgbm.Booster
 
     @classmethod
-    def fit(cls, train: Windows, seed: int = 0, threads: int = 2, market_dropout: float = MARKET_DROPOUT) -> Booster:
+    def fit(cls, train: Windows, seed: int = 0, threads: int = 2, market_dropout: float = MARKET_DROPOUT,
+            window_weight: np.ndarray | None = None) -> Booster:
+        """``window_weight`` [N] weighs each training window's rows (none: equal weights, as served;
+        benchmarks/booster_ceiling.py measures recency weights)."""
         import lightgbm as lgb
 
         rng = np.random.default_rng(seed)
@@ -106,8 +109,11 @@ class Booster:
         x = np.vstack([p[0] for p in parts])
         y = np.concatenate([p[1] for p in parts])
         observed = np.concatenate([p[2] for p in parts])
+        weight = None
+        if window_weight is not None:  # stacked rows are horizon-major
+            weight = np.concatenate([np.tile(window_weight[~hidden], HORIZON), np.tile(window_weight[hidden], HORIZON)])[observed]
         model = lgb.LGBMRegressor(**PARAMS, random_state=seed, n_jobs=threads, verbose=-1)
-        model.fit(x[observed], y[observed])
+        model.fit(x[observed], y[observed], sample_weight=weight)
         return cls(model.booster_)
 
     def predict(self, windows: Windows) -> np.ndarray:

@@ -82,3 +82,18 @@ def test_booster_alone_forecasts_every_window(tiny_models):
     p50 = booster.predict(data.test)
     assert p50.shape == data.test.target.shape and np.isfinite(p50).all()
     assert booster.predict(data.test.subset(slice(0, 0))).shape == (0, 4)
+
+
+def test_window_weights_pull_the_booster_toward_the_windows_they_favour(tiny_models):
+    _, data = tiny_models["seq2seq"]
+    train = data.train
+    observed = train.target_mask > 0
+    change = np.where(observed, train.target - train.last_log_gross[:, None], 0.0).sum(1) / np.maximum(observed.sum(1), 1)
+    held_best = observed.any(1) & (change > np.median(change[observed.any(1)]))
+    equal = Booster.fit(train)
+    favoured = Booster.fit(train, window_weight=np.where(held_best, 1.0, 1e-3))
+
+    def mean_change(booster):
+        return float(np.mean(booster.predict(train) - train.last_log_gross[:, None]))
+
+    assert mean_change(favoured) > mean_change(equal) + 0.1
