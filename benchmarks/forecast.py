@@ -34,10 +34,10 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from cineseq_assets.forecast.evaluate import (  # noqa: E402
+    MARKET_MASKED,
     NETWORKS,
     SERVED,
-    SERVED_WITHOUT_MARKET,
-    WITHOUT_MARKET,
+    SERVED_MARKET_MASKED,
     EvaluationConfig,
     evaluate,
     headline,
@@ -137,14 +137,14 @@ def main() -> None:
                         help="with --peers: record the side-by-side tables as an observation of forecast_evaluation")
     parser.add_argument("--without-market", action="store_true",
                         help="also score every model with the test films' market unknown (<model>@no_market), "
-                             "and a network trained without the market group")
+                             "and the networks and served forecaster that read the market where known (market_dropout 0.5)")
     args = parser.parse_args()
     import torch
 
     torch.set_num_threads(args.threads)  # the reference's 2 cores; the library leaves threads to its caller
     panel = pd.read_parquet(args.panel) if args.panel else default_panel()
     print(f"panel: {panel['film_id'].nunique()} films, {len(panel)} film-weeks", flush=True)
-    networks = (*NETWORKS, *SERVED, *((*WITHOUT_MARKET, *SERVED_WITHOUT_MARKET) if args.without_market else ()))
+    networks = (*NETWORKS, *SERVED, *((*MARKET_MASKED, *SERVED_MARKET_MASKED) if args.without_market else ()))
     splits = ("by_film", "out_of_time") if args.split == "both" else (args.split,)
     extra = {}
     if args.peers:

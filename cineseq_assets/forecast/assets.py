@@ -59,6 +59,7 @@ class ForecastTrainingConfig(RunConfig):
     gross_weight: float | None = None
     decay_residual: bool | None = None
     boosting: bool | None = None
+    market_dropout: float | None = None  # 0.5: let the forecaster read a whole market context (features.MARKET_DROPOUT)
     train_on_test: bool | None = None
     seed: int | None = None
 

@@ -60,7 +60,7 @@ from captum.attr import IntegratedGradients
 from ..plotting import new_figure
 from .features import FeatureSchema
 from .predict import ServingModelTask
-from .train import TrainedModel
+from .train import TrainedModel, served_windows
 from .windows import Windows, build_windows
 
 log = logging.getLogger(__name__)
@@ -129,7 +129,7 @@ def integrated_gradients(trained: TrainedModel, windows: Windows, n_steps: int =
                          windows_per_call: int = WINDOWS_PER_CALL) -> Attributions:
     """Attributions of every window's p50 forecast, horizon by horizon, against the mean-film baseline."""
     network = _MedianForecast(trained.model.eval())
-    inputs = trained.scalers.transform(windows)
+    inputs = trained.scalers.transform(served_windows(windows, trained.train_config))  # what the network reads
     started = time.perf_counter()
     parts = [_captum_ig(network, {k: v[s: s + windows_per_call] for k, v in inputs.items()}, n_steps)
              for s in range(0, len(windows), windows_per_call)]

@@ -26,7 +26,7 @@ import numpy as np
 
 from ..errors import ModelError
 from ..storage import write_bytes_atomic
-from .features import DECODER_FEATURES, ENCODER_FEATURES, HORIZON, STATIC_FEATURES
+from .features import DECODER_FEATURES, ENCODER_FEATURES, HORIZON, MARKET_DROPOUT, STATIC_FEATURES
 from .metrics import point_errors
 from .windows import DECODER_MARKET, ENCODER_MARKET, LOG_GROSS, Windows
 
@@ -35,7 +35,6 @@ SUFFIX = ".booster.txt"
 # rate and smaller trees were no better); min_child_samples keeps leaves away from single films.
 PARAMS = {"objective": "quantile", "alpha": 0.5, "n_estimators": 600, "learning_rate": 0.03, "num_leaves": 63,
           "min_child_samples": 40, "subsample": 0.8, "subsample_freq": 1, "colsample_bytree": 0.8}
-MARKET_DROPOUT = 0.5  # as the networks: half the training rows see the market unknown
 BLEND_GRID = np.round(np.linspace(0.0, 1.0, 11), 2)
 
 _LAGGED = ["log_gross", "log_retention", "log_theater_change", "weekend_share", "late_week_retention", "last_day_level"]

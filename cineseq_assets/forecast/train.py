@@ -18,7 +18,7 @@ from ..fitting import FitSettings, fit_loop, seeded
 from .boosting import Booster, blend, choose_weight
 from .calibration import RecentCalibration, forecast_dates, recent_widening
 from .decay_prior import PooledRetention, PriorConfig
-from .features import FeatureSchema
+from .features import MARKET_DROPOUT, FeatureSchema
 from .metrics import conformal_margin
 from .models import ModelConfig, build_model
 from .models.common import pinball_loss
@@ -43,8 +43,8 @@ class TrainConfig:
     gross_weight: float = 0.5
     # share of training windows whose market group is hidden, drawn anew each epoch, so that a
     # forecast without market context (after the chart's end, a partial chart) is a state seen in training;
-    # 1 = a model without market features (it never reads them, in training or prediction)
-    market_dropout: float = 0.5  # 0.5: validation WAPE as with 0.25, forecasts that hold without a market
+    # 1 = a model without market features (it never reads them, in training or prediction); see MARKET_DROPOUT
+    market_dropout: float = MARKET_DROPOUT
     # blend a gradient-boosted model (forecast.boosting) into the network's forecast, with a weight
     # chosen on validation films (0 when it does not help there)
     boosting: bool = True
@@ -57,6 +57,11 @@ class TrainConfig:
     max_train_origin: int = 20  # training windows from origins 1..this
     eval_origins: tuple[int, int] = (2, 8)
     seed: int = 0
+
+    def __post_init__(self):
+        if not 0.0 <= self.market_dropout <= 1.0:
+            raise ValueError(f"market_dropout is {self.market_dropout}: it is the share of training windows whose market "
+                             "context is hidden, between 0 and 1 (1: a forecaster that never reads the market)")
 
 
 @dataclass

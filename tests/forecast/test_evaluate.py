@@ -10,10 +10,10 @@ from cineseq_assets.forecast.boosting import Booster
 from cineseq_assets.forecast.evaluate import (
     BASELINES,
     FORECASTERS,
+    MARKET_MASKED,
     NETWORKS,
     SERVED,
-    SERVED_WITHOUT_MARKET,
-    WITHOUT_MARKET,
+    SERVED_MARKET_MASKED,
     EvaluationConfig,
     evaluate,
 )
@@ -31,7 +31,7 @@ def data(forecast_panel):
 
 
 def test_every_model_the_evaluation_knows_is_a_forecaster():
-    assert set(FORECASTERS) == set(BASELINES) | set(NETWORKS) | set(WITHOUT_MARKET) | set(SERVED) | set(SERVED_WITHOUT_MARKET)
+    assert set(FORECASTERS) == set(BASELINES) | set(NETWORKS) | set(MARKET_MASKED) | set(SERVED) | set(SERVED_MARKET_MASKED)
     for name, make in FORECASTERS.items():
         assert isinstance(make(TINY), Forecaster), name
 
@@ -96,13 +96,16 @@ def test_an_unknown_model_name_lists_the_known_ones(forecast_panel):
 
 
 def test_evaluate_also_scores_with_the_market_unknown(forecast_panel):
-    config = EvaluationConfig(seeds=(0,), split_kinds=("by_film",), networks=("seq2seq",), baselines=("decay_prior",),
-                              train=TINY, unknown_market=True)
+    masked = next(iter(MARKET_MASKED))
+    config = EvaluationConfig(seeds=(0,), split_kinds=("by_film",), networks=("seq2seq", masked),
+                              baselines=("decay_prior",), train=TINY, unknown_market=True)
     result = evaluate(forecast_panel, config, progress=lambda message: None)
-    assert set(result.forecasts["model"]) == {"decay_prior", "decay_prior@no_market", "seq2seq", "seq2seq@no_market"}
+    assert set(result.forecasts["model"]) == {"decay_prior", "decay_prior@no_market", "seq2seq", "seq2seq@no_market",
+                                              masked, f"{masked}@no_market"}
     p50 = result.forecasts.pivot_table(index=["film_id", "origin_week", "horizon"], columns="model", values="p50")
     np.testing.assert_array_equal(p50["decay_prior"], p50["decay_prior@no_market"])  # the prior reads no market
-    assert not np.allclose(p50["seq2seq"], p50["seq2seq@no_market"])  # the network does
+    np.testing.assert_array_equal(p50["seq2seq"], p50["seq2seq@no_market"])  # nor does the default network
+    assert not np.allclose(p50[masked], p50[f"{masked}@no_market"])  # one trained with the market masked does
 
 
 def test_served_is_what_forecast_model_serves_the_architecture_with_the_lower_validation_wape(data):
