@@ -76,7 +76,7 @@ MARKET_ENCODER_FEATURES = ["log_market_gross", "has_market_gross"]
 MARKET_DECODER_FEATURES = ["log_wide_openings", "has_wide_openings"]
 # The share of training windows whose market group is hidden (TrainConfig.market_dropout). 1: what serves
 # never reads the market. Chosen on validation films (3 seeds, both splits, the mean of the WAPEs with the
-# market known and hidden): 0.2037 against 0.2043 for 0.5, whose forecasts are 1-2% worse on the test films
+# market known and hidden): 0.2037 against 0.2043 for 0.5, whose forecasts are 0.9-1.5% worse on the test films
 # whenever the market is unknown, as it is for every film after the chart (docs/forecasting.md). A user
 # whose market context is whole can let the forecaster read it (forecast_model's market_dropout 0.5).
 MARKET_DROPOUT = 1.0
