@@ -231,8 +231,10 @@ def train_model(data: PreparedData, config: TrainConfig, progress: Callable[[str
     seeded(config.seed)
     mconfig = model_config(config, data)
     model = build_model(config.architecture, mconfig)
-    train = _tensors(data, data.train)
-    hidden_market = {k: torch.from_numpy(v) for k, v in data.scalers.transform(data.train.without_market()).items()}
+    train = _tensors(data, served_windows(data.train, config))  # a model without the market never reads it
+    hidden_market = None  # only a model that reads the market sees it hidden at random
+    if 0 < config.market_dropout < 1:
+        hidden_market = {k: torch.from_numpy(v) for k, v in data.scalers.transform(data.train.without_market()).items()}
     weights = window_weights(data.train, config.gross_weight)
     generator = torch.Generator().manual_seed(config.seed)
     trained = TrainedModel(config.architecture, model, mconfig, config, data.scalers, data.pooled, data.schema, [], 0.0)
@@ -292,10 +294,11 @@ def choose_serving(fitted: dict[str, TrainedModel]) -> str:
     return min(fitted, key=lambda name: served_validation_wape(fitted[name]))
 
 
-def _mask_market(train: dict, hidden: dict, batch: torch.Tensor, share: float, generator: torch.Generator) -> dict:
-    """The batch's inputs, with the market group hidden in a random ``share`` of its windows."""
+def _mask_market(train: dict, hidden: dict | None, batch: torch.Tensor, share: float, generator: torch.Generator) -> dict:
+    """The batch's inputs, with the market group hidden in a random ``share`` of its windows (none when
+    ``hidden`` is None: a model that always or never reads the market)."""
     inputs = {name: train[name][batch] for name in INPUT_NAMES}
-    if share <= 0:
+    if hidden is None:
         return inputs
     hide = torch.rand(len(batch), generator=generator) < share
     for name in ("encoder", "decoder"):
