@@ -1,8 +1,8 @@
 """``cineseq``: the project's command line.
 
     cineseq films [--showcase] [--search TEXT]     list the film catalog
-    cineseq run [--films all|showcase|ID,ID...] [--no-forecast] [--frames] [--include STAGE,...] [--force]
-                [--workers N | --scheduler ADDRESS]
+    cineseq run [--films all|showcase|ID,ID...] [--no-forecast] [--no-student] [--no-frames] [--no-evaluation]
+                [--force] [--workers N | --scheduler ADDRESS]
                                                     materialize what is missing or stale in the default graph
     cineseq trailer VIDEO [--out FILE.parquet] [--json]   one trailer's emotion embedding, without Dagster
     cineseq forecast --input FILE --out FILE [--out-final FILE] [--model WEIGHTS.parquet] [--onnx]
@@ -48,12 +48,19 @@ def cmd_run(args: argparse.Namespace) -> int:
         print(f"error: {error}", file=sys.stderr)
         return 2
     set_torch_threads()
-    from .runner import RunOptions, run_default_graph
+    from .runner import RunOptions, deprecated_options, run_default_graph
 
     started = time.perf_counter()
     include = tuple(name.strip() for name in args.include.split(",") if name.strip())
-    options = RunOptions(films=args.films, forecast=not args.no_forecast, frames=args.frames, include=include, force=args.force,
+    options = RunOptions(films=args.films, forecast=not args.no_forecast, student=not args.no_student,
+                         frames=not args.no_frames, evaluation=not args.no_evaluation, include=include, force=args.force,
                          workers=args.workers, scheduler=args.scheduler)
+    notes = deprecated_options(options)
+    if args.frames:
+        notes.insert(0, "--frames: no longer needed, the frame classifier runs by default when its inputs are found "
+                        "(--no-frames leaves it out)")
+    for note in notes:
+        print(f"note: {note}", file=sys.stderr, flush=True)
     try:
         ok = run_default_graph(options, log=lambda message: print(message, flush=True))
     except CineSeqError as error:
@@ -324,14 +331,20 @@ def main(argv: list[str] | None = None) -> int:
     films.add_argument("--search", help="case-insensitive part of a title")
     films.add_argument("--limit", type=int, default=60, help="rows to print (default 60)")
     films.set_defaults(func=cmd_films)
-    run = commands.add_parser("run", help="materialize the default asset graph (catalog, panel, decay, forecaster)")
+    run = commands.add_parser("run", help="materialize the default asset graph (catalog, panel, decay, forecaster, "
+                                          "and the optional parts whose inputs are found)")
     run.add_argument("--films", default="all", help="all (default), showcase, or comma-separated film ids")
     run.add_argument("--no-forecast", action="store_true",
-                     help="stop after the panel and decay diagnostics (skip training, forecasts and attributions)")
-    run.add_argument("--frames", action="store_true",
-                     help="also train the frame classifier (needs the shared image sets) and classify every trailer's frames")
-    run.add_argument("--include", default="", metavar="STAGE,...",
-                     help="optional stages to run too: trailer_emotion_student, forecast_evaluation (see the 'not run' lines)")
+                     help="stop after the panel and decay diagnostics: train nothing (no student, frame classifier, "
+                          "forecaster or evaluation) and forecast nothing")
+    run.add_argument("--no-student", action="store_true",
+                     help="leave out trailer_emotion_student (distilling the emotion student from the teacher)")
+    run.add_argument("--no-frames", action="store_true",
+                     help="leave out the frame classifier and every trailer's representative frames and frame predictions")
+    run.add_argument("--no-evaluation", action="store_true",
+                     help="leave out forecast_evaluation (every network and baseline scored on held-out test films)")
+    run.add_argument("--frames", action="store_true", help=argparse.SUPPRESS)  # the default now: kept for old commands
+    run.add_argument("--include", default="", metavar="STAGE,...", help=argparse.SUPPRESS)  # likewise
     run.add_argument("--force", action="store_true",
                      help="recompute every selected asset and film, also those that are up to date")
     run.add_argument("--workers", type=int, default=None, metavar="N",

@@ -25,9 +25,13 @@ PREVIEW_ROWS = 5
 ALLOW_MISSING_PARTITIONS = "allow_missing_partitions"
 
 
-def image_metadata(name: str, png: bytes) -> dg.MetadataValue:
-    """A PNG as asset metadata: Dagster's UI renders markdown images, inline data URIs included."""
-    return dg.MetadataValue.md(f"![{name}](data:image/png;base64,{base64.b64encode(png).decode()})")
+def image_metadata(name: str, png: bytes, media_type: str = "image/png") -> dg.MetadataValue:
+    """An image (PNG unless said) as asset metadata: Dagster's UI renders markdown images, inline data URIs included."""
+    return dg.MetadataValue.md(f"![{name}](data:{media_type};base64,{base64.b64encode(png).decode()})")
+
+
+def svg_metadata(name: str, svg: bytes) -> dg.MetadataValue:
+    return image_metadata(name, svg, "image/svg+xml")
 
 
 def table_metadata(frame: pd.DataFrame, path) -> dict:

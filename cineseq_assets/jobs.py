@@ -4,6 +4,11 @@
 stage is an asset job (visible and launchable in the UI), launched over film partition ranges when
 its assets are per film. Every asset of the code location is in exactly one stage or in
 ``NOT_IN_DEFAULT_GRAPH`` (tests/test_jobs.py checks it, and that no stage needs a later one).
+
+Every stage runs by default. The optional parts (the emotion student, the frame classifier and its
+per-film predictions, the evaluation) run when their inputs are found (stage_inputs.py: the shared
+data folder, model files) and each has a switch to turn it off (``--no-student``, ``--no-frames``,
+``--no-evaluation``); what is left out is said, one line each, with what to do about it.
 """
 
 from dataclasses import dataclass
@@ -11,23 +16,40 @@ from dataclasses import dataclass
 import dagster as dg
 import pandas as pd
 
+from . import stage_inputs
 from .boxoffice.catalog import films_to_register
 from .partitions import films_partitions
 from .resources import ArtifactStore
 
+# The run options that turn stages off (RunOptions fields; `cineseq run --no-<switch>`). "forecast" is
+# every stage that trains a model or reads one (--no-forecast stops after the panel and the decay
+# diagnostics); the others turn off one optional part each.
+SWITCHES = ("forecast", "student", "frames", "evaluation")
+
 
 @dataclass(frozen=True)
 class Stage:
-    """Assets that run as one job. ``needs`` names the ``cineseq run`` option that turns the stage on
-    or off (``forecast`` is on unless --no-forecast, ``frames`` needs --frames); an ``optional`` stage
-    runs only when asked for by name (``--include``), and the text says why it is not in the default."""
+    """Assets that run as one job. ``needs``: the SWITCHES that must be on for it to run (each off by
+    ``cineseq run --no-<switch>``); ``inputs``: what it needs from outside the graph (stage_inputs.py),
+    without which it is left out, said with how to provide it."""
 
     name: str
     assets: tuple[str, ...]
-    needs: str | None = None
-    optional: str | None = None
+    needs: tuple[str, ...] = ()
+    inputs: tuple[str, ...] = ()
     always_run: bool = False  # reads sources outside Dagster, which it cannot see change (see runner.py)
     films_with_trailer: bool = False  # per-film work only for the films that have a trailer
+    forecasts_panel: bool = False  # trains on the panel's film split or reads what did: needs enough films (runner.py)
+
+    def __post_init__(self) -> None:
+        unknown = set(self.needs) - set(SWITCHES)
+        if unknown:
+            raise ValueError(f"stage {self.name}: unknown switch(es) {sorted(unknown)}; choose from {SWITCHES}")
+
+    @property
+    def optional(self) -> bool:
+        """One of the optional parts (a switch of its own beyond --no-forecast)."""
+        return any(switch != "forecast" for switch in self.needs)
 
     @property
     def job_name(self) -> str:
@@ -38,21 +60,24 @@ class Stage:
         return dg.AssetSelection.assets(*self.assets)
 
 
+_model = stage_inputs.model
 STAGES = (
     Stage("film_catalog", ("film_catalog",), always_run=True),
     Stage("film_panels", ("weekly_panel", "decay_fit")),
     Stage("panel", ("panel", "decay_diagnostics")),
-    Stage("trailer_emotion_student", ("trailer_emotion_student",),
-          optional="distils the emotion student from the teacher (several minutes); until a student is deployed, "
-                   "trailer_emotion uses the teacher"),
+    # Until a student passes its gate, trailer_emotion reads faces with the teacher.
+    Stage("trailer_emotion_student", ("trailer_emotion_student",), needs=("forecast", "student"),
+          inputs=(stage_inputs.STUDENT_FACES, _model("fer_mini_xception_onnx"), _model("fer_mini_xception_keras"),
+                  _model("yunet"))),
     Stage("trailer_emotion", ("trailer_emotion",), films_with_trailer=True),
-    Stage("frame_classifier", ("frame_classifier",), needs="frames"),
-    Stage("film_frames", ("representative_frames", "frame_predictions"), needs="frames"),
-    Stage("forecaster", ("training_windows", "forecast_model"), needs="forecast"),
-    Stage("film_forecasts", ("forecasts",), needs="forecast"),
-    Stage("attributions", ("attributions",), needs="forecast"),
-    Stage("forecast_evaluation", ("forecast_evaluation",), needs="forecast",
-          optional="trains every network and baseline over several seeds, about 10 minutes per split"),
+    Stage("frame_classifier", ("frame_classifier",), needs=("forecast", "frames"),
+          inputs=(stage_inputs.LABELLED_IMAGES, _model("mobilenet_v2_imagenet"))),
+    Stage("film_frames", ("representative_frames", "frame_predictions"), needs=("forecast", "frames"),
+          inputs=(stage_inputs.FRAME_CLASSIFIER,), films_with_trailer=True),
+    Stage("forecaster", ("training_windows", "forecast_model"), needs=("forecast",), forecasts_panel=True),
+    Stage("film_forecasts", ("forecasts",), needs=("forecast",), forecasts_panel=True),
+    Stage("attributions", ("attributions",), needs=("forecast",), forecasts_panel=True),
+    Stage("forecast_evaluation", ("forecast_evaluation",), needs=("forecast", "evaluation"), forecasts_panel=True),
 )
 
 NOT_IN_DEFAULT_GRAPH = {

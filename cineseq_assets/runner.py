@@ -2,11 +2,13 @@
 
 The stages and their order are the asset jobs of jobs.STAGES; this module launches them: the
 catalog first (its films registered as partitions), then each stage in turn, per-film stages over
-contiguous film partition ranges, one run after the other. The films of a run are spread over one
-Dask cluster for the whole command (dask_engine.py): an existing scheduler (``scheduler``), or a
-LocalCluster of ``workers`` processes owned by this process (they exit with it). Only what is missing
-or stale is materialized (staleness.py: code versions and data versions); ``force`` recomputes
-everything. Every run is an ordinary Dagster run of a named job, visible in the UI afterwards.
+contiguous film partition ranges, one run after the other. An optional stage whose inputs are not
+found (stage_inputs.py) or whose switch is off is left out, said in one "not run:" line each. The
+films of a run are spread over one Dask cluster for the whole command (dask_engine.py): an existing
+scheduler (``scheduler``), or a LocalCluster of ``workers`` processes owned by this process (they exit
+with it). Only what is missing or stale is materialized (staleness.py: code versions and data
+versions); ``force`` recomputes everything. Every run is an ordinary Dagster run of a named job,
+visible in the UI afterwards. An optional stage that fails fails the command, not the stages after it.
 
 A run killed outside Dagster's reach (``kill -9``, a power cut) cannot record its own end: each run
 is tagged with the identity of the process that executes it, and the next ``cineseq run`` marks the
@@ -15,11 +17,13 @@ runs whose process is gone as failed and removes the temporary files their write
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import dagster as dg
 
+from . import stage_inputs
 from .dask_engine import open_client
 from .definitions import build_definitions
 from .errors import CineSeqError
@@ -45,9 +49,14 @@ class SelectionError(CineSeqError):
 @dataclass(frozen=True)
 class RunOptions:
     films: str = "all"  # all, showcase, or comma-separated film ids
+    # The switches of jobs.SWITCHES (`--no-<switch>`): a stage that needs one runs only while it is on.
     forecast: bool = True
-    frames: bool = False
-    include: tuple[str, ...] = ()  # optional stages asked for by name
+    student: bool = True
+    frames: bool = True
+    evaluation: bool = True
+    # Optional stages asked for by name: they run by default now (when their inputs are found), so this
+    # only checks the names; kept for the commands written before (`--include`).
+    include: tuple[str, ...] = ()
     force: bool = False  # recompute what is fresh too
     workers: int | None = None  # Dask worker processes of the local cluster (default: one per core; 0: none)
     scheduler: str | None = None  # an existing Dask scheduler instead (default: $CINESEQ_DASK_SCHEDULER)
@@ -66,23 +75,34 @@ def select_films(spec: str, catalog) -> list[str]:
     return wanted
 
 
-def plan(options: RunOptions) -> tuple[list[Stage], dict[str, str]]:
-    """The stages to run, in order, and each left-out stage with the reason."""
+def plan(options: RunOptions, missing_input: Callable[[str], str | None] = stage_inputs.missing
+         ) -> tuple[list[Stage], dict[str, str]]:
+    """The stages to run, in order, and each left-out stage with the reason: the switch that is off
+    (``--no-frames``), or what input is missing and how to provide it (``missing_input``, one line; an
+    input that names a stage is there when that stage runs before it)."""
     optional = {stage.name for stage in STAGES if stage.optional}
     unknown = sorted(set(options.include) - optional)
     if unknown:
         raise SelectionError(f"--include {', '.join(unknown)}: not an optional stage; choose from {', '.join(sorted(optional))}.")
     chosen, skipped = [], {}
     for stage in STAGES:
-        if stage.needs == "forecast" and not options.forecast:
-            skipped[stage.name] = "--no-forecast"
-        elif stage.needs == "frames" and not options.frames:
-            skipped[stage.name] = "needs --frames (trains the frame classifier on the shared image sets, several minutes)"
-        elif stage.optional and stage.name not in options.include:
-            skipped[stage.name] = f"{stage.optional}; add it with --include {stage.name}"
+        off = [switch for switch in stage.needs if not getattr(options, switch)]
+        if off:
+            skipped[stage.name] = " ".join(f"--no-{switch}" for switch in off)
+            continue
+        planned = {stage.name for stage in chosen}
+        missing = [reason for name in stage.inputs if name not in planned and (reason := missing_input(name))]
+        if missing:
+            skipped[stage.name] = "; ".join(missing)
         else:
             chosen.append(stage)
     return chosen, skipped
+
+
+def deprecated_options(options: RunOptions) -> list[str]:
+    """What the options ask that is the default now: one note each (the CLI prints them)."""
+    return [f"--include {name}: no longer needed, {name} runs by default when its inputs are found "
+            f"(its 'not run' line says what is missing)" for name in options.include]
 
 
 def run_default_graph(options: RunOptions = RunOptions(), log: Log = print) -> bool:
@@ -110,15 +130,25 @@ def _run_stages(stages: list[Stage], options: RunOptions, dask: DaskResource, lo
     new = register_new_films(run.instance, catalog)
     films = select_films(options.films, catalog)
     log(f"    registered {len(new)} new film partitions; {len(films)} films selected")
-    ok = True
+    ok, failed = True, set()
     for number, stage in enumerate(rest, start=2):
-        if stage.needs == "forecast" and not _enough_films_to_forecast(run.storage, number, len(stages), stage, log):
+        if stage.forecasts_panel and not _enough_films_to_forecast(run.storage, number, len(stages), stage, log):
             continue
+        # A stage that failed in this run is an input only while what it left before is there (its last good copy).
+        unmet = [reason for name in stage.inputs if name in failed and (reason := stage_inputs.missing(name))]
+        if unmet:
+            log(f"{number}/{len(stages)} {stage.name} skipped: {'; '.join(unmet)}")
+            continue
+        started, launched = time.perf_counter(), run.launched
         stage_ok = run.stage(stage, number, len(stages), films)
+        if run.launched > launched or not stage_ok:  # the time of each stage that materialized something
+            log(f"    {stage.name}: {'done' if stage_ok else 'FAILED'} in {time.perf_counter() - started:.0f} s")
         ok = ok and stage_ok
-        if not stage_ok and not run.is_per_film(stage):
-            return False  # what follows needs this stage's output; failed films of a per-film stage are reported
-    return ok
+        if not stage_ok:
+            failed.add(stage.name)
+            if not run.is_per_film(stage) and not stage.optional:
+                return False  # what follows needs this stage's output; failed films of a per-film stage are reported
+    return ok  # an optional part that failed fails the command, not the stages after it
 
 
 def recover_from_killed_runs(instance: dg.DagsterInstance, storage: Storage, log: Log) -> list[str]:
@@ -158,6 +188,7 @@ class _Run:
     force: bool
     log: Log
     dask: DaskResource
+    launched: int = 0  # runs launched so far
 
     def stage(self, stage: Stage, number: int, total: int, films: list[str]) -> bool:
         header = f"{number}/{total} {stage.name} ({', '.join(stage.assets)})"
@@ -211,6 +242,7 @@ class _Run:
 
     def _launch(self, job_name: str, assets: Sequence[str], film_range: tuple[str, str] | None = None) -> bool:
         """One run of ``job_name`` restricted to ``assets`` (over a film partition range when given)."""
+        self.launched += 1
         tags = {PROCESS_TAG: identity()}
         if film_range:
             tags |= {"dagster/asset_partition_range_start": film_range[0], "dagster/asset_partition_range_end": film_range[1]}

@@ -6,28 +6,38 @@ Everything it shows comes from the storage folder through the forecasting packag
 (``cineseq_assets.forecast.serving``): the serving model is checked on every request and reloaded
 when a newer one has been materialized, so a running demo never needs a restart.
 
-Public API endpoints (for ``gradio_client``): ``/forecast`` (film id or title, origin week; 0 or
+One server, one port: :func:`launch` serves the JSON API (``demo/api.py``: ``/api/v1/...``, OpenAPI at
+``/docs``) with this Gradio page mounted at "/", both over one :class:`FilmService`.
+
+Public Gradio endpoints (for ``gradio_client``): ``/forecast`` (film id or title, origin week; 0 or
 empty = the latest week), ``/new_film`` (weekly grosses of a film not in the catalog) and ``/model`` (which model serves).
-The page's own events are private.
+``/forecast`` answers what the JSON API answers (``demo.api.forecast_answer``). The page's own events are private.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import html
 import os
 import re
 import signal
+import socket
 import tempfile
 import threading
+import time
 from pathlib import Path
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
 import gradio as gr  # noqa: E402
 import pandas as pd  # noqa: E402
+import uvicorn  # noqa: E402
+from fastapi import FastAPI  # noqa: E402
+from starlette.routing import Mount  # noqa: E402
 
 from cineseq_assets.errors import CineSeqError, clipped  # noqa: E402
-from cineseq_assets.forecast import features, plots  # noqa: E402
+from cineseq_assets.forecast import features  # noqa: E402
 from cineseq_assets.forecast.serving import (  # noqa: E402
     ERROR_COLUMNS,
     FORECAST_TABLE_COLUMNS,
@@ -37,9 +47,10 @@ from cineseq_assets.forecast.serving import (  # noqa: E402
     evaluation_table,
     stored_evaluation,
     stored_models,
-    write_weekly_file,
 )
 from cineseq_assets.storage import Storage  # noqa: E402
+from demo import charts  # noqa: E402
+from demo.api import build_api, forecast_answer  # noqa: E402
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 7860
@@ -47,14 +58,12 @@ MAX_UPLOAD_BYTES = 100 * 1024 * 1024  # per file; a two-minute 1080p trailer is 
 VIDEO_TYPES = [".mp4", ".mov", ".mkv", ".webm"]
 IMAGE_TYPES = [".jpg", ".jpeg", ".png", ".webp"]
 TABLE_TYPES = [".csv", ".csv.gz", ".parquet"]
-NEW_FILM_FOLDER_PREFIX = "cineseq-newfilm-"  # a typed-in film's weekly file lives in one, for one request
 GENRES = sorted(features.GENRES)  # the genres the forecaster reads, alphabetical for the picker
 MPAA = ["", *features.MPAA, "Not Rated"]  # "" = not given; "Not Rated" is accepted and read as unknown
 NO_MODEL = ("**No forecaster is materialized yet.** Run `cineseq run` (or `./scripts/main.sh`), or "
             "materialize `forecast_model` in the Dagster UI; this page uses it as soon as it exists, "
             "no restart needed.")
 TABLE_COLUMNS = FORECAST_TABLE_COLUMNS
-DOLLARS = [column for column in TABLE_COLUMNS if column not in ("week", "week_start")]
 CONTRIBUTION_COLUMNS = ["block", "feature", *[f"h{h}" for h in range(1, features.HORIZON + 1)], "attribution"]
 # Arrival (2016): its first three weeks (Box Office Mojo) and its facts, for the New film tab's example button.
 EXAMPLE_FILM = ([[1, 31_570_799, 2317], [2, 19_536_764, 2442], [3, 14_670_951, 2442]], "Arrival", "2016-11-11",
@@ -131,10 +140,11 @@ def _checked_upload(upload, suffixes: list[str], what: str) -> Path:
 
 # ------------------------------------------------------------------------------------ the app
 
-def build_app(storage: Path | None = None) -> gr.Blocks:
+def build_app(storage: Path | None = None, service: FilmService | None = None) -> gr.Blocks:
     """The page: one function per tab builds its components and wires its events, then the page's
-    load fills in the film list and the notes that depend on what is materialized."""
-    service = FilmService(Path(storage) if storage else Storage.default().root)
+    load fills in the film list and the notes that depend on what is materialized. ``service``: the
+    one the JSON API serves from too (else one for ``storage``)."""
+    service = service or FilmService(Path(storage) if storage else Storage.default().root)
     with gr.Blocks(title="CineSeq") as app:
         gr.Markdown("# CineSeq: decay-aware box office forecasts")
         status = gr.Markdown(elem_id="model-status")
@@ -143,14 +153,16 @@ def build_app(storage: Path | None = None) -> gr.Blocks:
         _new_film_tab(service)
         trailer_note = _trailer_tab(service)
         frames_note = _frames_tab(service)
+        compared = _compare_tab(service)
 
         def on_load():
             choices = _film_choices(service)
             first = choices[0] if choices else None
-            return gr.Dropdown(choices=choices, value=first), _model_status(service), _trailer_models(), _frame_note(service)
+            return (gr.Dropdown(choices=choices, value=first), _model_status(service), _trailer_models(),
+                    _frame_note(service), gr.Dropdown(choices=choices, value=choices[:2]))
 
         # Registered before the Model tab's own load, the order in which the page has always run them.
-        app.load(on_load, outputs=[film, status, trailer_note, frames_note], api_visibility="private")
+        app.load(on_load, outputs=[film, status, trailer_note, frames_note, compared], api_visibility="private")
         _model_tab(app, service)
         _public_api(service)
     return app
@@ -181,7 +193,7 @@ def _film_forecast_tab(service: FilmService, status: gr.Markdown) -> tuple[gr.Dr
 
     def show_film(film: str, origin: float | None):
         forecast = _errors(service.forecast, film, int(origin or 0))
-        chart = plots.forecast_chart(forecast.history, forecast.table, forecast.origin_week, forecast.title)
+        chart = charts.forecast_figure(forecast)
         slider = gr.Slider(minimum=1, maximum=forecast.last_week, value=forecast.origin_week, step=1)
         return (slider, chart, _final_total_line(forecast), _readable(forecast.table), _readable(forecast.errors),
                 _forecast_status(forecast), _model_status(service))
@@ -215,11 +227,11 @@ def _explain_tab(service: FilmService, film: gr.Dropdown, origin: gr.Slider) -> 
     def explain(film: str, origin: float | None):
         forecast = _errors(service.forecast, film, int(origin or 0))
         explanation = _errors(service.explain, forecast)
-        bars = plots.attribution_bars(explanation.contributions,
-                                      f"{forecast.title}, origin week {forecast.origin_week}: what moves the p50")
+        bars = charts.attribution_figure(explanation.contributions,
+                                         f"{forecast.title}, origin week {forecast.origin_week}: what moves the p50")
         heatmap = None
         if explanation.attention is not None:
-            heatmap = plots.attention_heatmap(explanation.attention, forecast.window.encoder_mask[0],
+            heatmap = charts.attention_figure(explanation.attention, forecast.window.encoder_mask[0],
                                               forecast.origin_week, explanation.attention_source)
         checked = "passed" if explanation.converged else "**failed** for some horizon (treat with care)"
         note = (f"Integrated Gradients (Captum, 64 steps) against a mean-film baseline; completeness check {checked}. "
@@ -253,9 +265,9 @@ def _new_film_tab(service: FilmService) -> None:
         else:
             if not str(release_date or "").strip():
                 raise gr.Error("Give the release date (YYYY-MM-DD): weeks are counted from it.", print_exception=False)
-            forecast = _typed_film_forecast(service, weeks, warnings, release_date=release_date, title=title or "",
-                                            genres=genres, budget=budget or None, mpaa=mpaa)
-        chart = plots.forecast_chart(forecast.history, forecast.table, forecast.origin_week, forecast.title)
+            forecast = _errors(service.forecast_typed_film, weeks, warnings, release_date=release_date,
+                               title=title or "", genres=genres, budget=budget or None, mpaa=mpaa)
+        chart = charts.forecast_figure(forecast)
         notes = "".join(f"  \nNote: {_for_page(warning)}" for warning in warnings)
         model = _model_text(forecast.model.summary())
         status = f"{_forecast_status(forecast)} Model {model}. {_final_total_line(forecast)}{notes}"
@@ -287,14 +299,6 @@ def _new_film_tab(service: FilmService) -> None:
                          api_visibility="private")
 
 
-def _typed_film_forecast(service: FilmService, weeks: pd.DataFrame, warnings: list[str], **facts) -> FilmForecast:
-    """The forecast of a film typed in (the form or the API): its weeks become a weekly file, read by the
-    same loader as an upload (its notes added to ``warnings``), in a folder removed when the forecast is made."""
-    with tempfile.TemporaryDirectory(prefix=NEW_FILM_FOLDER_PREFIX) as folder:
-        path = _errors(write_weekly_file, weeks, Path(folder) / "new_film.csv", **facts)
-        return _errors(service.forecast_new_film, path, warnings=warnings)
-
-
 def _trailer_tab(service: FilmService) -> gr.Markdown:
     """An uploaded trailer's emotional arc, audio energy and embedding. Returns the note the page's load fills."""
 
@@ -304,7 +308,8 @@ def _trailer_tab(service: FilmService) -> gr.Markdown:
         from cineseq_assets.trailers.preview import analyze_upload  # heavy (onnxruntime, librosa): on first use
 
         result = _errors(analyze_upload, _checked_upload(video, VIDEO_TYPES, "a video"), service.storage_dir)
-        return result.figure, result.summary_markdown, result.embedding_table
+        chart = charts.trailer_figure(result.visual, result.audio, result.title)
+        return chart, result.summary_markdown, result.embedding_table
 
     with gr.Tab("Trailer"):
         trailer_note = gr.Markdown(elem_id="trailer-note")
@@ -331,7 +336,6 @@ def _frames_tab(service: FilmService) -> gr.Markdown:
         if not upload:
             raise gr.Error("Upload an image or a video first.", print_exception=False)
         from cineseq_assets.frames.classifier import cached_serving, classify_path  # heavy (torch): on first use
-        from cineseq_assets.frames.plots import film_prediction_figure
 
         path = _checked_upload(upload, IMAGE_TYPES + VIDEO_TYPES, "an image or a video")
         classifier = _errors(cached_serving, service.storage_dir)
@@ -341,7 +345,7 @@ def _frames_tab(service: FilmService) -> gr.Markdown:
                    f"**Budget class:** {result.predicted_budget} ({result.budget[result.predicted_budget]:.0%})  \n"
                    f"From {seen}; model `{classifier.name}`. Held-out scores of every model: `frame_classifier` "
                    "in the Dagster UI, or docs/frames.md.")
-        return film_prediction_figure(result.genres, result.budget, path.name), summary
+        return charts.frames_figure(result.genres, result.budget, path.name), summary
 
     with gr.Tab("Frames"):
         frames_note = gr.Markdown(elem_id="frames-note")
@@ -360,7 +364,42 @@ def _frame_note(service: FilmService) -> str:
     if (classifier_dir(service.storage_dir) / SERVING_FILE).exists():
         return "Upload a poster, a still or a trailer: the frame classifier predicts genres and the budget class."
     return ("**No frame classifier is materialized yet.** Materialize `frame_classifier` in the Dagster UI "
-            "or run `cineseq run --frames`; this tab uses it as soon as it exists.")
+            "or run `cineseq run` (it trains one when the labelled images are found); this tab uses it as soon as it exists.")
+
+
+def _compare_tab(service: FilmService) -> gr.Dropdown:
+    """Up to four films' runs on one chart, aligned by week of run, each with its forecast from the same
+    week of run (or each from its latest week). Returns the film picker, which the page's load fills."""
+
+    def compare(films: list[str] | None, origin: float | None):
+        if not films:
+            raise gr.Error("Pick one to four films to compare.", print_exception=False)
+        if len(films) > charts.MAX_COMPARED:
+            raise gr.Error(f"Compare at most {charts.MAX_COMPARED} films at once: remove "
+                           f"{len(films) - charts.MAX_COMPARED}.", print_exception=False)
+        forecasts = [_compared_forecast(service, film, int(origin or 0)) for film in films]
+        lines = [f"- **{_for_page(str(f.title))}**: from week {f.origin_week} of {f.last_week}"
+                 + ("" if not origin or f.origin_week == int(origin) else " (its run is shorter: its latest week)")
+                 for f in forecasts]
+        return charts.compare_figure(forecasts), "\n".join(lines)
+
+    with gr.Tab("Compare films"):
+        with gr.Row():
+            films = gr.Dropdown(label=f"Films (up to {charts.MAX_COMPARED}; type to search)", choices=[], multiselect=True,
+                                max_choices=charts.MAX_COMPARED, filterable=True, elem_id="compare-films", scale=3)
+            origin = gr.Number(0, label="Forecast from week of run (0: each film's latest week)", minimum=0,
+                               precision=0, elem_id="compare-origin", scale=1)
+        compare_button = gr.Button("Compare", variant="primary")
+        compare_note = gr.Markdown(elem_id="compare-note")
+        compare_chart = gr.Plot(label="Weekly gross by week of run", elem_id="compare-chart")
+    compare_button.click(compare, [films, origin], [compare_chart, compare_note], api_visibility="private")
+    return films
+
+
+def _compared_forecast(service: FilmService, film: str, origin: int) -> FilmForecast:
+    """The film's forecast from ``origin``, or from its latest week when its run is shorter (0: the latest week)."""
+    latest = _errors(service.forecast, film, 0)
+    return latest if origin == 0 or origin >= latest.last_week else _errors(service.forecast, film, origin)
 
 
 def _model_tab(app: gr.Blocks, service: FilmService) -> None:
@@ -368,28 +407,33 @@ def _model_tab(app: gr.Blocks, service: FilmService) -> None:
 
     def model_tab():
         errors = stored_evaluation(service.storage_dir)
+        chart = None
         if errors is None:
             table = pd.DataFrame()
             note = ("`forecast_evaluation` is not materialized yet: materialize it in the Dagster UI "
-                    "(3 seeds x 2 splits, about 12 minutes on 2 cores).")
+                    "or run `cineseq run`, which includes it (one seed of the by-film split by default).")
         else:
             table = evaluation_table(errors).round(3)
             note = "Test films, origins 2-8, horizons 1-4, dollars; mean over seeds (by-film split)."
+            split_kind = "by_film" if "by_film" in set(errors["split_kind"]) else str(errors["split_kind"].iloc[0])
+            chart = charts.evaluation_figure(errors, split_kind)
         images = [(str(path), caption) for path, caption in diagnostic_images(service.storage_dir)]
         evaluation_shown = gr.Dataframe(table, visible=not table.empty)
-        return _model_status(service), note, evaluation_shown, stored_models(service.storage_dir).round(3), images
+        return (_model_status(service), note, evaluation_shown, gr.Plot(chart, visible=chart is not None),
+                stored_models(service.storage_dir).round(3), images)
 
     with gr.Tab("Model"):
         model_info = gr.Markdown()
         evaluation_note = gr.Markdown()
         evaluation = gr.Dataframe(pd.DataFrame(), label="Evaluation: every model and baseline", interactive=False)
+        evaluation_chart = gr.Plot(label="Test WAPE by horizon", elem_id="evaluation-chart", visible=False)
         trained = gr.Dataframe(pd.DataFrame(), label="Stored models (training on the training films, "
                                "early stopping and choice on the validation films)", interactive=False,
                                elem_id="stored-models")
         gallery = gr.Gallery(label="Decay diagnostics and evaluation plots", columns=2, height=640,
                              object_fit="contain", preview=False)
         refresh = gr.Button("Refresh")
-    model_outputs = [model_info, evaluation_note, evaluation, trained, gallery]
+    model_outputs = [model_info, evaluation_note, evaluation, evaluation_chart, trained, gallery]
     refresh.click(model_tab, outputs=model_outputs, api_visibility="private")
     app.load(model_tab, outputs=model_outputs, api_visibility="private")
 
@@ -404,7 +448,7 @@ def _public_api(service: FilmService) -> None:
         p50, p90, decay_baseline and actual (null where not known yet), in dollars.
         """
         result = _errors(service.forecast, film, _origin(origin_week))
-        return _payload(result)
+        return forecast_answer(result).model_dump(mode="json")
 
     def new_film(weeks: list[dict], release_date: str, title: str = "", genres: list[str] | None = None,
                  budget: float | None = None, mpaa: str = "") -> dict:
@@ -413,9 +457,9 @@ def _public_api(service: FilmService) -> None:
             raise gr.Error("weeks must be a list of rows like {\"week\": 1, \"gross\": 1000000, \"theaters\": 2000}",
                            print_exception=False)
         warnings: list[str] = []
-        payload = _payload(_typed_film_forecast(service, pd.DataFrame(weeks), warnings, release_date=release_date,
-                                                title=title, genres=genres, budget=budget, mpaa=mpaa))
-        return {**payload, "warnings": [_for_page(warning) for warning in warnings]}
+        result = _errors(service.forecast_typed_film, pd.DataFrame(weeks), warnings, release_date=release_date,
+                         title=title, genres=genres, budget=budget, mpaa=mpaa)
+        return {**forecast_answer(result).model_dump(mode="json"), "warnings": [_for_page(warning) for warning in warnings]}
 
     def model() -> dict:
         """The serving model: architecture, file, materialization time and training metrics; ``reload_errors``
@@ -440,44 +484,88 @@ def _origin(value) -> int:
     return int(number)
 
 
-def _payload(forecast: FilmForecast) -> dict:
-    """The API's answer: JSON types only, dollars rounded, unknown actuals as null."""
-    table = forecast.table
-    rows = [{"week": int(week), "week_start": pd.Timestamp(start).strftime("%Y-%m-%d"),
-             **{name: (None if pd.isna(value) else round(float(value))) for name, value in zip(DOLLARS, values)}}
-            for week, start, *values in zip(table["week"], table["week_start"], *(table[name] for name in DOLLARS))]
-    return {"film_id": forecast.film_id, "title": forecast.title, "origin_week": forecast.origin_week,
-            "last_week": forecast.last_week, "model": forecast.model.summary(),
-            "columns": TABLE_COLUMNS, "rows": rows, "final_total": _final_payload(forecast.final_total),
-            "timing_ms": {name: round(value, 3) for name, value in forecast.timing_ms.items()}}
-
-
-def _final_payload(final: dict | None) -> dict | None:
-    """The final domestic total from the forecast's origin week (dollars rounded), or null for a model
-    stored without a final-total model."""
-    if final is None:
-        return None
-    return {"gross_to_date": round(float(final["gross_to_date"])), "p10": round(float(final["final_p10"])),
-            "p50": round(float(final["final_p50"])), "p90": round(float(final["final_p90"])),
-            "multiplier_baseline": round(float(final["multiplier_baseline"])), "tail": str(final["final_tail"])}
-
+# ------------------------------------------------------------------------------------ serving
 
 def launch(host: str = DEFAULT_HOST, port: int = DEFAULT_PORT, storage: Path | None = None,
-           block: bool = True, quiet: bool = False) -> gr.Blocks:
-    """Start the demo on ``host:port`` (127.0.0.1 unless asked otherwise), analytics off; with ``block``,
-    serve until Ctrl-C or SIGTERM (from the main thread)."""
-    app = build_app(storage)
-    app.queue(default_concurrency_limit=2)
-    # A signal only sets a flag, from before the server starts: one that arrived while Gradio was still
-    # starting (its server thread already serving) would otherwise leave that thread, and the process, running.
+           block: bool = True, quiet: bool = False) -> DemoServer:
+    """Serve the JSON API and the page on ``host:port`` (127.0.0.1 unless asked otherwise), analytics off;
+    with ``block``, until Ctrl-C or SIGTERM (from the main thread). Returns the server: ``close()`` stops it."""
+    service = FilmService(Path(storage) if storage else Storage.default().root)
+    threading.Thread(target=service.warm, name="cineseq-warm-up", daemon=True).start()  # while the page is built
+    page = build_app(service=service)
+    page.queue(default_concurrency_limit=2)
+    app = gr.mount_gradio_app(build_api(service), page, path="/", server_name=host, server_port=port,
+                              footer_links=["api"], show_error=False, max_file_size=MAX_UPLOAD_BYTES)
+    # A signal only sets a flag, from before the server starts: one that arrived while the server was still
+    # starting (its thread already serving) would otherwise leave that thread, and the process, running.
     stop = _stop_on_signals() if block else None
-    app.launch(server_name=host, server_port=port, max_file_size=MAX_UPLOAD_BYTES, prevent_thread_lock=True,
-               quiet=quiet, footer_links=["api"], show_error=False)
+    server = DemoServer(app, page, host, port).start()
+    if not quiet:
+        print(f"* Running on {server.url} (the page; the JSON API under {server.url}api/v1, its docs at {server.url}docs)",
+              flush=True)
     if stop is not None:
         stop.wait()
         print("stopping the demo", flush=True)
-        app.close()
-    return app
+        server.close()
+    return server
+
+
+class DemoServer:
+    """uvicorn serving ``app`` (the API with the Gradio ``page`` mounted) from a thread of this process, on
+    its own event loop. The port is bound here, so that a port in use fails the caller, not the thread."""
+
+    STOP_SECONDS = 10  # what close() waits for the requests in flight; Gradio's event streams are ended first
+
+    def __init__(self, app: FastAPI, page: gr.Blocks, host: str, port: int):
+        shown = "127.0.0.1" if host == "0.0.0.0" else f"[{host}]" if ":" in host else host
+        self.url = f"http://{shown}:{port}/"
+        self._app, self._page = app, page
+        self._socket = _listening_socket(host, port)
+        self._server = uvicorn.Server(uvicorn.Config(app, log_level="warning", timeout_graceful_shutdown=self.STOP_SECONDS))
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._serve, name=f"cineseq-demo-{port}", daemon=True)
+
+    def start(self) -> DemoServer:
+        self._thread.start()
+        while not self._server.started:
+            if not self._thread.is_alive():
+                raise RuntimeError(f"the demo server stopped while starting on {self.url}: its log above says why")
+            time.sleep(0.01)
+        return self
+
+    def close(self) -> None:
+        """Stop serving: Gradio's queue and its open event streams (session heartbeats, which the server
+        would otherwise wait for), then the server, once the requests in flight are answered."""
+        if not self._thread.is_alive():
+            return
+        self._page.close(verbose=False)
+        gradio_apps = [route.app for route in self._app.routes if isinstance(route, Mount)]
+        with contextlib.suppress(RuntimeError):  # the loop closed meanwhile: nothing left to end
+            for gradio_app in gradio_apps:
+                self._loop.call_soon_threadsafe(gradio_app.stop_event.set)
+        self._server.should_exit = True
+        self._thread.join(timeout=self.STOP_SECONDS + 5)
+
+    def _serve(self) -> None:
+        try:
+            self._loop.run_until_complete(self._server.serve(sockets=[self._socket]))
+        finally:
+            self._loop.close()
+            self._socket.close()
+
+
+def _listening_socket(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    bound = socket.socket(family, socket.SOCK_STREAM)
+    bound.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        bound.bind((host, port))
+    except OSError as error:
+        bound.close()
+        # "Cannot find empty port" is how Gradio said it, and what scripts that retry on another port look for.
+        raise OSError(error.errno, f"Cannot find empty port {port} on {host} ({error.strerror}): "
+                                   "choose another with --port") from None
+    return bound
 
 
 def _stop_on_signals() -> threading.Event:

@@ -1,17 +1,18 @@
 #!/usr/bin/env bash
-# The main job: install if needed, materialize the default asset graph on the bundled data, then
-# serve the Dagster UI and the forecast demo on 127.0.0.1 (Ctrl-C stops both).
+# The main job: install if needed, materialize the default asset graph on the bundled data (with the
+# frame classifier, the emotion student and the evaluation when the shared data folder and the model
+# files are found; `cineseq run` says what it left out and why), then serve the Dagster UI and the
+# forecast demo on 127.0.0.1 (Ctrl-C stops both). A second run materializes only what changed.
 #   FILMS=showcase ./scripts/main.sh     a quick run on the ~30 showcase films
+#   RUN_ARGS="--no-evaluation" ...       more options for `cineseq run` (see `cineseq run --help`)
 #   PORT=3000 DEMO_PORT=7860 ...         choose the ports; SERVE=0 materializes only
 set -euo pipefail
 cd "$(dirname "$0")/.."
-./scripts/setup.sh
+./scripts/setup.sh  # also derives the int8 face detector once (`cineseq models prepare`)
 source scripts/env.sh
-# The int8 face detector is derived once per machine here, never inside a user's analysis; without
-# the shared clips the trailer stage runs the float detector (slower, same faces).
-.venv/bin/cineseq models prepare || echo "[main] faces will be detected in fp32 until \`cineseq models prepare\` succeeds" >&2
 echo "[main] materializing the default asset graph (films: ${FILMS:-all})"
-.venv/bin/cineseq run --films "${FILMS:-all}"
+# shellcheck disable=SC2086  # RUN_ARGS is split into options on purpose
+.venv/bin/cineseq run --films "${FILMS:-all}" ${RUN_ARGS:-}
 if [ "${SERVE:-1}" = "1" ]; then
   port=${PORT:-3000}
   demo_port=${DEMO_PORT:-7860}

@@ -45,3 +45,23 @@ def test_run_with_an_unknown_film_is_an_error_naming_it_not_a_traceback(isolated
     done = subprocess.run(command, capture_output=True, text=True, env=os.environ.copy())
     assert done.returncode == 2, done.stderr[-3000:]
     assert "error: not in the catalog: not-a-film" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_run_takes_the_old_options_with_a_note_and_checks_their_names(isolated_project):
+    command = [sys.executable, "-m", "cineseq_assets.cli", "run", "--films", "rl2908456449,not-a-film", "--no-forecast",
+               "--frames", "--include", "forecast_evaluation"]
+    done = subprocess.run(command, capture_output=True, text=True, env=os.environ.copy())
+    assert done.returncode == 2, done.stderr[-3000:]  # the unknown film, not the old options
+    assert "note: --frames: no longer needed" in done.stderr
+    assert "note: --include forecast_evaluation: no longer needed" in done.stderr
+    command = [sys.executable, "-m", "cineseq_assets.cli", "run", "--include", "panel"]
+    done = subprocess.run(command, capture_output=True, text=True, env=os.environ.copy())
+    assert done.returncode == 2 and "error: --include panel: not an optional stage" in done.stderr, done.stderr[-3000:]
+    assert "Traceback" not in done.stderr
+
+
+def test_run_help_lists_the_switches_of_the_optional_parts():
+    command = [sys.executable, "-m", "cineseq_assets.cli", "run", "--help"]
+    out = subprocess.run(command, capture_output=True, text=True, check=True).stdout
+    assert all(flag in out for flag in ("--no-forecast", "--no-student", "--no-frames", "--no-evaluation"))
+    assert "--include" not in out and "--frames " not in out  # kept for old commands, not advertised

@@ -34,6 +34,8 @@ def test_a_second_run_skips_what_is_up_to_date_and_force_recomputes(instance):
     ok, lines = _run(RunOptions(films=FILMS, forecast=False))
     assert ok, lines
     assert any(line.startswith("not run: forecaster: --no-forecast") for line in lines)
+    assert "not run: frame_classifier: --no-forecast" in lines  # --no-forecast trains nothing
+    assert "    film_panels: done in" in "\n".join(lines)  # each stage's time
     assert any("film_panels (weekly_panel, decay_fit): 3 of 3 films to materialize" in line for line in lines)
     assert _materializations(instance, "weekly_panel") == 3 and _materializations(instance, "panel") == 1
     checks = instance.event_log_storage.get_latest_asset_check_execution_by_key(
@@ -112,3 +114,37 @@ def test_new_code_or_a_changed_source_makes_the_films_stale(instance, storage_ro
     # one film recomputed: the aggregate over every film is stale too
     _materialize(defs, instance, "film_panels_job", films[:1])
     assert Staleness(defs, instance).assets_to_run(["panel", "decay_diagnostics"]) == ["panel", "decay_diagnostics"]
+
+
+def test_optional_parts_whose_inputs_are_missing_are_said_and_the_rest_runs(instance, tmp_path, monkeypatch):
+    monkeypatch.setenv("CINESEQ_SHARED", str(tmp_path / "empty_shared"))  # no labelled images, no faces
+    ok, lines = _run(RunOptions(films=FILMS))
+    assert ok, lines
+    not_run = {line.split(":")[1].strip(): line for line in lines if line.startswith("not run:")}
+    assert not_run["frame_classifier"].startswith("not run: frame_classifier: needs the labelled posters and trailer "
+                                                  f"frames: {tmp_path / 'empty_shared'}")
+    assert "set CINESEQ_SHARED" in not_run["frame_classifier"]
+    assert not_run["trailer_emotion_student"].startswith("not run: trailer_emotion_student: needs the face clips")
+    assert not_run["film_frames"].startswith("not run: film_frames: needs a frame classifier")
+    assert "forecast_evaluation" not in not_run  # it needs nothing from outside; here too few films (below)
+    assert any("forecast_evaluation skipped: the panel holds 3 films" in line for line in lines)
+    assert _materializations(instance, "panel") == 1 and _materializations(instance, "frame_classifier") == 0
+
+
+def test_an_optional_part_that_fails_fails_the_command_not_the_stages_after_it(instance, tmp_path, monkeypatch):
+    from cineseq_assets import stage_inputs
+
+    shared = tmp_path / "broken_shared"  # the inputs are there, but training cannot read them
+    (shared / "media").mkdir(parents=True)
+    for name in stage_inputs.IMAGE_SETS:
+        (shared / "data" / "images" / name).mkdir(parents=True)
+        (shared / "data" / "images" / name / "labels.csv").write_text("not,the,columns\n1,2,3\n")
+    monkeypatch.setenv("CINESEQ_SHARED", str(shared))
+    ok, lines = _run(RunOptions(films=FILMS))
+    assert not ok
+    text = "\n".join(lines)
+    assert "    trailer_emotion_student: FAILED" in text and "    frame_classifier: FAILED" in text
+    # nothing stored to fall back on: what needed the classifier says so; the stages after it still run
+    assert any("film_frames skipped: needs a frame classifier" in line for line in lines), text
+    assert any("forecaster skipped: the panel holds 3 films" in line for line in lines), text
+    assert any("forecast_evaluation skipped: the panel holds 3 films" in line for line in lines), text

@@ -13,7 +13,10 @@ is all-zero scaled inputs with the film's own observed-week mask and prior. Beca
 columns are standardized with training-film statistics and flags pass through unscaled, zero
 means: every continuous feature at the training films' mean (gross, theaters, budget, week of
 run, market...) and every indicator off (no holiday, no genre or rating flag, no trailer, no
-buzz, limited release). In words: "an average film with the same observed weeks". The padded
+buzz, limited release). In words: "an average film with the same observed weeks". An input the
+model never reads (the market group of a model trained with market_dropout 1: train.served_windows)
+is the same constant in every window; the baseline holds it at that value, so it gets exactly zero
+rather than the credit for a difference no film can make. The padded
 encoder steps before opening are zero in the input and in the baseline, so their attribution is
 exactly zero, and they are left out of the tables (those weeks do not exist).
 
@@ -61,7 +64,7 @@ from ..plotting import new_figure
 from .features import FeatureSchema
 from .predict import ServingModelTask
 from .train import TrainedModel, served_windows
-from .windows import Windows, build_windows
+from .windows import DECODER_MARKET, ENCODER_MARKET, Windows, build_windows
 
 log = logging.getLogger(__name__)
 
@@ -130,11 +133,13 @@ def integrated_gradients(trained: TrainedModel, windows: Windows, n_steps: int =
     """Attributions of every window's p50 forecast, horizon by horizon, against the mean-film baseline."""
     network = _MedianForecast(trained.model.eval())
     inputs = trained.scalers.transform(served_windows(windows, trained.train_config))  # what the network reads
+    baselines = _baselines(inputs, reads_market=trained.train_config.market_dropout < 1)
     started = time.perf_counter()
-    parts = [_captum_ig(network, {k: v[s: s + windows_per_call] for k, v in inputs.items()}, n_steps)
+    parts = [_captum_ig(network, *({k: v[s: s + windows_per_call] for k, v in d.items()} for d in (inputs, baselines)),
+                        n_steps)
              for s in range(0, len(windows), windows_per_call)]
     merged = {name: np.concatenate([p[name] for p in parts]) for name in (*BLOCKS, "delta")}
-    forecast, baseline = _endpoints(network, inputs)
+    forecast, baseline = _endpoints(network, inputs, baselines)
     result = Attributions(film_id=windows.film_id.astype(str), origin=np.asarray(windows.origin),
                           encoder_mask=inputs["encoder_mask"], forecast=forecast, baseline_forecast=baseline,
                           converged=np.ones(forecast.shape, dtype=bool), schema=trained.schema, **merged)
@@ -155,17 +160,28 @@ def _check_convergence(result: Attributions, rtol: float, atol: float, n_steps: 
                     failed, result.converged.size, n_steps, float(np.abs(result.delta).max()))
 
 
-def _endpoints(network: _MedianForecast, inputs: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
-    """p50 [N, H] at the inputs and at the baseline (all attributed inputs zero)."""
-    attributed = [torch.from_numpy(inputs[block]) for block in BLOCKS]
+def _baselines(inputs: dict[str, np.ndarray], reads_market: bool) -> dict[str, np.ndarray]:
+    """The mean film of each window (see the module docstring): every attributed input zero, except the
+    market group of a model that never reads it, held at its served value."""
+    baselines = {block: np.zeros_like(inputs[block]) for block in BLOCKS}
+    if not reads_market:
+        baselines["encoder"][:, :, ENCODER_MARKET] = inputs["encoder"][:, :, ENCODER_MARKET]
+        baselines["decoder"][:, :, DECODER_MARKET] = inputs["decoder"][:, :, DECODER_MARKET]
+    return baselines
+
+
+def _endpoints(network: _MedianForecast, inputs: dict[str, np.ndarray],
+               baselines: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """p50 [N, H] at the inputs and at the baseline."""
     fixed = [torch.from_numpy(inputs["encoder_mask"]), torch.from_numpy(inputs["prior"])]
     with torch.no_grad():
-        forecast = network(*attributed, *fixed)
-        baseline = network(*(torch.zeros_like(t) for t in attributed), *fixed)
+        forecast = network(*(torch.from_numpy(inputs[block]) for block in BLOCKS), *fixed)
+        baseline = network(*(torch.from_numpy(baselines[block]) for block in BLOCKS), *fixed)
     return forecast.numpy(), baseline.numpy()
 
 
-def _captum_ig(network: _MedianForecast, inputs: dict[str, np.ndarray], n_steps: int) -> dict[str, np.ndarray]:
+def _captum_ig(network: _MedianForecast, inputs: dict[str, np.ndarray], baselines: dict[str, np.ndarray],
+               n_steps: int) -> dict[str, np.ndarray]:
     """Captum's IntegratedGradients on one chunk of windows, each repeated once per horizon target.
 
     Returns the attributions [n, H, ...] of each block and Captum's convergence delta [n, H].
@@ -177,7 +193,7 @@ def _captum_ig(network: _MedianForecast, inputs: dict[str, np.ndarray], n_steps:
     attributed = tuple(tensor[block] for block in BLOCKS)
     per_pass = max(len(rows), (ROWS_PER_PASS // len(rows)) * len(rows))
     attributions, delta = IntegratedGradients(network).attribute(
-        inputs=attributed, baselines=tuple(torch.zeros_like(t) for t in attributed), target=target,
+        inputs=attributed, baselines=tuple(torch.from_numpy(baselines[block][rows]) for block in BLOCKS), target=target,
         additional_forward_args=(tensor["encoder_mask"], tensor["prior"]), n_steps=n_steps,
         method="gausslegendre", internal_batch_size=per_pass, return_convergence_delta=True)
     out = {block: a.detach().numpy().reshape(n, horizon, *a.shape[1:]) for block, a in zip(BLOCKS, attributions)}

@@ -103,12 +103,15 @@ def final_totals(panel: pd.DataFrame, catalog: pd.DataFrame | None = None) -> pd
 
 
 def gross_to_date(panel: pd.DataFrame, film_id: np.ndarray, week: np.ndarray) -> np.ndarray:
-    """Cumulative gross through ``week`` (the film's last panel week when its run ended before)."""
-    cum = panel.assign(film_id=panel["film_id"].astype(str)).set_index(["film_id", "week"])["cum_gross"]
-    last = cum.groupby(level=0).last()
-    keys = pd.MultiIndex.from_arrays([np.asarray(film_id, dtype=str), np.asarray(week, dtype=int)])
-    values = cum.reindex(keys).to_numpy(dtype=float)
-    return np.where(np.isnan(values), last.reindex(keys.get_level_values(0)).to_numpy(dtype=float), values)
+    """Cumulative gross through ``week`` (the film's last panel week when its run ended before).
+    Dictionaries rather than a pandas index: the demo asks this for one window on every request."""
+    films, weeks = panel["film_id"].astype(str).to_numpy(), panel["week"].to_numpy(dtype=int)
+    cum = panel["cum_gross"].to_numpy(dtype=float)
+    known = ~np.isnan(cum)
+    through = dict(zip(zip(films[known], weeks[known].tolist()), cum[known]))
+    last = dict(zip(films[known], cum[known]))  # the later rows of a film, in panel (week) order, win
+    keys = zip(np.asarray(film_id, dtype=str), np.asarray(week, dtype=int).tolist())
+    return np.array([through.get(key, last.get(key[0], np.nan)) for key in keys], dtype=float)
 
 
 def window_totals(forecaster, final_model: FinalTotalModel, panel: pd.DataFrame, windows: Windows | None = None,
@@ -144,11 +147,18 @@ def product_totals(film_id: np.ndarray, origin: np.ndarray, wide: np.ndarray, to
                    weekly: np.ndarray, pooled: PooledRetention, model: FinalTotalModel) -> pd.DataFrame:
     """FINAL_COLUMNS per window: the final total with the tail chosen on validation films and the
     rule-of-thumb baseline's p50 (``weekly`` [N, 4, 3] dollars, as in ``total_forecasts``)."""
-    both = total_forecasts(film_id, origin, wide, to_date, weekly, pooled, model, (model.tail, BASELINE))
-    chosen, baseline = (both[both["method"] == name].reset_index(drop=True) for name in (model.tail, BASELINE))
-    return pd.DataFrame({"film_id": chosen["film_id"], "origin_week": chosen["origin_week"], "gross_to_date": chosen["to_date"],
-                         "final_p10": chosen["p10"], "final_p50": chosen["p50"], "final_p90": chosen["p90"],
-                         "final_tail": model.tail, "multiplier_baseline": baseline["p50"]})[FINAL_COLUMNS]
+    return pd.DataFrame(product_total_columns(film_id, origin, wide, to_date, weekly, pooled, model), columns=FINAL_COLUMNS)
+
+
+def product_total_columns(film_id: np.ndarray, origin: np.ndarray, wide: np.ndarray, to_date: np.ndarray,
+                          weekly: np.ndarray, pooled: PooledRetention, model: FinalTotalModel) -> dict:
+    """``product_totals`` as FINAL_COLUMNS -> array (final_tail: the one tail's name), without the frame,
+    which costs more than the arithmetic for the one window the demo forecasts per request."""
+    origin = np.asarray(origin, dtype=int)
+    chosen, baseline = (_method_totals(name, origin, wide, to_date, weekly, pooled, model) for name in (model.tail, BASELINE))
+    return {"film_id": np.asarray(film_id, dtype=str), "origin_week": origin, "gross_to_date": np.asarray(to_date, dtype=float),
+            "final_p10": chosen[:, 0], "final_p50": chosen[:, 1], "final_p90": chosen[:, 2], "final_tail": model.tail,
+            "multiplier_baseline": baseline[:, 1]}
 
 
 def total_forecasts(film_id: np.ndarray, origin: np.ndarray, wide: np.ndarray, to_date: np.ndarray,
@@ -160,19 +170,24 @@ def total_forecasts(film_id: np.ndarray, origin: np.ndarray, wide: np.ndarray, t
     ``to_date`` [N] the gross through week t.
     """
     origin = np.asarray(origin, dtype=int)
-    four_weeks = weekly.sum(axis=1)  # [N, 3]
     frames = []
     for method in methods:
-        if method == BASELINE:
-            totals = to_date[:, None] * model.multipliers.at(wide, origin)
-        else:
-            totals = to_date[:, None] + four_weeks + _tail(method, weekly, to_date, origin, wide, pooled, model)
-            totals = _widened(np.sort(totals, axis=1), origin, model.widening.get(method))
-            totals[:, 0] = np.maximum(totals[:, 0], to_date)  # a widened band never goes below what is already grossed
+        totals = _method_totals(method, origin, wide, to_date, weekly, pooled, model)
         frames.append(pd.DataFrame({"film_id": np.asarray(film_id, dtype=str), "origin_week": origin,
                                     "release_width": np.where(wide, "wide", "limited"), "to_date": to_date,
                                     "method": method, "p10": totals[:, 0], "p50": totals[:, 1], "p90": totals[:, 2]}))
     return pd.concat(frames, ignore_index=True)[TOTAL_COLUMNS]
+
+
+def _method_totals(method: str, origin: np.ndarray, wide: np.ndarray, to_date: np.ndarray, weekly: np.ndarray,
+                   pooled: PooledRetention, model: FinalTotalModel) -> np.ndarray:
+    """[N, 3] the final total's p10/p50/p90 by one method (arrays as in ``total_forecasts``)."""
+    if method == BASELINE:
+        return to_date[:, None] * model.multipliers.at(wide, origin)
+    totals = to_date[:, None] + weekly.sum(axis=1) + _tail(method, weekly, to_date, origin, wide, pooled, model)
+    totals = _widened(np.sort(totals, axis=1), origin, model.widening.get(method))
+    totals[:, 0] = np.maximum(totals[:, 0], to_date)  # a widened band never goes below what is already grossed
+    return totals
 
 
 def _tail(method: str, weekly: np.ndarray, to_date: np.ndarray, origin: np.ndarray, wide: np.ndarray,
@@ -180,12 +195,11 @@ def _tail(method: str, weekly: np.ndarray, to_date: np.ndarray, origin: np.ndarr
     """[N, 3] the gross after week t+4, per quantile."""
     last = weekly[:, -1, :]  # week t+4
     if method == "decay_pooled":
-        factor = np.zeros(len(origin))
-        level = np.zeros(len(origin))
-        for step in range(TAIL_END):  # week t+4+step -> t+5+step
-            week = origin + weekly.shape[1] + step
-            level = level + np.where(wide, pooled.step("wide", week), pooled.step("limited", week))
-            factor += np.where(week < TAIL_END, np.exp(level), 0.0)
+        # Every step t+4+s -> t+5+s at once (the demo asks for one window per request); running sums add
+        # in the order a loop over the steps would.
+        week = origin[:, None] + weekly.shape[1] + np.arange(TAIL_END)  # [N, TAIL_END]
+        level = np.cumsum(np.where(wide[:, None], pooled.step("wide", week), pooled.step("limited", week)), axis=1)
+        factor = np.cumsum(np.where(week < TAIL_END, np.exp(level), 0.0), axis=1)[:, -1]
         return last * factor[:, None]
     if method == "decay_own":
         retention = np.clip(weekly[:, -1, 1] / np.maximum(weekly[:, -2, 1], 1.0), *OWN_RETENTION)

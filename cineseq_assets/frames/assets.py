@@ -20,6 +20,7 @@ from .tasks import FilmFrames, FramePredictionTask, RepresentativeFramesTask, wr
 
 GROUP = "frames"
 THUMBNAILS = "representative_frames_jpg"
+FEATURE_CACHE = ("cache", "frame_features")  # the frozen MobileNetV2 activations by image content (feature_cache.py)
 
 
 class RepresentativeFramesConfig(RunConfig):
@@ -92,7 +93,8 @@ def frame_classifier(context: dg.AssetExecutionContext, config: FrameClassifierC
     """Genre (multi-label) and budget-class classifiers of a single frame: a small CNN from scratch and
     MobileNetV2 transfer models, split by film, scored on held-out posters and on real trailer frames
     next to trivial baselines. The output table is the evaluation; the weights and serving.json are
-    in storage/frame_classifier/."""
+    in storage/frame_classifier/. The frozen MobileNetV2 activations are cached by image content in
+    storage/cache/frame_features/: a retraining on the same images skips the backbone."""
     from .classifier import ASSET, classifier_folder, save_model
     from .dataset import load_label_folder, load_labelled_images
     from .experiment import confusion_frame, evaluation_table, run_experiment
@@ -104,7 +106,8 @@ def frame_classifier(context: dg.AssetExecutionContext, config: FrameClassifierC
     else:
         data = load_labelled_images(config.images_from or shared_dir())
     folder = artifacts.folder(ASSET)
-    result = run_experiment(data, config.experiment_config(), log=context.log.info, checkpoint_dir=folder / "checkpoints")
+    result = run_experiment(data, config.experiment_config(), log=context.log.info, checkpoint_dir=folder / "checkpoints",
+                            feature_cache_dir=artifacts.path(*FEATURE_CACHE))
     # Every model is trained and scored before any file is replaced: a failed run keeps the old ones.
     for name, model in result.models.items():
         save_model(model, folder / f"{name}_weights.parquet", {"inference_images_per_s": result.inference_images_per_s[name]})
@@ -120,6 +123,7 @@ def frame_classifier(context: dg.AssetExecutionContext, config: FrameClassifierC
         "train_seconds": dg.MetadataValue.json({n: round(m.train_seconds, 1) for n, m in result.models.items()}),
         "best_epoch": dg.MetadataValue.json({n: m.best_epoch for n, m in result.models.items()}),
         "inference_images_per_s": dg.MetadataValue.json({n: round(v, 1) for n, v in result.inference_images_per_s.items()}),
+        "feature_cache": result.feature_cache,
         "folder": dg.MetadataValue.path(str(folder)),
     }
     for test_set in result.evaluation["test_set"].unique():

@@ -32,7 +32,8 @@ from .train import FrameTrainConfig, TrainedFrameModel, build_net, predict_pixel
 
 ASSET = "frame_classifier"
 VIDEO_SUFFIXES = (".mp4", ".mov", ".m4v", ".mkv", ".webm", ".avi")
-TRAIN_HINT = "Materialize the frame_classifier asset first (`cineseq run --frames` or the Dagster UI)."
+TRAIN_HINT = ("Materialize the frame_classifier asset first (`cineseq run` does when the shared image sets are "
+              "found; or the Dagster UI).")
 
 
 def classifier_folder(storage: str | Path | None = None) -> ModelFolder:

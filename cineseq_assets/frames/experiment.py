@@ -5,6 +5,10 @@ and ``transfer_finetuned`` (the same, then its last blocks fine-tuned, starting 
 head). Every model is scored on the held-out poster films and on the trailer frames (a different
 domain, never trained on); the baselines are scored on the same images. The model served to the
 rest of the project is the one with the lowest validation loss: test films never choose.
+
+With a feature cache folder, the transfer models' frozen MobileNetV2 activations are kept on disk by
+image content (feature_cache.py): the transfer model's pass over the images also leaves what the
+fine-tuned one reads, and a later run on the same images reads them all instead of running the backbone.
 """
 
 from __future__ import annotations
@@ -19,9 +23,10 @@ import pandas as pd
 
 from .classifier import save_model
 from .dataset import LabelledImages, read_pixels, split_by_film
+from .feature_cache import FeatureCache
 from .labels import BUDGET_CLASSES, genre_matrix, top_genres
 from .metrics import budget_baselines, budget_metrics, genre_baselines, genre_metrics
-from .train import FrameTrainConfig, SplitArrays, TrainedFrameModel, fit, predict_pixels
+from .train import TRANSFER, FrameTrainConfig, SplitArrays, TrainedFrameModel, fit, predict_pixels
 
 # MobileNetV2's last inverted-residual block (160 -> 320 channels) and its 1x1 conv to 1280. Tried on
 # the posters: from block 14 (lr 1e-3 and 3e-4) and from 17 (1e-4), fine-tuning overfits from its
@@ -57,14 +62,16 @@ class ExperimentResult:
     budget_report: dict
     serving: str
     inference_images_per_s: dict[str, float]
+    feature_cache: str = ""  # what the feature cache did (images read, computed), when there was one
 
 
 def run_experiment(data: LabelledImages, config: ExperimentConfig | None = None, log: Callable[[str], None] = print,
-                   checkpoint_dir: Path | None = None) -> ExperimentResult:
+                   checkpoint_dir: Path | None = None, feature_cache_dir: Path | None = None) -> ExperimentResult:
     """Train and score every model on ``data`` (dataset.load_labelled_images or load_label_folder).
 
     ``checkpoint_dir``: each model's best epoch so far is written there as ``<model>.parquet``
     while it trains (thresholds not yet calibrated: for resuming or inspection, not for serving).
+    ``feature_cache_dir``: where the transfer models' frozen activations are cached (FeatureCache).
     """
     config = config or ExperimentConfig()
     posters = _with_splits(data, config)
@@ -79,6 +86,9 @@ def run_experiment(data: LabelledImages, config: ExperimentConfig | None = None,
     plans = [("scratch", config.scratch, None), ("transfer", config.transfer, None)]
     if config.finetune is not None:
         plans.append(("transfer_finetuned", config.finetune, "transfer"))
+    cache = None
+    if feature_cache_dir is not None:  # every split point of the run is kept on the way through the backbone
+        cache = FeatureCache(feature_cache_dir, {plan.block for _, plan, _ in plans if plan.kind == TRANSFER})
     for name, train_config, start in plans:
         size = train_config.image_size
         if size not in arrays_by_size:
@@ -86,13 +96,13 @@ def run_experiment(data: LabelledImages, config: ExperimentConfig | None = None,
         sets = arrays_by_size[size]
         log(f"training {name} on {len(sets['train'])} posters at {size} px")
         models[name] = fit(sets["train"], sets["val"], genres, train_config, log, start_from=models.get(start),
-                           checkpoint=_checkpointer(checkpoint_dir, name))
+                           checkpoint=_checkpointer(checkpoint_dir, name), feature_cache=cache)
     evaluation, per_genre, confusion, speed = _evaluate(models, arrays_by_size, genres)
     serving = min(models, key=lambda n: min(h["val_loss"] for h in models[n].history))
     splits = pd.concat([posters[["film", "source", "decade", "split"]].drop_duplicates("film"),
                         frames[["film", "source", "decade"]].drop_duplicates("film").assign(split="trailer_test")])
     return ExperimentResult(models, evaluation, per_genre, confusion, splits.reset_index(drop=True), genres,
-                            data.budget_report, serving, speed)
+                            data.budget_report, serving, speed, str(cache.counts) if cache is not None else "")
 
 
 def _checkpointer(folder: Path | None, name: str):

@@ -63,11 +63,6 @@ def genre_auc_plot(per_genre: pd.DataFrame, test_set: str) -> bytes:
 
 def film_prediction_plot(genres: dict[str, float], budget: dict[str, float], title: str) -> bytes:
     """Left: genre probabilities; right: budget class probabilities (PNG)."""
-    return to_png(film_prediction_figure(genres, budget, title))
-
-
-def film_prediction_figure(genres: dict[str, float], budget: dict[str, float], title: str):
-    """The figure behind :func:`film_prediction_plot`."""
     fig = new_figure(9, 3.2)
     genre_ax, budget_ax = fig.subplots(1, 2, width_ratios=[3, 2])
     names = sorted(genres, key=genres.get)
@@ -79,4 +74,4 @@ def film_prediction_figure(genres: dict[str, float], budget: dict[str, float], t
     budget_ax.tick_params(axis="x", rotation=30)
     budget_ax.set_title("budget class probability")
     fig.suptitle(title)
-    return fig
+    return to_png(fig)

@@ -8,14 +8,16 @@ contribute to the genre loss only. Per-genre decision thresholds are chosen on v
 after training (metrics.calibrate_thresholds).
 
 The transfer model's frozen blocks run once per image (and once more on its mirror image, the
-augmentation), and epochs train on the cached activations.
+augmentation), and epochs train on the cached activations; with a ``FeatureCache`` (feature_cache.py)
+those activations are kept on disk by image content, so a retraining on the same images skips the
+backbone altogether.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 
 import numpy as np
 import torch
@@ -23,6 +25,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from ..fitting import FitSettings, fit_loop, seeded
+from .feature_cache import FeatureCache, frozen_part_output, trainable_rest
 from .labels import BUDGET_CLASSES, UNKNOWN_BUDGET
 from .metrics import calibrate_thresholds
 from .nets import FROZEN_ALL, FrameNet, TransferTrunk, scratch_net, transfer_net
@@ -110,7 +113,8 @@ def dual_loss(genre_logits: torch.Tensor, budget_logits: torch.Tensor, genres: t
 
 def fit(train: SplitArrays, val: SplitArrays, genres: tuple[str, ...], config: FrameTrainConfig,
         log: Callable[[str], None] = print, start_from: TrainedFrameModel | None = None,
-        checkpoint: Callable[[TrainedFrameModel], None] | None = None) -> TrainedFrameModel:
+        checkpoint: Callable[[TrainedFrameModel], None] | None = None,
+        feature_cache: FeatureCache | None = None) -> TrainedFrameModel:
     """Train with early stopping on the validation films' loss; returns the best epoch's network.
 
     ``checkpoint`` is called with the model after every epoch that improves the validation loss
@@ -119,13 +123,16 @@ def fit(train: SplitArrays, val: SplitArrays, genres: tuple[str, ...], config: F
     ``start_from``: a trained model whose head starts this one (fine-tuning the last blocks of a
     transfer model after its head has been trained on the frozen backbone: a random head's large
     early gradients would otherwise wreck the pretrained blocks).
+
+    ``feature_cache``: where a transfer model's frozen activations are read from and written to (on disk,
+    by image content); without one they are computed for this training only.
     """
     start = time.perf_counter()  # training time includes caching the frozen blocks' output
     rng = seeded(config.seed)
     net = build_net(config, len(genres))
     if start_from is not None:
         net.head.load_state_dict(start_from.net.head.state_dict())
-    inputs = _Inputs(net, train, val, log)
+    inputs = _Inputs(net, train, val, log, feature_cache)
     pos_weight = _positive_weights(train.genres)
     train_y, train_b = torch.from_numpy(train.genres), torch.from_numpy(train.budget.astype(np.int64))
 
@@ -178,29 +185,34 @@ class _Inputs:
     """What one training step feeds the network: augmented pixels for a scratch net; for a transfer
     net the cached output of its frozen blocks (an image or its mirror, at random)."""
 
-    def __init__(self, net: FrameNet, train: SplitArrays, val: SplitArrays, log: Callable[[str], None]):
+    def __init__(self, net: FrameNet, train: SplitArrays, val: SplitArrays, log: Callable[[str], None],
+                 cache: FeatureCache | None = None):
         self.net = net
         self.transfer = isinstance(net.trunk, TransferTrunk)
         if self.transfer:
             log(f"running the frozen MobileNetV2 blocks once on {len(train)} training images (and their mirrors) "
-                f"and {len(val)} validation images")
-            self.train_cache = frozen_features(net, train.pixels)
-            self.train_mirror = frozen_features(net, train.pixels[:, :, ::-1])
-            self.val_cache = frozen_features(net, val.pixels)
+                f"and {len(val)} validation images{' (or reading them from the feature cache)' if cache else ''}")
+            before = replace(cache.counts) if cache is not None else None
+            self.train_cache = frozen_features(net, train.pixels, cache=cache)
+            self.train_mirror = frozen_features(net, train.pixels[:, :, ::-1], cache=cache)
+            self.val_cache = frozen_features(net, val.pixels, cache=cache)
+            if cache is not None:
+                log(f"frozen activations: {cache.counts.since(before)}")
         else:
             self.train_pixels, self.val_pixels = train.pixels, val.pixels
 
     def train_forward(self, batch: np.ndarray, rng: np.random.Generator) -> tuple[torch.Tensor, torch.Tensor]:
         if self.transfer:
-            mirror = torch.from_numpy(rng.random(len(batch)) < 0.5)[:, None, None, None]
-            cached = torch.where(mirror, self.train_mirror[batch], self.train_cache[batch]).float()
-            return self.net.head(self.net.trunk.tail(cached))
+            plain = self.train_cache[batch]
+            mirror = torch.from_numpy(rng.random(len(batch)) < 0.5).view(-1, *[1] * (plain.dim() - 1))
+            cached = torch.where(mirror, self.train_mirror[batch], plain)
+            return self.net.head(trainable_rest(self.net, cached))
         return self.net(augment(to_tensor(self.train_pixels[batch]), rng))
 
     def val_logits(self) -> tuple[torch.Tensor, torch.Tensor]:
         self.net.eval()
         if self.transfer:
-            return self.net.head(self.net.trunk.tail(self.val_cache.float()))
+            return self.net.head(trainable_rest(self.net, self.val_cache))
         return _batched(self.net, self.val_pixels)
 
     @torch.no_grad()
@@ -220,10 +232,14 @@ def augment(pixels: torch.Tensor, rng: np.random.Generator, shift: int = 8) -> t
 
 
 @torch.no_grad()
-def frozen_features(net: FrameNet, pixels: np.ndarray, batch_size: int = 64) -> torch.Tensor:
-    """The frozen blocks' output for every image, as float16 (half the memory; the tail casts back)."""
-    parts = [net.trunk.frozen(net.normalize(to_tensor(pixels[i:i + batch_size]))).half()
-             for i in range(0, len(pixels), batch_size)]
+def frozen_features(net: FrameNet, pixels: np.ndarray, batch_size: int = 64,
+                    cache: FeatureCache | None = None) -> torch.Tensor:
+    """The frozen part's output for every image, as float16 (half the memory; ``trainable_rest`` casts
+    back): the frozen blocks' maps, or the pooled embedding when nothing after them trains. With a
+    ``cache``, read from it where the same image was seen by the same frozen blocks, else computed and stored."""
+    if cache is not None:
+        return cache.activations(net, pixels, batch_size)
+    parts = [frozen_part_output(net, to_tensor(pixels[i:i + batch_size])).half() for i in range(0, len(pixels), batch_size)]
     return torch.cat(parts)
 
 

@@ -21,7 +21,10 @@ from .film_task import FilmTrailer, TrailerEmotionTask
 from .pipeline import TrailerConfig
 
 GROUP = "trailers"
-STUDENT_EPOCHS = 12  # the asset's run is shorter than SPEED_FIRST's measured 30 epochs
+# The asset's run is shorter than SPEED_FIRST's measured 30 epochs: it is part of every `cineseq run`.
+# On the same crops, 6 epochs (41 s on 2 cores) against 12 (95 s): the same 52.6% test agreement, 63.1%
+# against 65.4% on the teacher's stable faces, valence error 0.228 against 0.208; both far below the gate.
+STUDENT_EPOCHS = 6
 
 
 class StudentTrainingConfig(RunConfig):

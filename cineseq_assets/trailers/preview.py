@@ -15,7 +15,6 @@ import pandas as pd
 from ..errors import CineSeqError
 from ..model_files import ModelNotFoundError, get, how_to_get, locate
 from .embedding import EMBEDDING_SCHEMA
-from .plots import trailer_timeline_figure
 
 # The files the default trailer configuration needs: SCRFD faces, the mini-Xception teacher
 # (also the student's fallback).
@@ -29,7 +28,11 @@ _analyzers: dict[Path | None, object] = {}  # storage folder -> its analyzer (de
 
 @dataclass
 class TrailerPreview:
-    figure: object  # matplotlib Figure: emotional arc over the audio curve
+    """What a page shows of one trailer: its curves to chart, a summary and the embedding."""
+
+    title: str  # the file's name
+    visual: pd.DataFrame  # per sampled frame: timestamp, n_faces, valence, arousal (the emotional arc)
+    audio: pd.DataFrame | None  # per audio frame: timestamp, rms, arousal; None without an audio stream
     summary_markdown: str
     embedding_table: pd.DataFrame  # feature, value: the embedding row, one feature per line
 
@@ -72,8 +75,7 @@ def analyze_upload(path: Path, storage: Path | None = None) -> TrailerPreview:
                     "it declares; the analysis covers only that part. Upload the complete file.\n\n" + markdown)
     table = pd.DataFrame({"feature": list(row), "value": [_fmt(v) for v in row.values()],
                           "meaning": [EMBEDDING_SCHEMA.get(name, "") for name in row]})
-    figure = trailer_timeline_figure(analysis.visual, analysis.audio, Path(path).name)
-    return TrailerPreview(figure, markdown, table)
+    return TrailerPreview(Path(path).name, analysis.visual, analysis.audio, markdown, table)
 
 
 def _shared_analyzer(storage: Path | None):

@@ -1,6 +1,6 @@
 """SCRFD in 8 bits: derived from the float model once at setup, cached in the user cache, never shipped.
 
-`cineseq models prepare` derives it (``scripts/main.sh`` and ``scripts/test.sh`` run that after
+`cineseq models prepare` derives it (``scripts/setup.sh``, and so ``main.sh`` and ``test.sh``, run that after
 installing); a detector only ever loads the cached file, so no user's first analysis waits for it.
 
 Static quantization with onnxruntime.quantization: QDQ format, int8 weights per output channel,
@@ -85,7 +85,7 @@ class Int8NotPreparedError(QuantizationError):
     def __init__(self, source: Path):
         super().__init__(
             f"the int8 SCRFD model for {source} is not prepared on this machine (expected {int8_path(source)}). "
-            "Run `cineseq models prepare` once (10-20 s; scripts/main.sh and scripts/test.sh do it), "
+            "Run `cineseq models prepare` once (10-20 s; scripts/setup.sh does it), "
             "or use precision='fp32' or 'auto'.")
 
 

@@ -1,4 +1,5 @@
-"""A materialized storage folder (panel, catalog, two tiny models) and the demo served from it on 127.0.0.1."""
+"""A materialized storage folder (panel, catalog, two tiny models) and the demo (its page and JSON API, one
+server) served from it on 127.0.0.1."""
 
 import shutil
 import socket
@@ -67,7 +68,7 @@ def fresh_storage(tmp_path, forecast_panel, tiny_models):
 
 @pytest.fixture(scope="session")
 def demo_storage(tmp_path_factory, forecast_panel, tiny_models, tiny_final_totals, frame_storage) -> Path:
-    """The forecasters (with their final-total models) and a frame classifier, as `cineseq run --frames` leaves them."""
+    """The forecasters (with their final-total models) and a frame classifier, as `cineseq run` leaves them."""
     root = write_storage(tmp_path_factory.mktemp("demo_storage"), forecast_panel, tiny_models, "seq2seq_attention",
                          tiny_final_totals)
     shutil.copytree(classifier_dir(frame_storage), classifier_dir(root))
@@ -94,3 +95,11 @@ def client(demo_url):
 @pytest.fixture
 def port() -> int:
     return free_port()
+
+
+@pytest.fixture(scope="session")
+def long_film(forecast_panel) -> pd.DataFrame:
+    """The rows, by week, of the first film of the test panel with at least 8 weeks of run."""
+    runs = forecast_panel.groupby("film_id")["week"].max()
+    film_id = runs[runs >= 8].index[0]
+    return forecast_panel[forecast_panel["film_id"] == film_id].sort_values("week", ignore_index=True)

@@ -73,11 +73,17 @@ def test_train_forecast_and_explain_through_dagster(instance, stored_panel, defs
     # every row carries the final domestic total from its origin week
     assert (table["final_p50"] >= table["gross_to_date"]).all() and (table["final_p10"] <= table["final_p90"]).all()
     assert (table.groupby(["kind", "origin_week"])["final_p50"].nunique() == 1).all()
-    # one film alone: its chart and live table in the materialization's metadata
-    assert _run(defs, instance, ["forecasts"], partition_key=first).success
-    meta = instance.get_latest_materialization_event(dg.AssetKey("forecasts")).asset_materialization.metadata
-    assert "data:image/png;base64" in meta["plot_forecast"].value and "p50" in meta["live_forecast"].value
-    assert "multiplier baseline $" in meta["final_total"].value
+    # each film's partition of the range run shows its own fan chart, live forecast and final total
+    charts = {}
+    for film in stored_panel:
+        records = instance.fetch_materializations(
+            dg.AssetRecordsFilter(asset_key=dg.AssetKey("forecasts"), asset_partitions=[film]), limit=1).records
+        meta = records[0].asset_materialization.metadata
+        assert meta["plot_forecast"].value.startswith(f"![{film}](data:image/svg+xml;base64,")
+        assert "p50" in meta["live_forecast"].value and "multiplier baseline $" in meta["final_total"].value
+        assert meta["films"].value == 2  # the run's own metadata, on every partition
+        charts[film] = meta["plot_forecast"].value
+    assert charts[first] != charts[last]
 
     assert _run(defs, instance, ["attributions"]).success
     attributions = stored.read("attributions")

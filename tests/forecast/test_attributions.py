@@ -17,6 +17,8 @@ from cineseq_assets.forecast.attributions import (
     integrated_gradients,
     live_windows,
 )
+from cineseq_assets.forecast.features import MARKET_DECODER_FEATURES, MARKET_ENCODER_FEATURES
+from cineseq_assets.forecast.windows import DECODER_MARKET, ENCODER_MARKET
 from cineseq_assets.plotting import to_png
 
 ARCHITECTURES = ["seq2seq", "seq2seq_attention"]
@@ -57,6 +59,16 @@ def test_padded_weeks_and_later_decoder_steps_get_exactly_zero(attributed, archi
     observed = dict(zip(zip(windows.film_id, windows.origin), windows.encoder_mask.sum(axis=1)))
     limit = [observed[key] for key in zip(encoder["film_id"], encoder["origin_week"])]
     assert (encoder["step"].to_numpy() < np.array(limit)).all()
+
+
+@pytest.mark.parametrize("architecture", ARCHITECTURES)
+def test_inputs_the_model_never_reads_get_exactly_zero(attributed, architecture):
+    trained, _, result = attributed[architecture]
+    assert trained.train_config.market_dropout == 1  # the served default: the market context is never read
+    assert np.all(result.encoder[..., ENCODER_MARKET] == 0.0) and np.all(result.decoder[..., DECODER_MARKET] == 0.0)
+    table = attribution_table(result)
+    market = table["feature"].isin(MARKET_ENCODER_FEATURES + MARKET_DECODER_FEATURES)
+    assert market.any() and (table.loc[market, "attribution"] == 0.0).all()
 
 
 def test_long_table_layout(attributed):

@@ -13,7 +13,9 @@ def test_a_real_clip_gives_its_chart_summary_and_embedding(media, tmp_path):
     assert preview.embedding_table["feature"].tolist() == EMBEDDING_COLUMNS
     assert (preview.embedding_table["meaning"] != "").all()
     assert "frames with faces" in preview.summary_markdown and "Audio-visual alignment" in preview.summary_markdown
-    assert len(preview.figure.axes) == 2
+    assert preview.title == "single_face.mp4"
+    assert {"timestamp", "n_faces", "valence", "arousal"} <= set(preview.visual.columns) and len(preview.visual)
+    assert preview.audio is None or {"timestamp", "rms", "arousal"} <= set(preview.audio.columns)
     assert "fer_mini_xception" in preview.summary_markdown  # the teacher, named, stands in for the student
 
 

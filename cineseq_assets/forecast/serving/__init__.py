@@ -1,4 +1,4 @@
-"""The serving layer: forecasts for a front end (the Gradio demo), without Dagster or Gradio.
+"""The serving layer: forecasts for the front ends (the demo's page and its JSON API), without Dagster or Gradio.
 
 - ``model``: the forecaster that serves now (serving.json), reloaded when a newer one is materialized;
 - ``films``: :class:`FilmService`, the catalog, film lookup, forecasts, explanations, new films;

@@ -4,12 +4,13 @@ the film's backtest errors (from every origin whose weeks are known)."""
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import cached_property
 
 import numpy as np
 import pandas as pd
 
-from ..final_total import gross_to_date, product_totals
+from ..final_total import gross_to_date, product_total_columns
 from ..metrics import errors_by_horizon
 from ..windows import Windows, build_windows
 from .model import ServedModel
@@ -29,16 +30,26 @@ class FilmForecast:
     last_week: int  # the latest observed week: the live forecast's origin
     history: pd.DataFrame  # HISTORY_COLUMNS, every observed week
     table: pd.DataFrame  # FORECAST_TABLE_COLUMNS, the 4 forecast weeks (actual NaN where unknown)
-    errors: pd.DataFrame  # the film's backtest errors per horizon over every origin with actuals
     window: Windows  # the one window forecast (for explanations)
     attention: np.ndarray | None  # [H, L] attention weights, None without attention
     model: ServedModel
     timing_ms: dict  # "model": the network's forward pass, "forecast": windows + network + tables
     final_total: dict | None = None  # final_total.FINAL_COLUMNS from this origin (None: the model has no final-total model)
+    every_origin: Windows | None = field(default=None, repr=False)  # every origin's windows (no prior yet), for errors
 
     @property
     def live(self) -> bool:
         return self.origin_week == self.last_week
+
+    @cached_property
+    def errors(self) -> pd.DataFrame:
+        """The film's backtest errors per horizon over every origin with actuals (``film_errors``). Made on first
+        use, by this forecast's model: it runs on every origin for them, which an API answer does not need."""
+        config = self.model.model.train_config
+        windows = self.every_origin.with_prior(self.model.model.pooled, config.prior)
+        quantiles, _ = self.model.runner.predict(windows)
+        actual = np.where(windows.target_mask > 0, np.expm1(windows.target.astype(float)), np.nan)
+        return film_errors(np.expm1(quantiles.astype(float)), actual)
 
 
 def forecast_panel(panel: pd.DataFrame, served: ServedModel, origin_week: int | None = None,
@@ -53,38 +64,40 @@ def forecast_panel(panel: pd.DataFrame, served: ServedModel, origin_week: int | 
     config = model.train_config
     if windows is None:
         windows = build_windows(panel, config.encoder_length, min_targets=0)
-    windows = windows.with_prior(model.pooled, config.prior)
     last_week = int(windows.origin.max())
     origin = last_week if not origin_week else int(origin_week)
     if not 1 <= origin <= last_week:
         raise ValueError(f"origin week {origin} is outside this film's run: choose 1 to {last_week} "
                          f"(0 = the latest week, {last_week})")
+    # Only the origin's window runs (the network, the booster, the final total): this runs on every request,
+    # and the backtest errors, which need every origin, are made when asked for (FilmForecast.errors).
+    window = windows.subset([int(np.flatnonzero(windows.origin == origin)[0])]).with_prior(model.pooled, config.prior)
     model_started = time.perf_counter()
-    quantiles, attention = served.runner.predict(windows)
+    quantiles, attention = served.runner.predict(window)
     model_ms = 1000 * (time.perf_counter() - model_started)
-    # numpy rather than a pandas frame of every origin: this runs on every request
-    dollars = np.expm1(quantiles.astype(float))  # [N, H, 3]
-    actual = np.where(windows.target_mask > 0, np.expm1(windows.target.astype(float)), np.nan)  # [N, H]
-    row = int(np.flatnonzero(windows.origin == origin)[0])
+    dollars = np.expm1(quantiles.astype(float))  # [1, H, 3]
+    actual = np.where(window.target_mask > 0, np.expm1(window.target.astype(float)), np.nan)  # [1, H]
     steps = np.arange(1, dollars.shape[1] + 1)
     table = pd.DataFrame({  # in FORECAST_TABLE_COLUMNS order
         "week": origin + steps,
-        "week_start": pd.Timestamp(windows.origin_week_start[row]) + pd.to_timedelta(7 * steps, unit="D"),
-        "p10": dollars[row, :, 0], "p50": dollars[row, :, 1], "p90": dollars[row, :, 2],
-        "decay_baseline": np.expm1(windows.prior[row].astype(float)), "actual": actual[row],
+        "week_start": pd.Timestamp(window.origin_week_start[0]) + pd.to_timedelta(7 * steps, unit="D"),
+        "p10": dollars[0, :, 0], "p50": dollars[0, :, 1], "p90": dollars[0, :, 2],
+        "decay_baseline": np.expm1(window.prior[0].astype(float)), "actual": actual[0],
     })
     if history is None:
         history = panel.sort_values("week")[HISTORY_COLUMNS].reset_index(drop=True)
     final = None
     if served.final_total is not None:
-        to_date = gross_to_date(panel, windows.film_id[[row]], windows.origin[[row]])
-        final = product_totals(windows.film_id[[row]], windows.origin[[row]], windows.wide[[row]], to_date,
-                               dollars[[row]], model.pooled, served.final_total).iloc[0].to_dict()
+        to_date = gross_to_date(panel, window.film_id, window.origin)
+        columns = product_total_columns(window.film_id, window.origin, window.wide, to_date, dollars, model.pooled,
+                                        served.final_total)
+        final = {name: values if isinstance(values, str) else values[0].item() for name, values in columns.items()}
     return FilmForecast(
         film_id=str(panel["film_id"].iloc[0]), title=str(panel["title"].iloc[0]), origin_week=origin,
-        last_week=last_week, history=history, table=table, errors=film_errors(dollars, actual),
-        window=windows.subset([row]), attention=None if attention is None else attention[row], model=served,
-        timing_ms={"model": model_ms, "forecast": 1000 * (time.perf_counter() - started)}, final_total=final)
+        last_week=last_week, history=history, table=table, window=window,
+        attention=None if attention is None else attention[0], model=served,
+        timing_ms={"model": model_ms, "forecast": 1000 * (time.perf_counter() - started)}, final_total=final,
+        every_origin=windows)
 
 
 def film_errors(dollars: np.ndarray, actual: np.ndarray) -> pd.DataFrame:

@@ -1,4 +1,4 @@
-"""The films of the materialized panel, forecast by the serving model, for a front end (the Gradio demo).
+"""The films of the materialized panel, forecast by the serving model, for the demo's page and JSON API.
 
 :class:`FilmService` answers the questions the demo asks: which films there are, one film's
 forecast from any origin week against what really happened, why the model forecast that, and a
@@ -9,6 +9,7 @@ model are each read again when a newer one is materialized (cineseq_assets.reloa
 from __future__ import annotations
 
 import difflib
+import tempfile
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,19 +21,27 @@ from ...boxoffice.features import MarketCalendar
 from ...errors import CineSeqError, ModelError
 from ...reloading import FileWatch
 from ...storage import asset_path, read_asset, read_parquet_file
-from ..new_films import first_film_panel
+from ..new_films import first_film_panel, write_weekly_file
 from ..store import load_model, model_folder
 from ..windows import Windows, build_windows
 from .explain import Explanation, explain_forecast
 from .film_forecast import HISTORY_COLUMNS, FilmForecast, forecast_panel
 from .model import ModelWatcher
+from .reports import evaluation_table, stored_evaluation
 
 ATTENTION_ARCHITECTURE = "seq2seq_attention"
 NO_PANEL_HINT = "Materialize the asset graph first: `cineseq run` (or the Dagster UI)."
+TYPED_FILM_FILE = "new_film.csv"  # the name messages give a typed-in film's weeks (its folder is the server's business)
+TYPED_FILM_FOLDER_PREFIX = "cineseq-newfilm-"  # a typed-in film's weekly file lives in one, for one request
 
 
 class FilmNotFoundError(CineSeqError, LookupError):
-    """A film id or title that the catalog does not hold (or holds more than once)."""
+    """A film id or title that the catalog does not hold (or holds more than once); ``suggestions`` are
+    the ids of the films it may have meant, for a front end that lists them (the message names them too)."""
+
+    def __init__(self, message: str, suggestions: list[str] | None = None):
+        super().__init__(message)
+        self.suggestions = list(suggestions or [])
 
 
 @dataclass
@@ -44,6 +53,7 @@ class _Films:
     histories: dict[str, pd.DataFrame]  # film_id -> HISTORY_COLUMNS
     catalog: pd.DataFrame
     names: dict[str, dict[str, list[str]]]  # "label"/"title" -> case-folded name -> film ids
+    search_keys: list[tuple[str, str]]  # case-folded (label, film_id) of each catalog row, for find()
     windows: dict[int, tuple[Windows, dict[str, tuple[int, int]]]] = field(default_factory=dict)  # by encoder length
 
 
@@ -57,6 +67,8 @@ class FilmService:
         self._films = FileWatch(lambda: (asset_path("panel", root=self.storage_dir),), self._read_films)
         attention = model_folder(self.storage_dir).file(ATTENTION_ARCHITECTURE)
         self._attention = FileWatch(lambda: (attention,), lambda files: load_model(files[0])[0] if files[0].exists() else None)
+        self._evaluation = FileWatch(lambda: (asset_path("forecast_evaluation", root=self.storage_dir),),
+                                     lambda _: _evaluation_summary(self.storage_dir))
 
     # ------------------------------------------------------------------------------- the catalog
 
@@ -80,10 +92,25 @@ class FilmService:
             if len(matches) > 1:
                 labels = catalog.set_index("film_id").loc[matches[:5], "label"]
                 raise FilmNotFoundError(f"{text!r} matches {len(matches)} films: "
-                                        f"{', '.join(labels)}. Give the year or the film id.")
+                                        f"{', '.join(labels)}. Give the year or the film id.", matches)
         close = difflib.get_close_matches(text, catalog["title"].tolist(), n=3, cutoff=0.6)
         hint = f" Did you mean {', '.join(repr(c) for c in close)}?" if close else ""
-        raise FilmNotFoundError(f"no film {text!r} in the materialized panel ({len(catalog):,} films).{hint}")
+        suggestions = [film_id for title in close for film_id in films.names["title"][title.casefold()]]
+        raise FilmNotFoundError(f"no film {text!r} in the materialized panel ({len(catalog):,} films).{hint}", suggestions)
+
+    def find(self, text: str | None = None) -> pd.DataFrame:
+        """The catalog's films whose label ("Title (year)") or id holds ``text``, case-insensitive, in
+        catalog order; the whole catalog when ``text`` is empty."""
+        films = self._films.get()
+        text = str(text or "").strip().casefold()
+        if not text:
+            return films.catalog
+        return films.catalog.iloc[[row for row, keys in enumerate(films.search_keys) if text in keys[0] or text in keys[1]]]
+
+    def evaluation(self) -> pd.DataFrame | None:
+        """The materialized forecast_evaluation summarized per model (``reports.evaluation_table``), read
+        again only when it changes; None when it was never materialized."""
+        return self._evaluation.get()
 
     def reload_errors(self) -> dict[str, str]:
         """Why a newer file could not be read, for what still serves its last good copy: "model", "panel".
@@ -102,8 +129,9 @@ class FilmService:
         panel = read_asset("panel", root=self.storage_dir)
         by_id = {str(k): v.sort_values("week", ignore_index=True) for k, v in panel.groupby("film_id", sort=False)}
         catalog = _catalog(panel, self.storage_dir)
+        search_keys = list(zip(catalog["label"].astype(str).str.casefold(), catalog["film_id"].astype(str).str.casefold()))
         return _Films(panel, by_id, {k: v[HISTORY_COLUMNS] for k, v in by_id.items()}, catalog,
-                      {column: _ids_by_name(catalog, column) for column in ("label", "title")})
+                      {column: _ids_by_name(catalog, column) for column in ("label", "title")}, search_keys)
 
     # ------------------------------------------------------------------------------ forecasting
 
@@ -113,6 +141,16 @@ class FilmService:
         films, served = self._films.get(), self.models.current()
         windows = self._film_windows(films, film_id, served.model.train_config.encoder_length)
         return forecast_panel(films.by_id[film_id], served, origin_week, windows, films.histories[film_id])
+
+    def warm(self) -> None:
+        """Read the panel and the serving model and build the panel's windows now (seconds for the whole
+        catalog) rather than in the first request. What cannot be read yet is left to the requests, which say why."""
+        try:
+            films, served = self._films.get(), self.models.current()
+        except Exception:  # nothing materialized yet, or a file that cannot be read: not the warm-up's to report
+            return
+        if len(films.catalog):
+            self._film_windows(films, str(films.catalog["film_id"].iloc[0]), served.model.train_config.encoder_length)
 
     def _film_windows(self, films: _Films, film_id: str, encoder_length: int) -> Windows:
         """The film's windows from every origin, cut from windows built once for the whole panel
@@ -138,6 +176,28 @@ class FilmService:
         """The forecast for the first film of a user's weekly or daily file (docs/user_data.md); the
         loader's repairs and values it read as unknown are appended to ``warnings``."""
         return forecast_panel(first_film_panel(weekly_file, market, warnings), self.models.current(), None)
+
+    def forecast_typed_film(self, weeks: pd.DataFrame, warnings: list | None = None, **facts) -> FilmForecast:
+        """The forecast of a film typed in (a form, a JSON request): its weeks (week, gross[, theaters]) and
+        facts (release_date, title, genres, budget, mpaa: see ``write_weekly_file``) become a one-film weekly
+        file, read by the same loader as an upload, so the same checks and messages apply. The file lives in a
+        temporary folder removed once the forecast is made; messages and ``warnings`` call it new_film.csv."""
+        with tempfile.TemporaryDirectory(prefix=TYPED_FILM_FOLDER_PREFIX) as folder:
+            path = Path(folder) / TYPED_FILM_FILE
+            notes: list = []
+            try:
+                return self.forecast_new_film(write_weekly_file(weeks, path, **facts), warnings=notes)
+            except CineSeqError as error:
+                error.args = (str(error).replace(str(path), path.name),)
+                raise
+            finally:
+                if warnings is not None:
+                    warnings.extend(str(note).replace(str(path), path.name) for note in notes)
+
+
+def _evaluation_summary(storage_dir: Path) -> pd.DataFrame | None:
+    errors = stored_evaluation(storage_dir)
+    return None if errors is None else evaluation_table(errors)
 
 
 def _ids_by_name(catalog: pd.DataFrame, column: str) -> dict[str, list[str]]:
