@@ -6,8 +6,9 @@ contiguous film partition ranges, one run after the other. An optional stage who
 found (stage_inputs.py) or whose switch is off is left out, said in one "not run:" line each. The
 films of a run are spread over one Dask cluster for the whole command (dask_engine.py): an existing
 scheduler (``scheduler``), or a LocalCluster of ``workers`` processes owned by this process (they exit
-with it). Only what is missing or stale is materialized (staleness.py: code versions and data
-versions); ``force`` recomputes everything. Every run is an ordinary Dagster run of a named job,
+with it), connected to or started when the first run is launched (a run with nothing to do starts
+none). Only what is missing or stale is materialized (staleness.py: code versions and data versions);
+``force`` recomputes everything. Every run is an ordinary Dagster run of a named job,
 visible in the UI afterwards. An optional stage that fails fails the command, not the stages after it.
 
 A run killed outside Dagster's reach (``kill -9``, a power cut) cannot record its own end: each run
@@ -19,7 +20,9 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
+from contextlib import ExitStack
 from dataclasses import dataclass
+from functools import cache
 
 import dagster as dg
 
@@ -113,15 +116,21 @@ def run_default_graph(options: RunOptions = RunOptions(), log: Log = print) -> b
     engine = DaskResource.from_environment()
     scheduler = options.scheduler or engine.scheduler
     workers = options.workers if options.workers is not None else engine.workers
-    with open_client(scheduler, workers, log) as client:
-        # Every step connects to this one cluster: its workers start (and import the stages) once per command.
-        dask = DaskResource(workers=0) if client is None else DaskResource(scheduler=client.scheduler.address)
+    with ExitStack() as cluster:
+        @cache
+        def dask() -> DaskResource:
+            # Every step connects to this one cluster: its workers start (and import the stages) once per
+            # command, when the first run is launched (seconds that a run with nothing to do saves).
+            client = cluster.enter_context(open_client(scheduler, workers, log))
+            return DaskResource(workers=0) if client is None else DaskResource(scheduler=client.scheduler.address)
+
         return _run_stages(stages, options, dask, log)
 
 
-def _run_stages(stages: list[Stage], options: RunOptions, dask: DaskResource, log: Log) -> bool:
+def _run_stages(stages: list[Stage], options: RunOptions, dask: Callable[[], DaskResource], log: Log) -> bool:
     # Built now, not at import: the resources read the environment (storage root, sources) as it is now.
-    run = _Run(build_definitions(dask=dask), dg.DagsterInstance.get(), options.force, log, dask)
+    # These definitions answer what the stages hold (graph, storage, staleness); each launch builds its own.
+    run = _Run(build_definitions(dask=DaskResource(workers=0)), dg.DagsterInstance.get(), options.force, log, dask)
     recover_from_killed_runs(run.instance, run.storage, log)
     catalog_stage, *rest = stages
     if not run.stage(catalog_stage, 1, len(stages), []):
@@ -187,7 +196,7 @@ class _Run:
     instance: dg.DagsterInstance
     force: bool
     log: Log
-    dask: DaskResource
+    dask: Callable[[], DaskResource]  # the command's cluster, started on first use
     launched: int = 0  # runs launched so far
 
     def stage(self, stage: Stage, number: int, total: int, films: list[str]) -> bool:
@@ -247,7 +256,7 @@ class _Run:
         if film_range:
             tags |= {"dagster/asset_partition_range_start": film_range[0], "dagster/asset_partition_range_end": film_range[1]}
         # Fresh definitions, as a launch from the UI would load them (no resource state carried over from the last run).
-        result = build_definitions(dask=self.dask).resolve_job_def(job_name).execute_in_process(
+        result = build_definitions(dask=self.dask()).resolve_job_def(job_name).execute_in_process(
             instance=self.instance, asset_selection=[dg.AssetKey(name) for name in assets], tags=tags,
             run_config=QUIET, raise_on_error=False,
         )

@@ -148,11 +148,13 @@ class Storage:
         for key in keys:
             path = self.asset_file(asset, key)
             try:
-                pq.read_metadata(path)  # the footer: what a truncated or overwritten file loses first
+                problem = _incomplete_parquet(path)
             except FileNotFoundError:
                 continue
-            except _UNREADABLE as error:
-                found.append(StoredFileError(path, asset, key, _reason(error)))
+            except OSError as error:
+                problem = _reason(error)
+            if problem:
+                found.append(StoredFileError(path, asset, key, problem))
         return found
 
 
@@ -172,6 +174,27 @@ def read_asset(asset: str, partition: str | None = None, root: Path | None = Non
 # What pyarrow raises for a file that is not (or no longer) Parquet: ArrowInvalid is a ValueError, a
 # truncated read an OSError; other Arrow errors share only ArrowException.
 _UNREADABLE = (OSError, ValueError, pa.ArrowException)
+
+
+_MAGIC = b"PAR1"
+
+
+def _incomplete_parquet(path: Path) -> str | None:
+    """Why ``path`` is not a whole Parquet file, from its first and last bytes (a truncated or overwritten
+    file loses its closing magic and footer first), or None. A few bytes read per file rather than the
+    footer parsed: a second ``cineseq run`` checks thousands of films; a file damaged inside its footer
+    still fails its read with a StoredFileError naming it."""
+    with open(path, "rb") as file:
+        head = file.read(4)
+        size = file.seek(0, os.SEEK_END)
+        if size < 12 or head != _MAGIC:
+            return f"not a Parquet file ({size} bytes, starting {head!r})"
+        file.seek(size - 8)
+        tail = file.read(8)
+    footer = int.from_bytes(tail[:4], "little")
+    if tail[4:] != _MAGIC or footer + 12 > size:
+        return f"incomplete Parquet file ({size} bytes): its footer is missing or cut"
+    return None
 
 
 def _reason(error: Exception) -> str:

@@ -14,6 +14,7 @@ import pandas as pd
 from cineseq_assets.definitions import build_definitions
 from cineseq_assets.jobs import register_new_films
 from cineseq_assets.runner import RunOptions, run_default_graph
+from cineseq_assets import staleness
 from cineseq_assets.staleness import Staleness
 
 FILMS = "rl2908456449,rl475497985,rl3059975681"  # Inception, The Grand Budapest Hotel, Avengers: Endgame
@@ -83,6 +84,16 @@ def _materialize(defs, instance, job, films=None):
     assert defs.resolve_job_def(job).execute_in_process(instance=instance, tags=tags, run_config=QUIET).success
 
 
+def _films_to_run(defs, instance, stages, films, monkeypatch) -> dict:
+    """Staleness.films_to_run, checked against Dagster's resolver reading the instance partition by
+    partition (what the UI shows), which the prefetched reads must not change."""
+    found = Staleness(defs, instance).films_to_run(stages, films)
+    with monkeypatch.context() as plain:
+        plain.setattr(staleness, "_PrefetchedInstance", lambda instance: instance)
+        assert Staleness(defs, instance).films_to_run(stages, films) == found
+    return found
+
+
 def test_new_code_or_a_changed_source_makes_the_films_stale(instance, storage_root, stored, tmp_path, monkeypatch):
     user_file = tmp_path / "films.csv"
     shutil.copy(EXAMPLES / "my_films_daily.csv", user_file)
@@ -94,25 +105,26 @@ def test_new_code_or_a_changed_source_makes_the_films_stale(instance, storage_ro
     _materialize(defs, instance, "film_panels_job", films)
     _materialize(defs, instance, "panel_job")
     stages = ("weekly_panel", "decay_fit")
-    assert Staleness(defs, instance).films_to_run(stages, films) == {}
+    assert _films_to_run(defs, instance, stages, films, monkeypatch) == {}
     assert Staleness(defs, instance).assets_to_run(["panel", "decay_diagnostics"]) == []
 
     # new code for the decay stage: its fits and the diagnostics, not the panels
     decay_changed = _with_code_version(defs, {"decay_fit", "decay_diagnostics"}, "changed")
-    assert Staleness(decay_changed, instance).films_to_run(stages, films) == {("decay_fit",): films}
+    assert _films_to_run(decay_changed, instance, stages, films, monkeypatch) == {("decay_fit",): films}
     assert Staleness(decay_changed, instance).assets_to_run(["panel", "decay_diagnostics"]) == ["decay_diagnostics"]
 
     # the same catalog again: nothing is stale; a changed source file: every film's panel, then its fit
     _materialize(defs, instance, "film_catalog_job")
-    assert Staleness(defs, instance).films_to_run(stages, films) == {}
+    assert _films_to_run(defs, instance, stages, films, monkeypatch) == {}
     daily = pd.read_csv(user_file)
     daily.loc[daily.index[-1], "gross"] *= 2  # the last day of the last film
     daily.to_csv(user_file, index=False)
     _materialize(defs, instance, "film_catalog_job")
-    assert Staleness(defs, instance).films_to_run(stages, films) == {stages: films}
+    assert _films_to_run(defs, instance, stages, films, monkeypatch) == {stages: films}
 
     # one film recomputed: the aggregate over every film is stale too
     _materialize(defs, instance, "film_panels_job", films[:1])
+    assert _films_to_run(defs, instance, stages, films, monkeypatch) == {stages: films[1:]}
     assert Staleness(defs, instance).assets_to_run(["panel", "decay_diagnostics"]) == ["panel", "decay_diagnostics"]
 
 

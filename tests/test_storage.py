@@ -177,3 +177,22 @@ def test_the_artifact_store_writes_side_files_atomically_under_its_root(tmp_path
     assert png == tmp_path / "decay_diagnostics" / "r2_histogram.png" == artifacts.path("decay_diagnostics", "r2_histogram.png")
     assert pd.read_parquet(table)["x"].tolist() == [1] and artifacts.folder("decay_diagnostics") == png.parent
     assert sorted(p.name for p in png.parent.iterdir()) == ["pooled_fixed_effects.parquet", "r2_histogram.png"]
+
+
+@pytest.mark.parametrize("damage, said", [
+    (lambda data: b"", "not a Parquet file (0 bytes"),
+    (lambda data: data[:100], "incomplete Parquet file"),
+    (lambda data: data[:-3], "incomplete Parquet file"),
+    (lambda data: b"x" * len(data), "not a Parquet file"),
+])
+def test_a_damaged_stored_file_is_found_unreadable_and_a_missing_one_is_not(tmp_path, damage, said):
+    stored = Storage(tmp_path)
+    for film in ("good", "bad"):
+        storage.write_parquet_atomic(pd.DataFrame({"film_id": [film] * 3, "week": [1, 2, 3]}),
+                                     stored.asset_file("weekly_panel", film))
+    path = stored.asset_file("weekly_panel", "bad")
+    path.write_bytes(damage(path.read_bytes()))
+    found = stored.unreadable("weekly_panel", ["good", "bad", "never_written"])
+    assert [error.partition for error in found] == ["bad"] and said in str(found[0])
+    with pytest.raises(Exception, match="bad"):
+        stored.read("weekly_panel", "bad")  # what the check flags, a read refuses too

@@ -15,7 +15,16 @@ from dataclasses import replace
 import numpy as np
 
 from .models import ARCHITECTURES
-from .train import PreparedData, TrainConfig, TrainedModel, choose_serving, fit_forecaster, served_validation_wape
+from .train import (
+    PreparedData,
+    TrainConfig,
+    TrainedModel,
+    calibrate_conformal,
+    choose_serving,
+    fit_forecaster,
+    recent_calibration,
+    served_validation_wape,
+)
 from .windows import Windows
 
 
@@ -85,9 +94,24 @@ class Served(Network):
         for architecture in ARCHITECTURES:
             fitted[architecture] = fit_forecaster(data, replace(self.config, architecture=architecture), booster=booster)
             booster = fitted[architecture].booster
+        self.fitted = fitted
         self.architecture = choose_serving(fitted)
         self.trained = fitted[self.architecture]
         return self
+
+    def network_alone(self, architecture: str, data: PreparedData) -> Network:
+        """The ``architecture`` network this fit trained, on its own, as ``Network`` with the booster off
+        would fit it, without training it again: ``train_model`` does not read ``boosting``, so with the
+        same seed it trains the same weights. Its band is calibrated on the validation films without the
+        booster, as ``fit_forecaster`` calibrates a network alone."""
+        served = self.fitted[architecture]
+        alone = replace(served, train_config=replace(served.train_config, boosting=False), booster=None,
+                        blend_weight=0.0, blend_scores={}, recent=None)
+        calibrate_conformal(alone, data.validation)
+        alone.recent = recent_calibration(alone, data.validation)
+        network = Network(self.config, changes={"architecture": architecture, "boosting": False})
+        network.trained = alone
+        return network
 
     def fit_report(self) -> dict:
         return {**super().fit_report(), "architecture": self.architecture}

@@ -117,3 +117,32 @@ def test_served_is_what_forecast_model_serves_the_architecture_with_the_lower_va
     other = FORECASTERS["seq2seq" if report["architecture"] == "seq2seq_attention" else "seq2seq_attention"]
     assert served_validation_wape(served.trained) <= served.trained.blend_scores[0.0]  # no worse than its network alone
     assert other(TINY).config.boosting is False  # the networks alone are evaluated without the booster
+
+
+def test_a_network_alone_taken_from_the_served_fit_is_the_network_trained_on_its_own(data):
+    served = FORECASTERS["served"](TINY).fit(data)
+    for architecture in ("seq2seq", "seq2seq_attention"):
+        reused = served.network_alone(architecture, data)
+        trained = FORECASTERS[architecture](TINY).fit(data)
+        assert reused.config == trained.config and reused.trained.booster is None
+        assert reused.trained.conformal == pytest.approx(trained.trained.conformal)
+        np.testing.assert_allclose(reused.predict(data.test), trained.predict(data.test), rtol=1e-6)
+        assert reused.fit_report() == trained.fit_report()
+    # the served forecaster itself still blends its booster in
+    assert served.trained.booster is not None
+
+
+def test_evaluate_fits_what_serves_once_and_takes_its_networks_alone_from_it(forecast_panel, monkeypatch):
+    from cineseq_assets.forecast import forecaster as forecaster_module
+
+    trainings = []
+    original = forecaster_module.fit_forecaster
+    monkeypatch.setattr(forecaster_module, "fit_forecaster",
+                        lambda data, config, **kwargs: trainings.append(config.architecture) or original(data, config, **kwargs))
+    config = EvaluationConfig(seeds=(0,), split_kinds=("by_film",), networks=("seq2seq", "seq2seq_attention", "served"),
+                              baselines=(), train=TINY)
+    result = evaluate(forecast_panel, config, progress=lambda message: None)
+    assert sorted(trainings) == ["seq2seq", "seq2seq_attention"]  # each architecture trained once, by the served fit
+    assert list(result.runs["model"]) == ["served", "seq2seq", "seq2seq_attention"]
+    networks = result.runs.set_index("model")
+    assert "blend_weight" in networks.columns and np.isnan(networks.loc["seq2seq", "blend_weight"])
