@@ -24,6 +24,10 @@ PRIVATE_SYMBOLS = {  # module -> names this project relies on
     "dagster._core.definitions.data_version": ["CachingStaleStatusResolver", "StaleStatus"],
     "dagster._core.asset_graph_view.asset_graph_view": ["AssetGraphView"],
     "dagster._core.definitions.temporal_context": ["TemporalContext"],
+    "dagster._core.storage.event_log.schema": ["DynamicPartitionsTable"],
+    "dagster._core.event_api": ["AssetRecordsFilter", "EventLogRecord", "EventRecordsResult"],
+    "dagster._core.instance.methods.asset_methods": ["AssetMethods"],
+    "dagster._core.instance.types": ["DynamicPartitionsStore"],
 }
 
 
@@ -75,3 +79,23 @@ def test_dagsters_command_line_materializes_through_the_pooled_event_log(isolate
         assert isinstance(instance.event_log_storage, PooledSqliteEventLogStorage)
         event = instance.get_latest_materialization_event(dg.AssetKey("film_catalog"))
         assert event.asset_materialization.metadata["films"].value > 2000
+
+
+def test_the_film_list_kept_in_memory_follows_every_change_another_process_makes(isolated_project):
+    """Dagster reads the film partitions many times per run; the event log keeps the list while the table
+    is unchanged, and another process (the UI, a sensor) adding or deleting films must be seen at once."""
+    prepare_dagster_home()
+    with dg.DagsterInstance.get() as reader, dg.DagsterInstance.get() as writer:
+        writer.add_dynamic_partitions("films", ["a", "b", "c"])
+        assert reader.get_dynamic_partitions("films") == ["a", "b", "c"]
+        kept = reader.get_dynamic_partitions("films")
+        kept.append("mutated by a caller")
+        assert reader.get_dynamic_partitions("films") == ["a", "b", "c"]
+        writer.add_dynamic_partitions("films", ["d"])
+        assert reader.get_dynamic_partitions("films") == ["a", "b", "c", "d"]
+        writer.delete_dynamic_partition("films", "b")
+        assert reader.get_dynamic_partitions("films") == ["a", "c", "d"]
+        writer.delete_dynamic_partition("films", "d")  # the last id, which SQLite gives to the next key
+        writer.add_dynamic_partitions("films", ["e"])
+        assert reader.get_dynamic_partitions("films") == ["a", "c", "e"]
+        assert reader.get_dynamic_partitions("other") == []
