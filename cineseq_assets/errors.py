@@ -17,6 +17,10 @@ class InputFileError(CineSeqError):
         self.path, self.problem, self.fix = str(path), clipped(problem), fix
         super().__init__(f"{self.path}: {self.problem}. {fix}")
 
+    def __reduce__(self):
+        # pickle rebuilds an exception from its args (the message); a worker process's error arrives whole
+        return type(self), (self.path, self.problem, self.fix)
+
 
 class FilmDataError(CineSeqError):
     """A problem with one film's data: fails that film's partition, not the others."""

@@ -11,10 +11,10 @@ from pathlib import Path
 import dagster as dg
 import pandas as pd
 
+from cineseq_assets import staleness
 from cineseq_assets.definitions import build_definitions
 from cineseq_assets.jobs import register_new_films
 from cineseq_assets.runner import RunOptions, run_default_graph
-from cineseq_assets import staleness
 from cineseq_assets.staleness import Staleness
 
 FILMS = "rl2908456449,rl475497985,rl3059975681"  # Inception, The Grand Budapest Hotel, Avengers: Endgame

@@ -96,23 +96,22 @@ def decay_prior(log_gross: np.ndarray, mask: np.ndarray, weeks: np.ndarray, wide
     mask 1 where a week was observed); ``weeks`` holds the week of run of each step and the last
     step is the origin week t. Returns (baseline [windows, horizon], steps [windows, horizon]).
     """
-    origin_week = weeks[:, -1]
-    width = np.where(wide, "wide", "limited") if config.width_specific else np.full(len(wide), "all")
-    steps = np.stack([_pooled_steps(pooled, width, origin_week + h - 1) for h in range(1, horizon + 1)], axis=1)
+    # Every step's pooled retention in one lookup per width (the demo asks for one window per request).
+    ahead = weeks[:, -1:] + np.arange(horizon)[None, :]  # [windows, horizon]: the week each step starts from
+    steps = _pooled_steps(pooled, wide, ahead, config.width_specific)
     if config.adjust:
         observed = (mask[:, 1:] > 0) & (mask[:, :-1] > 0)
         observed[:, : max(observed.shape[1] - config.recent, 0)] = False
         retention = np.diff(log_gross, axis=1)
-        expected = np.stack([_pooled_steps(pooled, width, weeks[:, i]) for i in range(weeks.shape[1] - 1)], axis=1)
+        expected = _pooled_steps(pooled, wide, weeks[:, :-1], config.width_specific)
         deviation = np.where(observed, np.clip(retention - expected, -config.clip, config.clip), 0.0)
         adjustment = deviation.sum(axis=1) / (observed.sum(axis=1) + config.shrinkage)
         steps = steps + adjustment[:, None]
     return log_gross[:, -1:] + np.cumsum(steps, axis=1), steps
 
 
-def _pooled_steps(pooled: PooledRetention, width: np.ndarray, week: np.ndarray) -> np.ndarray:
-    out = np.empty(len(week))
-    for name in np.unique(width):
-        rows = width == name
-        out[rows] = pooled.step(str(name), week[rows])
-    return out
+def _pooled_steps(pooled: PooledRetention, wide: np.ndarray, week: np.ndarray, width_specific: bool) -> np.ndarray:
+    """[windows, steps] pooled log retention from each ``week`` on: the overall pool, or each window's width's."""
+    if not width_specific:
+        return pooled.step("all", week)
+    return np.where(np.asarray(wide, dtype=bool)[:, None], pooled.step("wide", week), pooled.step("limited", week))

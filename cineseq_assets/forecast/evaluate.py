@@ -63,8 +63,9 @@ FULL_NETWORKS = (*NETWORKS, *SERVED)
 class EvaluationConfig:
     # By default what `cineseq run` materializes with the rest of the graph, in about 2 minutes on
     # 2 cores: seed 0 of the by-film split, what serves, the two networks alone (what the booster adds:
-    # taken from the served fit, which trains them, rather than trained twice) and every baseline. Every model is trained on the training films, stopped and calibrated on the
-    # validation films and scored once on the test films, as in the whole protocol; what this leaves out
+    # taken from the served fit, which trains them, rather than trained twice) and every baseline.
+    # Every model is trained on the training films, stopped and calibrated on the validation films
+    # and scored once on the test films, as in the whole protocol; what this leaves out
     # is the spread between seeds, the out-of-time split and the direct (no decay residual) ablation,
     # which FULL_SEEDS, FULL_SPLIT_KINDS and FULL_NETWORKS ask for.
     seeds: tuple[int, ...] = (0,)

@@ -21,6 +21,7 @@ the p10/p90 of the training films' multipliers. A film's true final total is its
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import numpy as np
 import pandas as pd
@@ -63,8 +64,12 @@ class RunMultipliers:
     def at(self, wide: np.ndarray, week: np.ndarray) -> np.ndarray:
         """[N, 3] multiplier quantiles at week of run ``week`` for each film's width."""
         index = np.clip(np.asarray(week, dtype=int), 1, MAX_WEEK) - 1
-        wide_table, limited_table = np.asarray(self.table["wide"]), np.asarray(self.table["limited"])
-        return np.where(np.asarray(wide, dtype=bool)[:, None], wide_table[index], limited_table[index])
+        return np.where(np.asarray(wide, dtype=bool)[:, None], self._arrays["wide"][index], self._arrays["limited"][index])
+
+    @cached_property
+    def _arrays(self) -> dict[str, np.ndarray]:
+        """``table`` as arrays, made once: converting its lists costs more than the lookup of a one-film request."""
+        return {width: np.asarray(rows, dtype=float) for width, rows in self.table.items()}
 
     def to_dict(self) -> dict:
         return {"table": self.table}

@@ -16,7 +16,7 @@ from cineseq_assets.forecast.final_total import TAILS
 from cineseq_assets.forecast.serving import FilmService
 from cineseq_assets.forecast.store import model_folder
 from cineseq_assets.storage import asset_path, write_parquet_atomic
-from demo.api import MAX_BODY_BYTES
+from demo.api import MAX_BODY_BYTES, forecast_answer
 
 ROUTES = {"/api/v1/films", "/api/v1/films/{film}/forecast", "/api/v1/forecast", "/api/v1/model", "/healthz"}
 ARRIVAL = {"weeks": [{"week": 1, "gross": 31_570_799, "theaters": 2317}, {"week": 2, "gross": 19_536_764, "theaters": 2442},
@@ -112,6 +112,18 @@ def test_backtest_from_an_origin_shows_what_really_happened(api, long_film):
     assert answer["origin_week"] == 3 and rows["week"].tolist() == [4, 5, 6, 7]
     assert rows["actual"].tolist() == long_film.set_index("week").loc[[4, 5, 6, 7], "gross"].round(0).tolist()
     assert pd.to_datetime(rows["week_start"]).diff().dropna().dt.days.eq(7).all()
+
+
+def test_answer_rows_are_the_forecast_table_rounded(demo_storage, long_film):
+    """The answer is made from the table's arrays, not its frame: the same values, dollars rounded, unknown null."""
+    service = FilmService(demo_storage)
+    for origin in (3, 0):  # actuals known, then none
+        forecast = service.forecast(long_film["film_id"].iloc[0], origin)
+        rows, table = forecast_answer(forecast).model_dump()["rows"], forecast.table
+        assert [row["week"] for row in rows] == table["week"].tolist()
+        assert [row["week_start"] for row in rows] == [start.date() for start in table["week_start"]]
+        for column in ("p10", "p50", "p90", "decay_baseline", "actual"):
+            assert [row[column] for row in rows] == [None if pd.isna(value) else round(value) for value in table[column]]
 
 
 def test_a_film_is_named_by_id_title_or_label(api, long_film):

@@ -1,5 +1,6 @@
 """The forecasting package's serving layer behind the demo (no Gradio here)."""
 
+import shutil
 import time
 
 import numpy as np
@@ -17,7 +18,8 @@ from cineseq_assets.forecast.serving import (
     write_weekly_file,
 )
 from cineseq_assets.forecast.store import model_dir, model_folder
-from cineseq_assets.storage import asset_path
+from cineseq_assets.model_store import SERVING_FILE, ModelFolder
+from cineseq_assets.storage import asset_path, write_parquet_atomic
 
 
 @pytest.fixture
@@ -123,6 +125,49 @@ def test_a_broken_new_model_file_keeps_the_old_one_serving(fresh_storage, foreca
     model_folder(storage).publish("seq2seq", chosen_by="test")
     assert service.models.current().architecture == "seq2seq_attention"
     assert "seq2seq.parquet" in service.models.reload_error
+
+
+def test_serving_json_is_read_again_only_when_it_changes(fresh_storage, monkeypatch):
+    """A request checks serving.json with a stat; a new one is read: another model serves, or a broken file
+    leaves the last good model serving with the reason, until it is repaired."""
+    storage = fresh_storage("seq2seq_attention")
+    reads = []
+    serving = ModelFolder.serving
+    monkeypatch.setattr(ModelFolder, "serving", lambda folder: reads.append(folder) or serving(folder))
+    service = FilmService(storage)
+    for _ in range(3):
+        assert service.models.current().architecture == "seq2seq_attention"
+    assert len(reads) == 1
+    time.sleep(0.01)  # a later modification time
+    model_folder(storage).publish("seq2seq", chosen_by="test")
+    assert service.models.current().architecture == "seq2seq" and len(reads) == 2
+    time.sleep(0.01)
+    (model_dir(storage) / SERVING_FILE).write_text('{"serving": ')
+    assert service.models.current().architecture == "seq2seq"
+    assert SERVING_FILE in service.models.reload_error
+    time.sleep(0.01)
+    model_folder(storage).publish("seq2seq_attention", chosen_by="test")
+    assert service.models.current().architecture == "seq2seq_attention" and service.models.reload_error is None
+
+
+def test_a_newly_materialized_panel_replaces_what_is_kept_per_film(demo_storage, tmp_path, forecast_panel):
+    """The service keeps each film's rows, title and gross to date from one read of the panel: a new panel
+    replaces them all, so no film keeps numbers of the old one."""
+    storage = shutil.copytree(demo_storage, tmp_path / "storage")
+    service = FilmService(storage)
+    film_id = _long_run(forecast_panel)
+    before = service.forecast(film_id, 3)
+    panel = forecast_panel.copy()
+    film = panel["film_id"] == film_id
+    panel.loc[film, ["gross", "cum_gross"]] *= 2
+    panel.loc[film, "title"] = "A New Title"
+    time.sleep(0.01)  # a later modification time
+    write_parquet_atomic(panel, asset_path("panel", root=storage))
+    after = service.forecast(film_id, 3)
+    assert after.title == "A New Title" != before.title
+    assert np.allclose(after.history["gross"], 2 * before.history["gross"])
+    assert after.final_total["gross_to_date"] == pytest.approx(2 * before.final_total["gross_to_date"])
+    assert after.final_total["gross_to_date"] == pytest.approx(panel.loc[film & (panel["week"] <= 3), "gross"].sum())
 
 
 def test_no_panel_says_how_to_materialize(tmp_path):

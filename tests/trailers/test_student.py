@@ -99,6 +99,44 @@ def test_crop_dataset_is_cached_as_npz(sources, detector, dataset, tmp_path):
     assert time.perf_counter() - started < 60
 
 
+def test_crops_built_in_worker_processes_are_exactly_the_serial_ones(shared_dir, detector, tmp_path):
+    from functools import partial
+
+    from cineseq_assets.trailers.faces import make_detector
+
+    # Videos (one without a face), photos of one and of many faces, and films
+    small = [s for s in discover_sources(shared_dir) if s.id in {
+        "video:single_face.mp4", "video:no_face.mp4", "photo:multi_face.jpg", "photo:single_face.jpg",
+        "photo:0-f1-su-ph.jpg", "photo:newton.png"}]
+    small += [s for s in discover_sources(shared_dir) if s.kind == "poster"][:4]
+    settings = {"frame_step": 4, "val_fraction": 0.3, "test_fraction": 0.3}
+    serial = build_crop_dataset(small, detector, tmp_path / "serial", **settings)
+    with pytest.MonkeyPatch.context() as patch:  # 2 sources per task: both workers get some, out of order
+        patch.setattr("cineseq_assets.trailers.student.data.SOURCES_PER_TASK", 2)
+        parallel = build_crop_dataset(small, partial(make_detector, "yunet"), tmp_path / "parallel", workers=2, **settings)
+    assert len(set(serial.source_ids)) >= 5 and len(serial) >= 10
+    for name in CropDataset._fields():  # the same crops, boxes, provenance and split, in the same order
+        np.testing.assert_array_equal(getattr(parallel, name), getattr(serial, name), err_msg=name)
+    # one cache for both: the number of workers is not a setting of the data
+    assert [p.name for p in (tmp_path / "serial").iterdir()] == [p.name for p in (tmp_path / "parallel").iterdir()]
+    with pytest.raises(ValueError, match="function that makes the detector"):
+        build_crop_dataset(small, detector, tmp_path / "instance", workers=2)
+
+
+def test_an_unreadable_image_in_a_worker_process_is_reported_as_itself(media, model_dir, tmp_path):
+    from functools import partial
+
+    from cineseq_assets.errors import InputFileError
+    from cineseq_assets.trailers.faces import make_detector
+
+    broken = tmp_path / "broken.jpg"
+    broken.write_bytes(b"not an image")
+    sources = [Source("photo:single_face.jpg", "photo", (media / "single_face.jpg",)),
+               Source("photo:broken.jpg", "photo", (broken,))]
+    with pytest.raises(InputFileError, match="broken.jpg: OpenCV cannot read this image"):
+        build_crop_dataset(sources, partial(make_detector, "yunet"), tmp_path / "cache", workers=2)
+
+
 def test_split_assignment_is_deterministic_and_stratified():
     kinds = {f"poster:{i}": "poster" for i in range(100)} | {"video:a": "video", "video:b": "video"}
     kinds |= {"photo:only": "photo"}

@@ -25,7 +25,7 @@ from ..new_films import first_film_panel, write_weekly_file
 from ..store import load_model, model_folder
 from ..windows import Windows, build_windows
 from .explain import Explanation, explain_forecast
-from .film_forecast import HISTORY_COLUMNS, FilmForecast, forecast_panel
+from .film_forecast import FilmForecast, FilmPanel, film_panels, forecast_panel
 from .model import ModelWatcher
 from .reports import evaluation_table, stored_evaluation
 
@@ -49,8 +49,7 @@ class _Films:
     """One read of the panel asset, indexed for requests (replaced whole when the panel changes)."""
 
     panel: pd.DataFrame
-    by_id: dict[str, pd.DataFrame]  # film_id -> its rows by week
-    histories: dict[str, pd.DataFrame]  # film_id -> HISTORY_COLUMNS
+    by_id: dict[str, FilmPanel]  # film_id -> its rows by week, title and gross to date
     catalog: pd.DataFrame
     names: dict[str, dict[str, list[str]]]  # "label"/"title" -> case-folded name -> film ids
     search_keys: list[tuple[str, str]]  # case-folded (label, film_id) of each catalog row, for find()
@@ -64,7 +63,8 @@ class FilmService:
         self.storage_dir = Path(storage_dir)
         self.models = ModelWatcher(self.storage_dir)
         self._lock = threading.Lock()
-        self._films = FileWatch(lambda: (asset_path("panel", root=self.storage_dir),), self._read_films)
+        panel = asset_path("panel", root=self.storage_dir)
+        self._films = FileWatch(lambda: (panel,), self._read_films)
         attention = model_folder(self.storage_dir).file(ATTENTION_ARCHITECTURE)
         self._attention = FileWatch(lambda: (attention,), lambda files: load_model(files[0])[0] if files[0].exists() else None)
         self._evaluation = FileWatch(lambda: (asset_path("forecast_evaluation", root=self.storage_dir),),
@@ -127,11 +127,11 @@ class FilmService:
         if not files[0].exists():
             raise ModelError(files[0], "no materialized panel", NO_PANEL_HINT)
         panel = read_asset("panel", root=self.storage_dir)
-        by_id = {str(k): v.sort_values("week", ignore_index=True) for k, v in panel.groupby("film_id", sort=False)}
+        by_id = film_panels(panel)
         catalog = _catalog(panel, self.storage_dir)
         search_keys = list(zip(catalog["label"].astype(str).str.casefold(), catalog["film_id"].astype(str).str.casefold()))
-        return _Films(panel, by_id, {k: v[HISTORY_COLUMNS] for k, v in by_id.items()}, catalog,
-                      {column: _ids_by_name(catalog, column) for column in ("label", "title")}, search_keys)
+        return _Films(panel, by_id, catalog, {column: _ids_by_name(catalog, column) for column in ("label", "title")},
+                      search_keys)
 
     # ------------------------------------------------------------------------------ forecasting
 
@@ -140,7 +140,7 @@ class FilmService:
         film_id = self.resolve(query)
         films, served = self._films.get(), self.models.current()
         windows = self._film_windows(films, film_id, served.model.train_config.encoder_length)
-        return forecast_panel(films.by_id[film_id], served, origin_week, windows, films.histories[film_id])
+        return forecast_panel(films.by_id[film_id], served, origin_week, windows)
 
     def warm(self) -> None:
         """Read the panel and the serving model and build the panel's windows now (seconds for the whole

@@ -45,16 +45,20 @@ class ServedModel:
 
 
 class ModelWatcher:
-    """The serving model of ``storage_dir``: a check is a read of serving.json and a ``stat`` of each
-    of the model's files; the model is read again only when one of them changed. If the new files
-    cannot be read (a materialization in progress, a bad file), the previous model keeps serving and
-    the error is kept in ``reload_error``."""
+    """The serving model of ``storage_dir``: a check is a ``stat`` of serving.json and of each of the
+    model's files; serving.json is read again only when it changed, the model only when one of its
+    files did. If the new files cannot be read (a materialization in progress, a bad file), the
+    previous model keeps serving and the error is kept in ``reload_error``."""
 
     def __init__(self, storage_dir: Path):
         self.storage_dir = Path(storage_dir)
         folder = model_folder(self.storage_dir)
         self._folder = folder
-        self._watch = FileWatch(lambda: _model_files(folder), _load_served)
+        # The model's files, from serving.json: a stat of it rather than a read on every request (it rarely
+        # changes). Another model named there is other files to watch, so the model is read again.
+        serving = folder.path / SERVING_FILE
+        self._files = FileWatch(lambda: (serving,), lambda _: _model_files(folder, folder.serving().name))
+        self._watch = FileWatch(self._files.get, _load_served)
 
     @property
     def published(self) -> bool:
@@ -67,17 +71,16 @@ class ModelWatcher:
 
     @property
     def reload_error(self) -> str | None:
-        return self._watch.error
+        return self._watch.error or self._files.error
 
 
-def _model_files(folder: ModelFolder) -> tuple[Path, ...]:
-    """serving.json, then the serving model's files: weights, ONNX, booster (``folder.suffixes``)."""
-    name = folder.serving().name
-    return (folder.path / SERVING_FILE, *(folder.file(name, suffix) for suffix in folder.suffixes))
+def _model_files(folder: ModelFolder, name: str) -> tuple[Path, ...]:
+    """The files of model ``name`` (the one serving.json names): weights, ONNX, booster (``folder.suffixes``)."""
+    return tuple(folder.file(name, suffix) for suffix in folder.suffixes)
 
 
 def _load_served(files: tuple[Path, ...]) -> ServedModel:
-    weights = files[1]
+    weights = files[0]
     model, metrics = load_model(weights)
     written = datetime.fromtimestamp(weights.stat().st_mtime, tz=timezone.utc)
     try:
