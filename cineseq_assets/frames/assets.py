@@ -93,8 +93,9 @@ def frame_classifier(context: dg.AssetExecutionContext, config: FrameClassifierC
     """Genre (multi-label) and budget-class classifiers of a single frame: a small CNN from scratch and
     MobileNetV2 transfer models, split by film, scored on held-out posters and on real trailer frames
     next to trivial baselines. The output table is the evaluation; the weights and serving.json are
-    in storage/frame_classifier/. The frozen MobileNetV2 activations are cached by image content in
-    storage/cache/frame_features/: a retraining on the same images skips the backbone."""
+    in storage/frame_classifier/. The frozen MobileNetV2 blocks run in onnxruntime, and their
+    activations are cached by image content in storage/cache/frame_features/ (with the exported
+    graph): a retraining on the same images skips the backbone."""
     from .classifier import ASSET, classifier_folder, save_model
     from .dataset import load_label_folder, load_labelled_images
     from .experiment import confusion_frame, evaluation_table, run_experiment

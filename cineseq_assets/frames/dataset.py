@@ -9,6 +9,7 @@ frames are never trained on: they measure the poster-to-trailer gap.
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,6 +19,7 @@ import pandas as pd
 
 from ..boxoffice.metadata import NUMBERS, TMDB, metadata_table, normalize_title
 from ..errors import CineSeqError
+from ..processes import available_threads
 from ..splitting import assign_groups
 from .labels import budget_class, split_genres
 from .representative import letterbox_crop
@@ -178,17 +180,31 @@ def square_crop(image: np.ndarray) -> np.ndarray:
 
 def to_model_pixels(image_bgr: np.ndarray, size: int) -> np.ndarray:
     """BGR image -> (size, size, 3) RGB uint8: letterbox bars removed, centred square, area-resized."""
-    square = square_crop(letterbox_crop(image_bgr))
-    resized = cv2.resize(square, (size, size), interpolation=cv2.INTER_AREA)
-    return cv2.cvtColor(resized, cv2.COLOR_BGR2RGB)
+    return _resized_rgb(square_crop(letterbox_crop(image_bgr)), size)
+
+
+def _resized_rgb(square_bgr: np.ndarray, size: int) -> np.ndarray:
+    return cv2.cvtColor(cv2.resize(square_bgr, (size, size), interpolation=cv2.INTER_AREA), cv2.COLOR_BGR2RGB)
 
 
 def read_pixels(paths: list[str], size: int) -> np.ndarray:
     """(N, size, size, 3) RGB uint8 for image files; an unreadable file is an error naming it."""
-    out = np.empty((len(paths), size, size, 3), dtype=np.uint8)
-    for i, path in enumerate(paths):
-        image = cv2.imread(str(path), cv2.IMREAD_COLOR)
+    return read_pixels_sizes(paths, [size])[size]
+
+
+def read_pixels_sizes(paths: list[str], sizes: list[int]) -> dict[int, np.ndarray]:
+    """``read_pixels`` at several sizes, each file decoded once; the files are decoded on a thread per
+    core (OpenCV releases the GIL while it decodes and resizes). Each size equals ``read_pixels`` alone."""
+    out = {size: np.empty((len(paths), size, size, 3), dtype=np.uint8) for size in sizes}
+
+    def load(i: int) -> None:
+        image = cv2.imread(str(paths[i]), cv2.IMREAD_COLOR)
         if image is None:
-            raise ImageSetError(f"{path}: not a readable image (JPEG/PNG expected). Replace or remove the file.")
-        out[i] = to_model_pixels(image, size)
+            raise ImageSetError(f"{paths[i]}: not a readable image (JPEG/PNG expected). Replace or remove the file.")
+        square = square_crop(letterbox_crop(image))
+        for size in sizes:
+            out[size][i] = _resized_rgb(square, size)
+
+    with ThreadPoolExecutor(available_threads()) as pool:
+        list(pool.map(load, range(len(paths))))  # list(): an error in any file is raised here
     return out

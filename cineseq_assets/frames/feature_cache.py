@@ -1,8 +1,8 @@
 """The frozen MobileNetV2 blocks' output, cached on disk by image content.
 
 Training a transfer model runs its frozen blocks once over every training image, its mirror image
-and every validation image (about 90 s on 2 cores for the poster set). What comes out depends only
-on the image's pixels, the frozen blocks' weights and where the backbone is split, so
+and every validation image (the largest part of a first training run on the poster set). What comes
+out depends only on the image's pixels, the frozen blocks' weights and where the backbone is split, so
 ``FeatureCache`` keeps each image's activations in a file of its own, named by a hash of its pixels,
 inside a folder named by a hash of the frozen blocks' weights (and the ImageNet normalization), the
 split block, the input size and ``CACHE_VERSION``. A change of any of them is another folder, never
@@ -17,9 +17,15 @@ a stale hit. A retraining on the same images reads the files instead of running 
 - A file carries a checksum of its bytes: a damaged file (truncated, overwritten, another shape) is
   computed again and rewritten, never an error and never read as features. Writes are atomic.
 - Memory: the result tensor (what training holds anyway) and one batch; files are read one at a time.
+- The frozen blocks run in onnxruntime (frozen_graph.py: about 3x faster than PyTorch on 2 cores).
+  The graph is exported from the frozen modules once and kept beside the activations, under
+  ``graphs/`` in a file named by the same hash of the weights (and the split points), with the same
+  checksum: other weights export another graph, and a damaged file is exported again.
+- Without a folder (``FeatureCache(None)``) nothing is read or written: the activations are computed
+  by the same graph, so a run with a cache and one without train on the same numbers.
 
-Plain PyTorch and NumPy: no Dagster here. The frame_classifier asset keeps the cache under its
-storage folder (``<storage>/frame_classifier/feature_cache``).
+Plain PyTorch, onnxruntime and NumPy: no Dagster here. The frame_classifier asset keeps the cache
+under its storage folder (``<storage>/cache/frame_features``).
 """
 
 from __future__ import annotations
@@ -35,8 +41,11 @@ import torch
 from torch import nn
 
 from ..storage import write_bytes_atomic
+from . import frozen_graph
 
-CACHE_VERSION = 1
+# 2: computed by onnxruntime (frozen_graph.py), no longer PyTorch: the float16 values may differ in
+# their last bit, so the older files are not mixed in.
+CACHE_VERSION = 2
 DIGEST_BYTES = 16  # blake2b digest of the payload at the head of each file
 
 
@@ -80,12 +89,14 @@ def _weights_digest(modules: Iterable[nn.Module], extra: Iterable[torch.Tensor])
 
 
 class FeatureCache:
-    """Activations of a transfer FrameNet's frozen blocks, one file per image under ``folder``."""
+    """Activations of a transfer FrameNet's frozen blocks, one file per image under ``folder``
+    (``None``: computed, never stored)."""
 
-    def __init__(self, folder: str | Path, shared_blocks: Iterable[int] = ()):
-        self.folder = Path(folder)
+    def __init__(self, folder: str | Path | None, shared_blocks: Iterable[int] = ()):
+        self.folder = Path(folder) if folder is not None else None
         self.shared_blocks = tuple(sorted(set(shared_blocks)))
         self.counts = CacheCounts()
+        self._sessions: dict[str, object] = {}  # graph name -> its onnxruntime session, built once per cache
 
     # ------------------------------------------------------------------------------ what is cached
 
@@ -94,66 +105,68 @@ class FeatureCache:
         features[:block] of the normalized pixels, pooled when nothing after the split trains.
         ``trainable_rest(net)`` maps it on to the 1280-d embedding."""
         trunk = net.trunk
-        keys = image_keys(pixels)
         size = pixels.shape[1]
         pooled = _tail_is_fixed(trunk)
-        space = self._space(net, trunk.block, size, pooled)
         shape = _output_shape(net, trunk.block, size, pooled)
         out = torch.empty((len(pixels), *shape), dtype=torch.float16)
-        missing = []
-        for i, key in enumerate(keys):
-            stored = self._read(space / key[:2] / f"{key}.npy", shape)
-            if stored is None:
-                missing.append(i)
-            else:
-                out[i] = torch.from_numpy(stored)
-                self.counts.hits += 1
+        if self.folder is None:
+            keys, missing = [], list(range(len(pixels)))
+        else:
+            keys, missing = image_keys(pixels), []
+            space = self._space(net, trunk.block, size, pooled)
+            for i, key in enumerate(keys):
+                stored = self._read(space / key[:2] / f"{key}.npy", shape)
+                if stored is None:
+                    missing.append(i)
+                else:
+                    out[i] = torch.from_numpy(stored)
+                    self.counts.hits += 1
         if missing:
             self._compute(net, pixels, keys, missing, out, size, pooled, batch_size)
         return out
 
     def _compute(self, net, pixels: np.ndarray, keys: list[str], missing: list[int], out: torch.Tensor, size: int,
                  pooled: bool, batch_size: int) -> None:
-        from .train import to_tensor
-
-        trunk = net.trunk
-        stops = [block for block in self.shared_blocks if 0 < block < trunk.block] + [trunk.block]
-        spaces = {block: self._space(net, block, size, pooled and block == trunk.block) for block in stops}
-        with torch.no_grad():
-            for begin in range(0, len(missing), batch_size):
-                batch = missing[begin:begin + batch_size]
-                hidden, start = net.normalize(to_tensor(pixels[batch])), 0
-                for block in stops:
-                    hidden = trunk.frozen[start:block](hidden)
-                    start = block
-                    result = trunk.tail(hidden) if block == trunk.block and pooled else hidden
-                    result = result.half()
+        stops = tuple(block for block in self.shared_blocks if 0 < block < net.trunk.block) + (net.trunk.block,)
+        session = self._session(net, stops, pooled)
+        spaces = {block: self._space(net, block, size, pooled and block == stops[-1])
+                  for block in stops} if self.folder is not None else {}
+        for begin in range(0, len(missing), batch_size):
+            batch = missing[begin:begin + batch_size]
+            results = session.run(None, {frozen_graph.INPUT: np.ascontiguousarray(pixels[batch])})
+            for block, result in zip(stops, results):
+                result = result.astype(np.float16)
+                if self.folder is not None:
                     for row, i in enumerate(batch):
-                        self._write(spaces[block] / keys[i][:2] / f"{keys[i]}.npy", result[row].numpy())
-                out[batch] = result
-                self.counts.computed += len(batch)
+                        self._write(spaces[block] / keys[i][:2] / f"{keys[i]}.npy", result[row])
+            out[batch] = torch.from_numpy(result)  # the last stop: this net's split
+            self.counts.computed += len(batch)
 
     def _space(self, net, block: int, size: int, pooled: bool) -> Path:
         """The folder of one (frozen weights, split block, input size, pooled) combination."""
-        modules = list(net.trunk.frozen[:block])
-        weights = _weights_digest(modules, (net.mean, net.std))
-        name = hashlib.blake2b(f"{CACHE_VERSION}/{weights}/{block}/{size}/{pooled}".encode(), digest_size=8).hexdigest()
+        name = _digest(f"{_frozen_digest(net, block)}/{block}/{size}/{pooled}")
         return self.folder / f"block{block}_{size}px{'_pooled' if pooled else ''}_{name}"
+
+    def _session(self, net, stops: tuple[int, ...], pooled: bool):
+        """The onnxruntime session of the frozen blocks up to ``stops[-1]``: from the graph file when
+        it is there and whole, else exported (and stored)."""
+        name = _digest(f"{_frozen_digest(net, stops[-1])}/{stops}/{pooled}/opset{frozen_graph.OPSET}")
+        if name not in self._sessions:
+            path = self.folder / "graphs" / f"frozen_{name}.onnx" if self.folder is not None else None
+            data = self._read_checked(path) if path is not None else None
+            if data is None:
+                data = frozen_graph.export_graph(net, stops, pooled)
+                if path is not None:
+                    self._write_checked(path, data)
+            self._sessions[name] = frozen_graph.session(data)
+        return self._sessions[name]
 
     # ---------------------------------------------------------------------------------- the files
 
     def _read(self, path: Path, shape: tuple[int, ...]) -> np.ndarray | None:
         """The stored activations, or None when missing or damaged (a damaged file is counted)."""
-        try:
-            data = path.read_bytes()
-        except FileNotFoundError:
-            return None
-        except OSError:
-            self.counts.damaged += 1
-            return None
-        digest, payload = data[:DIGEST_BYTES], data[DIGEST_BYTES:]
-        if hashlib.blake2b(payload, digest_size=DIGEST_BYTES).digest() != digest:
-            self.counts.damaged += 1
+        payload = self._read_checked(path)
+        if payload is None:
             return None
         try:
             array = np.load(io.BytesIO(payload), allow_pickle=False)
@@ -165,12 +178,39 @@ class FeatureCache:
             return None
         return array
 
-    @staticmethod
-    def _write(path: Path, array: np.ndarray) -> None:
+    def _read_checked(self, path: Path) -> bytes | None:
+        """A file's payload when its checksum holds; None when missing or damaged (counted)."""
+        try:
+            data = path.read_bytes()
+        except FileNotFoundError:
+            return None
+        except OSError:
+            self.counts.damaged += 1
+            return None
+        digest, payload = data[:DIGEST_BYTES], data[DIGEST_BYTES:]
+        if hashlib.blake2b(payload, digest_size=DIGEST_BYTES).digest() != digest:
+            self.counts.damaged += 1
+            return None
+        return payload
+
+    @classmethod
+    def _write(cls, path: Path, array: np.ndarray) -> None:
         buffer = io.BytesIO()
         np.save(buffer, np.ascontiguousarray(array), allow_pickle=False)
-        payload = buffer.getvalue()
+        cls._write_checked(path, buffer.getvalue())
+
+    @staticmethod
+    def _write_checked(path: Path, payload: bytes) -> None:
         write_bytes_atomic(hashlib.blake2b(payload, digest_size=DIGEST_BYTES).digest() + payload, path)
+
+
+def _frozen_digest(net, block: int) -> str:
+    """A hash of the weights of ``features[:block]`` and the ImageNet normalization, with CACHE_VERSION."""
+    return f"{CACHE_VERSION}/{_weights_digest(list(net.trunk.frozen[:block]), (net.mean, net.std))}"
+
+
+def _digest(text: str) -> str:
+    return hashlib.blake2b(text.encode(), digest_size=8).hexdigest()
 
 
 def _tail_is_fixed(trunk) -> bool:
@@ -185,7 +225,8 @@ def _output_shape(net, block: int, size: int, pooled: bool) -> tuple[int, ...]:
 
 
 def frozen_part_output(net, pixels_tensor: torch.Tensor) -> torch.Tensor:
-    """What FeatureCache.activations caches, computed (no cache): for tests and the uncached path."""
+    """What FeatureCache.activations caches (before the float16 cast), computed by the PyTorch modules
+    themselves: the reference the onnxruntime graph is held to."""
     trunk = net.trunk
     hidden = trunk.frozen(net.normalize(pixels_tensor))
     return trunk.tail(hidden) if _tail_is_fixed(trunk) else hidden

@@ -8,9 +8,9 @@ contribute to the genre loss only. Per-genre decision thresholds are chosen on v
 after training (metrics.calibrate_thresholds).
 
 The transfer model's frozen blocks run once per image (and once more on its mirror image, the
-augmentation), and epochs train on the cached activations; with a ``FeatureCache`` (feature_cache.py)
-those activations are kept on disk by image content, so a retraining on the same images skips the
-backbone altogether.
+augmentation), in onnxruntime (frozen_graph.py), and epochs train on their activations; with a
+``FeatureCache`` folder (feature_cache.py) those activations are kept on disk by image content, so a
+retraining on the same images skips the backbone altogether.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from ..fitting import FitSettings, fit_loop, seeded
-from .feature_cache import FeatureCache, frozen_part_output, trainable_rest
+from .feature_cache import FeatureCache, trainable_rest
 from .labels import BUDGET_CLASSES, UNKNOWN_BUDGET
 from .metrics import calibrate_thresholds
 from .nets import FROZEN_ALL, FrameNet, TransferTrunk, scratch_net, transfer_net
@@ -190,13 +190,15 @@ class _Inputs:
         self.net = net
         self.transfer = isinstance(net.trunk, TransferTrunk)
         if self.transfer:
+            cache = cache if cache is not None else FeatureCache(None)  # one graph for the three passes
+            stored = cache.folder is not None
             log(f"running the frozen MobileNetV2 blocks once on {len(train)} training images (and their mirrors) "
-                f"and {len(val)} validation images{' (or reading them from the feature cache)' if cache else ''}")
-            before = replace(cache.counts) if cache is not None else None
-            self.train_cache = frozen_features(net, train.pixels, cache=cache)
-            self.train_mirror = frozen_features(net, train.pixels[:, :, ::-1], cache=cache)
-            self.val_cache = frozen_features(net, val.pixels, cache=cache)
-            if cache is not None:
+                f"and {len(val)} validation images{' (or reading them from the feature cache)' if stored else ''}")
+            before = replace(cache.counts)
+            self.train_cache = cache.activations(net, train.pixels)
+            self.train_mirror = cache.activations(net, train.pixels[:, :, ::-1])
+            self.val_cache = cache.activations(net, val.pixels)
+            if stored:
                 log(f"frozen activations: {cache.counts.since(before)}")
         else:
             self.train_pixels, self.val_pixels = train.pixels, val.pixels
@@ -212,13 +214,12 @@ class _Inputs:
     def val_logits(self) -> tuple[torch.Tensor, torch.Tensor]:
         self.net.eval()
         if self.transfer:
-            return self.net.head(trainable_rest(self.net, self.val_cache))
+            return _from_activations(self.net, self.val_cache)
         return _batched(self.net, self.val_pixels)
 
     @torch.no_grad()
     def predict_val(self) -> tuple[np.ndarray, np.ndarray]:
-        genre_logits, budget_logits = self.val_logits()
-        return genre_logits.sigmoid().numpy(), budget_logits.softmax(1).numpy()
+        return _probabilities(*self.val_logits())
 
 
 def augment(pixels: torch.Tensor, rng: np.random.Generator, shift: int = 8) -> torch.Tensor:
@@ -237,10 +238,16 @@ def frozen_features(net: FrameNet, pixels: np.ndarray, batch_size: int = 64,
     """The frozen part's output for every image, as float16 (half the memory; ``trainable_rest`` casts
     back): the frozen blocks' maps, or the pooled embedding when nothing after them trains. With a
     ``cache``, read from it where the same image was seen by the same frozen blocks, else computed and stored."""
-    if cache is not None:
-        return cache.activations(net, pixels, batch_size)
-    parts = [frozen_part_output(net, to_tensor(pixels[i:i + batch_size])).half() for i in range(0, len(pixels), batch_size)]
-    return torch.cat(parts)
+    return (cache if cache is not None else FeatureCache(None)).activations(net, pixels, batch_size)
+
+
+def _from_activations(net: FrameNet, activations: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """(genre logits, budget logits) of a transfer net from its frozen part's activations."""
+    return net.head(trainable_rest(net, activations))
+
+
+def _probabilities(genre_logits: torch.Tensor, budget_logits: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
+    return genre_logits.sigmoid().numpy(), budget_logits.softmax(1).numpy()
 
 
 @torch.no_grad()
@@ -253,5 +260,15 @@ def _batched(net: nn.Module, pixels: np.ndarray, batch_size: int = 128) -> tuple
 def predict_pixels(net: FrameNet, pixels: np.ndarray, batch_size: int = 64) -> tuple[np.ndarray, np.ndarray]:
     """(genre probabilities (N, k), budget probabilities (N, 5)) for RGB uint8 images."""
     net.eval()
-    genre_logits, budget_logits = _batched(net, pixels, batch_size)
-    return genre_logits.sigmoid().numpy(), budget_logits.softmax(1).numpy()
+    return _probabilities(*_batched(net, pixels, batch_size))
+
+
+@torch.no_grad()
+def predict_images(model: TrainedFrameModel, pixels: np.ndarray, cache: FeatureCache | None = None
+                   ) -> tuple[np.ndarray, np.ndarray]:
+    """``predict_pixels``, with a transfer model's frozen part read from (or computed into) ``cache``:
+    scoring both transfer models then runs the backbone once per image, in onnxruntime."""
+    if model.config.kind != TRANSFER:
+        return predict_pixels(model.net, pixels)
+    model.net.eval()
+    return _probabilities(*_from_activations(model.net, frozen_features(model.net, pixels, cache=cache)))

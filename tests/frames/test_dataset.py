@@ -1,5 +1,6 @@
 """The labelled image sets: budget joins, splits by film, pixels."""
 
+import cv2
 import numpy as np
 import pandas as pd
 import pytest
@@ -9,6 +10,7 @@ from cineseq_assets.frames.dataset import (
     attach_budgets,
     read_image_set,
     read_pixels,
+    read_pixels_sizes,
     split_by_film,
     to_model_pixels,
 )
@@ -65,6 +67,14 @@ def test_pixels_are_square_rgb_without_letterbox_bars():
     pixels = to_model_pixels(image, 32)
     assert pixels.shape == (32, 32, 3)
     assert (pixels[..., 2] > 200).all() and (pixels[..., :2] < 30).all()  # all blue, now in RGB order
+
+
+def test_decoding_once_for_several_sizes_gives_what_each_size_alone_gives(labelled):
+    paths = labelled.posters["path"].head(5).tolist() + labelled.trailer_frames["path"].head(3).tolist()
+    both = read_pixels_sizes(paths, [96, 160])
+    for size in (96, 160):
+        assert np.array_equal(both[size], read_pixels(paths, size))
+        assert np.array_equal(both[size][6], to_model_pixels(cv2.imread(paths[6]), size))
 
 
 def test_an_unreadable_image_is_named(tmp_path):
