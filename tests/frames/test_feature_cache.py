@@ -5,32 +5,13 @@ and training on cached activations learns exactly what training on computed ones
 from dataclasses import replace
 
 import numpy as np
-import pytest
 import torch
 
 from cineseq_assets.frames.feature_cache import FeatureCache, trainable_rest
-from cineseq_assets.frames.mobilenet import load_imagenet
-from cineseq_assets.frames.nets import FROZEN_ALL, transfer_net
 from cineseq_assets.frames.train import FrameTrainConfig, SplitArrays, fit, frozen_features, to_tensor
 
 SIZE = 32  # MobileNetV2's smallest sensible input: 1x1 maps after the last block, fast on 2 cores
 FINETUNE_BLOCK = 17
-
-
-@pytest.fixture(scope="module")
-def backbone():
-    return load_imagenet()
-
-
-def _net(backbone, block: int = FROZEN_ALL):
-    torch.manual_seed(0)
-    return transfer_net(3, 5, block, backbone=_copy(backbone))
-
-
-def _copy(backbone):
-    import copy
-
-    return copy.deepcopy(backbone)
 
 
 def _pixels(n: int, seed: int = 0) -> np.ndarray:
@@ -46,8 +27,8 @@ def _files(folder) -> list:
     return sorted(path for path in folder.rglob("*.npy"))
 
 
-def test_a_second_pass_reads_every_image_from_disk_and_gets_the_same_activations(backbone, tmp_path):
-    net, pixels = _net(backbone), _pixels(6)
+def test_a_second_pass_reads_every_image_from_disk_and_gets_the_same_activations(small_net, tmp_path):
+    net, pixels = small_net(), _pixels(6)
     computed = FeatureCache(tmp_path).activations(net, pixels)
     assert computed.dtype == torch.float16 and computed.shape == (6, 1280)  # pooled: nothing after the split trains
     assert torch.equal(computed, frozen_features(net, pixels))  # what training holds without a cache
@@ -60,8 +41,8 @@ def test_a_second_pass_reads_every_image_from_disk_and_gets_the_same_activations
         assert torch.allclose(trainable_rest(net, read), expected, atol=2e-2, rtol=1e-2)
 
 
-def test_a_changed_image_is_computed_again_and_the_others_are_read(backbone, tmp_path):
-    net, pixels = _net(backbone), _pixels(4)
+def test_a_changed_image_is_computed_again_and_the_others_are_read(small_net, tmp_path):
+    net, pixels = small_net(), _pixels(4)
     first = FeatureCache(tmp_path).activations(net, pixels)
     changed = pixels.copy()
     changed[2, 0, 0, 0] ^= 1  # one bit of one pixel
@@ -76,22 +57,22 @@ def test_a_changed_image_is_computed_again_and_the_others_are_read(backbone, tmp
     assert mirrored.counts.computed == 4
 
 
-def test_other_frozen_weights_a_split_or_a_size_never_read_the_same_files(backbone, tmp_path):
-    net, pixels = _net(backbone), _pixels(3)
+def test_other_frozen_weights_a_split_or_a_size_never_read_the_same_files(small_net, tmp_path):
+    net, pixels = small_net(), _pixels(3)
     FeatureCache(tmp_path).activations(net, pixels)
-    other = _net(backbone)
+    other = small_net()
     with torch.no_grad():
         other.trunk.frozen[0][1].running_mean.add_(0.01)  # a BatchNorm statistic of the first block
     cache = FeatureCache(tmp_path)
     assert _close(cache.activations(other, pixels), frozen_features(other, pixels))
     assert (cache.counts.hits, cache.counts.computed) == (0, 3)
     split = FeatureCache(tmp_path)
-    assert split.activations(_net(backbone, FINETUNE_BLOCK), pixels).shape == (3, 160, 1, 1)  # maps: block 17 trains
+    assert split.activations(small_net(FINETUNE_BLOCK), pixels).shape == (3, 160, 1, 1)  # maps: block 17 trains
     assert split.counts.computed == 3
 
 
-def test_a_damaged_file_is_computed_again_and_rewritten(backbone, tmp_path):
-    net, pixels = _net(backbone), _pixels(3)
+def test_a_damaged_file_is_computed_again_and_rewritten(small_net, tmp_path):
+    net, pixels = small_net(), _pixels(3)
     expected = FeatureCache(tmp_path).activations(net, pixels)
     files = _files(tmp_path)
     assert len(files) == 3
@@ -108,17 +89,17 @@ def test_a_damaged_file_is_computed_again_and_rewritten(backbone, tmp_path):
     assert (again.counts.hits, again.counts.damaged) == (3, 0)  # rewritten whole
 
 
-def test_the_transfer_pass_leaves_what_the_fine_tuned_model_reads(backbone, tmp_path):
+def test_the_transfer_pass_leaves_what_the_fine_tuned_model_reads(small_net, tmp_path):
     pixels = _pixels(4)
-    FeatureCache(tmp_path, shared_blocks=(FINETUNE_BLOCK,)).activations(_net(backbone), pixels)
-    finetune = _net(backbone, FINETUNE_BLOCK)
+    FeatureCache(tmp_path, shared_blocks=(FINETUNE_BLOCK,)).activations(small_net(), pixels)
+    finetune = small_net(FINETUNE_BLOCK)
     cache = FeatureCache(tmp_path, shared_blocks=(FINETUNE_BLOCK,))
     read = cache.activations(finetune, pixels)
     assert (cache.counts.hits, cache.counts.computed) == (4, 0)
     assert _close(read, frozen_features(finetune, pixels))
 
 
-def test_retraining_on_cached_activations_learns_what_training_on_computed_ones_learns(backbone, tmp_path):
+def test_retraining_on_cached_activations_learns_what_training_on_computed_ones_learns(small_net, tmp_path):
     genres = ("a", "b", "c")
     rng = np.random.default_rng(1)
 

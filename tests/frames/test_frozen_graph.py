@@ -2,7 +2,6 @@
 is exported once per set of frozen weights and kept beside the cached activations, and a transfer
 model scored through it agrees with the whole network in PyTorch."""
 
-import copy
 
 import numpy as np
 import pytest
@@ -10,22 +9,15 @@ import torch
 
 from cineseq_assets.frames import frozen_graph
 from cineseq_assets.frames.feature_cache import FeatureCache, frozen_part_output
-from cineseq_assets.frames.mobilenet import load_imagenet
-from cineseq_assets.frames.nets import FROZEN_ALL, transfer_net
+from cineseq_assets.frames.nets import FROZEN_ALL
 from cineseq_assets.frames.train import FrameTrainConfig, TrainedFrameModel, predict_images, predict_pixels, to_tensor
 
 SIZE = 32
 FINETUNE_BLOCK = 17
 
 
-@pytest.fixture(scope="module")
-def backbone():
-    return load_imagenet()
-
-
-def _net(backbone, block: int = FROZEN_ALL):
-    torch.manual_seed(0)
-    return transfer_net(3, 5, block, backbone=copy.deepcopy(backbone)).eval()
+def _net(small_net, block: int = FROZEN_ALL):
+    return small_net(block).eval()
 
 
 def _pixels(n: int, size: int = SIZE, seed: int = 0) -> np.ndarray:
@@ -33,8 +25,8 @@ def _pixels(n: int, size: int = SIZE, seed: int = 0) -> np.ndarray:
 
 
 @pytest.mark.parametrize("size", [SIZE, 96])
-def test_the_graph_gives_the_torch_modules_activations_at_every_stop(backbone, size):
-    net, pixels = _net(backbone), _pixels(3, size)
+def test_the_graph_gives_the_torch_modules_activations_at_every_stop(small_net, size):
+    net, pixels = _net(small_net), _pixels(3, size)
     graph = frozen_graph.session(frozen_graph.export_graph(net, (FINETUNE_BLOCK, FROZEN_ALL), pooled=True))
     maps, pooled = graph.run(None, {frozen_graph.INPUT: pixels})
     with torch.no_grad():
@@ -45,11 +37,11 @@ def test_the_graph_gives_the_torch_modules_activations_at_every_stop(backbone, s
     assert np.allclose(maps, expected_maps.numpy(), atol=1e-4, rtol=1e-4)
 
 
-def test_the_graph_is_exported_once_per_frozen_weights_and_read_from_its_file(backbone, tmp_path, monkeypatch):
+def test_the_graph_is_exported_once_per_frozen_weights_and_read_from_its_file(small_net, tmp_path, monkeypatch):
     exports = []
     export = frozen_graph.export_graph
     monkeypatch.setattr(frozen_graph, "export_graph", lambda *args: exports.append(args) or export(*args))
-    net, pixels = _net(backbone), _pixels(2)
+    net, pixels = _net(small_net), _pixels(2)
     first = FeatureCache(tmp_path).activations(net, pixels)
     graphs = sorted((tmp_path / "graphs").glob("*.onnx"))
     assert len(exports) == 1 and len(graphs) == 1
@@ -58,15 +50,15 @@ def test_the_graph_is_exported_once_per_frozen_weights_and_read_from_its_file(ba
     again = FeatureCache(tmp_path)  # a later run, one new image: its graph is read, not exported
     assert torch.equal(again.activations(net, changed)[1], first[1]) and again.counts.computed == 1
     assert len(exports) == 1
-    other = _net(backbone)
+    other = _net(small_net)
     with torch.no_grad():
         other.trunk.frozen[3].conv[0][0].weight.mul_(1.01)  # other frozen weights: another graph, another key
     FeatureCache(tmp_path).activations(other, pixels)
     assert len(exports) == 2 and len(list((tmp_path / "graphs").glob("*.onnx"))) == 2
 
 
-def test_a_damaged_graph_file_is_exported_again(backbone, tmp_path):
-    net, pixels = _net(backbone), _pixels(2)
+def test_a_damaged_graph_file_is_exported_again(small_net, tmp_path):
+    net, pixels = _net(small_net), _pixels(2)
     expected = FeatureCache(tmp_path).activations(net, pixels)
     (graph,) = (tmp_path / "graphs").glob("*.onnx")
     data = bytearray(graph.read_bytes())
@@ -79,16 +71,16 @@ def test_a_damaged_graph_file_is_exported_again(backbone, tmp_path):
     assert cache.counts.damaged == 1 and FeatureCache(tmp_path)._read_checked(graph) is not None  # rewritten whole
 
 
-def test_without_a_folder_nothing_is_stored_and_the_values_are_the_cached_ones(backbone, tmp_path):
-    net, pixels = _net(backbone, FINETUNE_BLOCK), _pixels(3)
+def test_without_a_folder_nothing_is_stored_and_the_values_are_the_cached_ones(small_net, tmp_path):
+    net, pixels = _net(small_net, FINETUNE_BLOCK), _pixels(3)
     uncached = FeatureCache(None)
     assert torch.equal(uncached.activations(net, pixels), FeatureCache(tmp_path).activations(net, pixels))
     assert uncached.counts.computed == 3 and uncached.counts.hits == 0
 
 
 @pytest.mark.parametrize("block", [FROZEN_ALL, FINETUNE_BLOCK])
-def test_a_transfer_model_scored_through_the_graph_agrees_with_the_whole_network(backbone, tmp_path, block):
-    net, pixels = _net(backbone, block), _pixels(4)
+def test_a_transfer_model_scored_through_the_graph_agrees_with_the_whole_network(small_net, tmp_path, block):
+    net, pixels = _net(small_net, block), _pixels(4)
     model = TrainedFrameModel(net, FrameTrainConfig.transfer(block=block, image_size=SIZE), ("a", "b", "c"),
                               np.full(3, 0.5))
     genres, budget = predict_images(model, pixels, FeatureCache(tmp_path))
