@@ -23,6 +23,7 @@ This module does not import Dagster: the asset side (partitions.py) turns its re
 from __future__ import annotations
 
 import importlib.util
+import os
 import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
@@ -78,10 +79,32 @@ def open_client(scheduler: str | None = None, workers: int | None = None, log: L
         return
     count = workers or default_workers()
     dashboard = ":0" if dashboard_available() else None  # a free port when the dashboard can run at all
-    with LocalCluster(n_workers=count, threads_per_worker=1, processes=True, host="127.0.0.1",
-                      dashboard_address=dashboard) as cluster, Client(cluster) as client:
+    with _own_environment_kept():
+        cluster = LocalCluster(n_workers=count, threads_per_worker=1, processes=True, host="127.0.0.1",
+                               dashboard_address=dashboard)
+    with cluster, Client(cluster) as client:
         log(f"dask: local cluster {cluster.scheduler_address}, {count} worker processes x 1 thread; {dashboard_line(client)}")
         yield client
+
+
+@contextmanager
+def _own_environment_kept() -> Iterator[None]:
+    """Dask's nanny writes ``distributed.nanny.pre-spawn-environ`` (OMP_NUM_THREADS=1, ...) into the
+    environment of the process that owns it, so that the worker processes it spawns start with it. Left
+    there, this process would budget one thread for its own work for the rest of the command
+    (processes.available_threads): the student's face detection, the frame classifier's sessions. The
+    workers keep Dask's settings; this process gets its own back once they have started."""
+    import dask
+
+    saved = {key: os.environ.get(key) for key in dask.config.get("distributed.nanny.pre-spawn-environ", {})}
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
 
 
 def dashboard_line(client) -> str:

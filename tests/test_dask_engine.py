@@ -217,3 +217,23 @@ def _running(pid: int) -> bool:
         return " Z " not in Path(f"/proc/{pid}/stat").read_text().split(")")[-1][:3]
     except FileNotFoundError:
         return False
+
+
+BUDGETS = """
+import os
+from cineseq_assets.dask_engine import open_client
+from cineseq_assets.processes import available_threads
+with open_client(workers=1, log=lambda line: None) as client:
+    print(available_threads(), *client.run(available_threads).values(), flush=True)
+"""
+
+
+def test_the_local_cluster_leaves_its_owner_its_own_thread_budget():
+    """The workers run one thread each; the command that owns them keeps every core for its own work
+    (Dask's nanny would otherwise leave OMP_NUM_THREADS=1 in the owner's environment)."""
+    environment = {key: value for key, value in os.environ.items() if key != "OMP_NUM_THREADS"}
+    owner = subprocess.run([sys.executable, "-c", BUDGETS], capture_output=True, text=True, timeout=120,
+                           env={**environment, "PYTHONPATH": str(REPO)})
+    assert owner.returncode == 0, owner.stderr[-2000:]
+    own, worker = map(int, owner.stdout.split())
+    assert (own, worker) == (len(os.sched_getaffinity(0)), 1)
