@@ -40,6 +40,9 @@ class Stage:
     always_run: bool = False  # reads sources outside Dagster, which it cannot see change (see runner.py)
     films_with_trailer: bool = False  # per-film work only for the films that have a trailer
     forecasts_panel: bool = False  # trains on the panel's film split or reads what did: needs enough films (runner.py)
+    # Trains on data of its own, sharing nothing with a side_by_side stage next to it: `cineseq run`
+    # runs such neighbours together, each on its share of the cores (runner.py).
+    side_by_side: bool = False
 
     def __post_init__(self) -> None:
         unknown = set(self.needs) - set(SWITCHES)
@@ -65,13 +68,14 @@ STAGES = (
     Stage("film_catalog", ("film_catalog",), always_run=True),
     Stage("film_panels", ("weekly_panel", "decay_fit")),
     Stage("panel", ("panel", "decay_diagnostics")),
+    # The two models trained on the shared images rather than on the films, side by side.
     # Until a student passes its gate, trailer_emotion reads faces with the teacher.
     Stage("trailer_emotion_student", ("trailer_emotion_student",), needs=("forecast", "student"),
           inputs=(stage_inputs.STUDENT_FACES, _model("fer_mini_xception_onnx"), _model("fer_mini_xception_keras"),
-                  _model("yunet"))),
-    Stage("trailer_emotion", ("trailer_emotion",), films_with_trailer=True),
+                  _model("yunet")), side_by_side=True),
     Stage("frame_classifier", ("frame_classifier",), needs=("forecast", "frames"),
-          inputs=(stage_inputs.LABELLED_IMAGES, _model("mobilenet_v2_imagenet"))),
+          inputs=(stage_inputs.LABELLED_IMAGES, _model("mobilenet_v2_imagenet")), side_by_side=True),
+    Stage("trailer_emotion", ("trailer_emotion",), films_with_trailer=True),
     Stage("film_frames", ("representative_frames", "frame_predictions"), needs=("forecast", "frames"),
           inputs=(stage_inputs.FRAME_CLASSIFIER,), films_with_trailer=True),
     Stage("forecaster", ("training_windows", "forecast_model"), needs=("forecast",), forecasts_panel=True),

@@ -18,6 +18,9 @@ runs whose process is gone as failed and removes the temporary files their write
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import time
 from collections.abc import Callable, Sequence
 from contextlib import ExitStack
@@ -32,7 +35,7 @@ from .definitions import build_definitions
 from .errors import CineSeqError
 from .jobs import NOT_IN_DEFAULT_GRAPH, STAGES, Stage, register_new_films
 from .partitions import FILMS_PER_RUN, films_partitions
-from .processes import identity, still_running
+from .processes import available_threads, identity, still_running
 from .resources import DaskResource
 from .staleness import Staleness
 from .storage import Storage
@@ -140,24 +143,26 @@ def _run_stages(stages: list[Stage], options: RunOptions, dask: Callable[[], Das
     films = select_films(options.films, catalog)
     log(f"    registered {len(new)} new film partitions; {len(films)} films selected")
     ok, failed = True, set()
-    for number, stage in enumerate(rest, start=2):
-        if stage.forecasts_panel and not _enough_films_to_forecast(run.storage, number, len(stages), stage, log):
-            continue
-        # A stage that failed in this run is an input only while what it left before is there (its last good copy).
-        unmet = [reason for name in stage.inputs if name in failed and (reason := stage_inputs.missing(name))]
-        if unmet:
-            log(f"{number}/{len(stages)} {stage.name} skipped: {'; '.join(unmet)}")
-            continue
-        started, launched = time.perf_counter(), run.launched
-        stage_ok = run.stage(stage, number, len(stages), films)
-        if run.launched > launched or not stage_ok:  # the time of each stage that materialized something
-            log(f"    {stage.name}: {'done' if stage_ok else 'FAILED'} in {time.perf_counter() - started:.0f} s")
-        ok = ok and stage_ok
-        if not stage_ok:
-            failed.add(stage.name)
-            if not run.is_per_film(stage) and not stage.optional:
-                return False  # what follows needs this stage's output; failed films of a per-film stage are reported
+    for group in side_by_side_groups(list(enumerate(rest, start=2))):
+        outcomes = run.group(group, len(stages), films, failed)
+        for (_, stage), stage_ok in zip(group, outcomes):
+            ok = ok and stage_ok is not False
+            if stage_ok is False:
+                failed.add(stage.name)
+                if not run.is_per_film(stage) and not stage.optional:
+                    return False  # what follows needs this stage's output; failed films of a per-film stage are reported
     return ok  # an optional part that failed fails the command, not the stages after it
+
+
+def side_by_side_groups(numbered: list[tuple[int, Stage]]) -> list[list[tuple[int, Stage]]]:
+    """The numbered stages in order, neighbours marked ``side_by_side`` in one group, every other stage alone."""
+    groups: list[list[tuple[int, Stage]]] = []
+    for item in numbered:
+        if groups and item[1].side_by_side and groups[-1][-1][1].side_by_side:
+            groups[-1].append(item)
+        else:
+            groups.append([item])
+    return groups
 
 
 def recover_from_killed_runs(instance: dg.DagsterInstance, storage: Storage, log: Log) -> list[str]:
@@ -199,10 +204,77 @@ class _Run:
     dask: Callable[[], DaskResource]  # the command's cluster, started on first use
     launched: int = 0  # runs launched so far
 
+    def numbered_stage(self, number: int, stage: Stage, total: int, films: list[str], failed: set[str]) -> bool | None:
+        """Stage ``number`` of ``total``: its success, or None when it was skipped."""
+        if self._skipped(number, stage, total, failed):
+            return None
+        started, launched = time.perf_counter(), self.launched
+        stage_ok = self.stage(stage, number, total, films)
+        if self.launched > launched or not stage_ok:  # the time of each stage that materialized something
+            self._log_end(stage, stage_ok, started)
+        return stage_ok
+
+    def group(self, group: list[tuple[int, Stage]], total: int, films: list[str], failed: set[str]) -> list[bool | None]:
+        """The stages of ``group`` (see side_by_side_groups): one alone, or several at once, each one's run in
+        a process of its own (stage_process.py) on its share of the threads, their log lines interleaved."""
+        if len(group) == 1:
+            return [self.numbered_stage(*group[0], total, films, failed)]
+        outcomes: dict[int, bool | None] = {}
+        todo: dict[int, list[str]] = {}
+        for number, stage in group:
+            if self._skipped(number, stage, total, failed):
+                outcomes[number] = None
+            elif assets := self._assets_to_materialize(stage, self._header(number, total, stage)):
+                todo[number] = assets
+            else:
+                outcomes[number] = True
+        if todo:
+            outcomes |= self._side_by_side({number: (stage, todo[number]) for number, stage in group if number in todo})
+        return [outcomes[number] for number, _ in group]
+
+    def _side_by_side(self, todo: dict[int, tuple[Stage, list[str]]]) -> dict[int, bool]:
+        started = time.perf_counter()
+        if len(todo) == 1:  # the other stages of the group are up to date: this one runs here, on every core
+            (number, (stage, assets)), = todo.items()
+            outcomes = {number: self._launch(stage.job_name, assets)}
+        else:
+            share = max(1, available_threads() // len(todo))
+            self.log(f"    {' and '.join(stage.name for stage, _ in todo.values())} side by side, "
+                     f"{share} thread{'s' if share > 1 else ''} each")
+            self.launched += len(todo)
+            outcomes = _wait_for_all({number: start_stage_process(stage.job_name, assets, share)
+                                      for number, (stage, assets) in todo.items()})
+        for number, ok in outcomes.items():
+            self._log_end(todo[number][0], ok, started)
+        return outcomes
+
+    def _skipped(self, number: int, stage: Stage, total: int, failed: set[str]) -> bool:
+        """Whether the stage cannot run now, said in the log: too few films to forecast, or an input that a
+        stage which failed in this command should have made."""
+        if stage.forecasts_panel and not _enough_films_to_forecast(self.storage, number, total, stage, self.log):
+            return True
+        # A stage that failed in this run is an input only while what it left before is there (its last good copy).
+        unmet = [reason for name in stage.inputs if name in failed and (reason := stage_inputs.missing(name))]
+        if unmet:
+            self.log(f"{number}/{total} {stage.name} skipped: {'; '.join(unmet)}")
+        return bool(unmet)
+
+    def _log_end(self, stage: Stage, ok: bool, started: float) -> None:
+        self.log(f"    {stage.name}: {'done' if ok else 'FAILED'} in {time.perf_counter() - started:.0f} s")
+
+    @staticmethod
+    def _header(number: int, total: int, stage: Stage) -> str:
+        return f"{number}/{total} {stage.name} ({', '.join(stage.assets)})"
+
     def stage(self, stage: Stage, number: int, total: int, films: list[str]) -> bool:
-        header = f"{number}/{total} {stage.name} ({', '.join(stage.assets)})"
+        header = self._header(number, total, stage)
         if self.is_per_film(stage):
             return self._per_film_stage(stage, header, films)
+        todo = self._assets_to_materialize(stage, header)
+        return self._launch(stage.job_name, todo) if todo else True
+
+    def _assets_to_materialize(self, stage: Stage, header: str) -> list[str]:
+        """The assets of an unpartitioned stage that are missing, stale or damaged (all with ``force``), said."""
         todo = list(stage.assets) if self.force or stage.always_run else self._staleness().assets_to_run(stage.assets)
         damaged = [error for name in stage.assets for error in self.storage.unreadable(name)]
         if damaged:  # what Dagster calls fresh but cannot be read is rebuilt, with what follows it in the stage
@@ -210,11 +282,8 @@ class _Run:
                 self.log(f"{header}: {error} Materializing it again.")
             first = stage.assets.index(damaged[0].asset)
             todo = [name for number, name in enumerate(stage.assets) if name in todo or number >= first]
-        if not todo:
-            self.log(f"{header}: up to date, skipped")
-            return True
-        self.log(f"{header}: materializing {', '.join(todo)}")
-        return self._launch(stage.job_name, todo)
+        self.log(f"{header}: materializing {', '.join(todo)}" if todo else f"{header}: up to date, skipped")
+        return todo
 
     @property
     def storage(self) -> Storage:
@@ -252,15 +321,7 @@ class _Run:
     def _launch(self, job_name: str, assets: Sequence[str], film_range: tuple[str, str] | None = None) -> bool:
         """One run of ``job_name`` restricted to ``assets`` (over a film partition range when given)."""
         self.launched += 1
-        tags = {PROCESS_TAG: identity()}
-        if film_range:
-            tags |= {"dagster/asset_partition_range_start": film_range[0], "dagster/asset_partition_range_end": film_range[1]}
-        # Fresh definitions, as a launch from the UI would load them (no resource state carried over from the last run).
-        result = build_definitions(dask=self.dask()).resolve_job_def(job_name).execute_in_process(
-            instance=self.instance, asset_selection=[dg.AssetKey(name) for name in assets], tags=tags,
-            run_config=QUIET, raise_on_error=False,
-        )
-        return result.success
+        return launch_run(self.instance, job_name, assets, self.dask(), film_range)
 
     def _damaged_films(self, stage: Stage, films: list[str], header: str) -> list[str]:
         """The films whose stored partition of one of the stage's assets cannot be read (Dagster sees them as
@@ -278,6 +339,39 @@ class _Run:
     def _films_with_trailer(self, films: list[str]) -> list[str]:
         trailers = self.defs.resources.get("trailers")
         return [film for film in films if trailers is not None and trailers.path_for(film) is not None]
+
+
+def launch_run(instance: dg.DagsterInstance, job_name: str, assets: Sequence[str], dask: DaskResource,
+               film_range: tuple[str, str] | None = None) -> bool:
+    """One run of ``job_name`` restricted to ``assets`` (over a film partition range when given), executed
+    in this process and tagged with it (see recover_from_killed_runs); True when it succeeded."""
+    tags = {PROCESS_TAG: identity()}
+    if film_range:
+        tags |= {"dagster/asset_partition_range_start": film_range[0], "dagster/asset_partition_range_end": film_range[1]}
+    # Fresh definitions, as a launch from the UI would load them (no resource state carried over from the last run).
+    result = build_definitions(dask=dask).resolve_job_def(job_name).execute_in_process(
+        instance=instance, asset_selection=[dg.AssetKey(name) for name in assets], tags=tags,
+        run_config=QUIET, raise_on_error=False,
+    )
+    return result.success
+
+
+def start_stage_process(job_name: str, assets: Sequence[str], threads: int) -> subprocess.Popen:
+    """``launch_run`` of an unpartitioned stage in a new process (stage_process.py) limited to ``threads``
+    threads; its output goes where this process's does. The process is waited for by the caller."""
+    environment = {**os.environ, "OMP_NUM_THREADS": str(threads), "CINESEQ_TORCH_THREADS": str(threads)}
+    return subprocess.Popen([sys.executable, "-m", "cineseq_assets.stage_process", job_name, *assets], env=environment)
+
+
+def _wait_for_all(children: dict[int, subprocess.Popen]) -> dict[int, bool]:
+    """Whether each child succeeded; interrupted (Ctrl-C), this process stops the children that still run."""
+    try:
+        return {key: child.wait() == 0 for key, child in children.items()}
+    finally:
+        for child in children.values():
+            if child.poll() is None:
+                child.terminate()
+                child.wait()
 
 
 def contiguous_ranges(selected: list[str], order: list[str], max_size: int) -> list[tuple[str, str]]:

@@ -5,16 +5,20 @@ materializes nothing but the catalog; a new code version of one stage recomputes
 what depends on it; a changed source recomputes the films; ``force`` recomputes everything.
 """
 
+import os
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import dagster as dg
 import pandas as pd
 
-from cineseq_assets import staleness
+from cineseq_assets import runner, staleness
 from cineseq_assets.definitions import build_definitions
-from cineseq_assets.jobs import register_new_films
-from cineseq_assets.runner import RunOptions, run_default_graph
+from cineseq_assets.jobs import STAGES, register_new_films
+from cineseq_assets.processes import available_cores
+from cineseq_assets.runner import RunOptions, run_default_graph, side_by_side_groups
 from cineseq_assets.staleness import Staleness
 
 FILMS = "rl2908456449,rl475497985,rl3059975681"  # Inception, The Grand Budapest Hotel, Avengers: Endgame
@@ -156,7 +160,58 @@ def test_an_optional_part_that_fails_fails_the_command_not_the_stages_after_it(i
     assert not ok
     text = "\n".join(lines)
     assert "    trailer_emotion_student: FAILED" in text and "    frame_classifier: FAILED" in text
+    assert "    trailer_emotion_student and frame_classifier side by side" in text  # each in a process of its own
     # nothing stored to fall back on: what needed the classifier says so; the stages after it still run
     assert any("film_frames skipped: needs a frame classifier" in line for line in lines), text
     assert any("forecaster skipped: the panel holds 3 films" in line for line in lines), text
     assert any("forecast_evaluation skipped: the panel holds 3 films" in line for line in lines), text
+
+
+
+WAIT_FOR_THE_OTHER = """
+import os, sys, time
+from pathlib import Path
+folder, me, other = Path(sys.argv[1]), sys.argv[2], sys.argv[3]
+(folder / me).write_text(os.environ["OMP_NUM_THREADS"] + " " + os.environ["CINESEQ_TORCH_THREADS"])
+deadline = time.monotonic() + 60
+while not (folder / other).exists() and time.monotonic() < deadline:  # alone, it would wait in vain
+    time.sleep(0.05)
+sys.exit(0 if (folder / other).exists() and me == "frame_classifier_job" else 1)
+"""
+
+
+def test_side_by_side_stages_run_at_once_each_on_its_share_of_the_threads(instance, tmp_path, monkeypatch):
+    """The student and the frame classifier run in two processes at once, one thread each on 2 cores; the
+    command waits for both and reports each one's outcome."""
+    groups = [group for group in side_by_side_groups(list(enumerate(STAGES, start=1))) if len(group) > 1]
+    assert [[stage.name for _, stage in group] for group in groups] == [["trailer_emotion_student", "frame_classifier"]]
+    started = {}
+
+    def start(job_name, assets, threads):
+        started[job_name] = (list(assets), threads)
+        other = next(stage.job_name for _, stage in groups[0] if stage.job_name != job_name)
+        environment = {**os.environ, "OMP_NUM_THREADS": str(threads), "CINESEQ_TORCH_THREADS": str(threads)}
+        return subprocess.Popen([sys.executable, "-c", WAIT_FOR_THE_OTHER, str(tmp_path), job_name, other], env=environment)
+
+    monkeypatch.setattr(runner, "start_stage_process", start)
+    lines: list[str] = []
+    run = runner._Run(build_definitions(tmp_path / "storage"), instance, True, lines.append, None)
+    outcomes = run.group(groups[0], len(STAGES), [], set())
+    share = max(1, available_cores() // 2)
+    assert outcomes == [False, True]  # the student's child failed, the classifier's succeeded: each reported
+    assert started == {"trailer_emotion_student_job": (["trailer_emotion_student"], share),
+                       "frame_classifier_job": (["frame_classifier"], share)}
+    assert {(tmp_path / job).read_text() for job in started} == {f"{share} {share}"}
+    assert f"    trailer_emotion_student and frame_classifier side by side, {share} thread{'s' * (share > 1)} each" in lines
+    assert any(line.startswith("    trailer_emotion_student: FAILED in") for line in lines), lines
+    assert any(line.startswith("    frame_classifier: done in") for line in lines), lines
+
+
+def test_a_stage_process_runs_the_job_on_the_threads_it_is_given(monkeypatch):
+    calls = []
+    monkeypatch.setattr(runner.subprocess, "Popen", lambda command, env: calls.append((command, env)))
+    runner.start_stage_process("frame_classifier_job", ["frame_classifier"], 1)
+    (command, environment), = calls
+    assert command == [sys.executable, "-m", "cineseq_assets.stage_process", "frame_classifier_job", "frame_classifier"]
+    assert environment["OMP_NUM_THREADS"] == environment["CINESEQ_TORCH_THREADS"] == "1"
+    assert environment["DAGSTER_HOME"] == os.environ["DAGSTER_HOME"]  # the same instance, storage and data
