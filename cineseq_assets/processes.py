@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import os
 import socket
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 
 def _stat(pid: int) -> list[str] | None:
@@ -76,6 +78,30 @@ def available_threads() -> int:
     on two cores do not run four inference threads between them."""
     budget = os.environ.get("OMP_NUM_THREADS", "").strip()
     return min(available_cores(), int(budget)) if budget.isdigit() and int(budget) > 0 else available_cores()
+
+
+@contextmanager
+def threads_limited(threads: int) -> Iterator[None]:
+    """At most ``threads`` threads for the work done in the block by the calling thread: torch's intra-op
+    threads (kept per calling thread), OpenCV's pool, and the onnxruntime sessions and worker pools made
+    meanwhile (``available_threads`` reads OMP_NUM_THREADS); all as they were afterwards. For a stage
+    that runs here while another runs in a process of its own (runner.py)."""
+    import cv2  # imported here: heavy, and only the callers that limit threads need them
+    import torch
+
+    saved = torch.get_num_threads(), cv2.getNumThreads(), os.environ.get("OMP_NUM_THREADS")
+    torch.set_num_threads(threads)
+    cv2.setNumThreads(threads)
+    os.environ["OMP_NUM_THREADS"] = str(threads)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(saved[0])
+        cv2.setNumThreads(saved[1])
+        if saved[2] is None:
+            os.environ.pop("OMP_NUM_THREADS", None)
+        else:
+            os.environ["OMP_NUM_THREADS"] = saved[2]
 
 
 def onnx_cpu_session(model, threads: int | None = None, *, spin_wait: bool = False, quiet: bool = False):

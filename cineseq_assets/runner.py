@@ -23,6 +23,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
 from dataclasses import dataclass
 from functools import cache
@@ -35,7 +36,7 @@ from .definitions import build_definitions
 from .errors import CineSeqError
 from .jobs import NOT_IN_DEFAULT_GRAPH, STAGES, Stage, register_new_films
 from .partitions import FILMS_PER_RUN, films_partitions
-from .processes import available_threads, identity, still_running
+from .processes import available_threads, identity, still_running, threads_limited
 from .resources import DaskResource
 from .staleness import Staleness
 from .storage import Storage
@@ -211,7 +212,7 @@ class _Run:
         started, launched = time.perf_counter(), self.launched
         stage_ok = self.stage(stage, number, total, films)
         if self.launched > launched or not stage_ok:  # the time of each stage that materialized something
-            self._log_end(stage, stage_ok, started)
+            self._log_end(stage, stage_ok, time.perf_counter() - started)
         return stage_ok
 
     def group(self, group: list[tuple[int, Stage]], total: int, films: list[str], failed: set[str]) -> list[bool | None]:
@@ -233,19 +234,34 @@ class _Run:
         return [outcomes[number] for number, _ in group]
 
     def _side_by_side(self, todo: dict[int, tuple[Stage, list[str]]]) -> dict[int, bool]:
-        started = time.perf_counter()
-        if len(todo) == 1:  # the other stages of the group are up to date: this one runs here, on every core
-            (number, (stage, assets)), = todo.items()
-            outcomes = {number: self._launch(stage.job_name, assets)}
-        else:
-            share = max(1, available_threads() // len(todo))
+        """The first stage's run here, each other one's in a process of its own started first (stage_process.py),
+        each on its share of the threads; the first should be the longest (the others pay for starting)."""
+        (first, (stage, assets)), *others = todo.items()
+        share = max(1, available_threads() // len(todo))
+        if others:
             self.log(f"    {' and '.join(stage.name for stage, _ in todo.values())} side by side, "
                      f"{share} thread{'s' if share > 1 else ''} each")
-            self.launched += len(todo)
-            outcomes = _wait_for_all({number: start_stage_process(stage.job_name, assets, share)
-                                      for number, (stage, assets) in todo.items()})
-        for number, ok in outcomes.items():
-            self._log_end(todo[number][0], ok, started)
+        started = time.perf_counter()
+        children = {number: start_stage_process(job.job_name, job_assets, share) for number, (job, job_assets) in others}
+        # each child waited for by a thread of its own, so that its time is its own, not the first stage's too
+        waiting = ThreadPoolExecutor(max(1, len(children)))
+        ends = {number: waiting.submit(lambda child: (child.wait(), time.perf_counter()), child)
+                for number, child in children.items()}
+        outcomes = {}
+        try:
+            with threads_limited(share):
+                outcomes[first] = self._launch(stage.job_name, assets)
+            self._log_end(stage, outcomes[first], time.perf_counter() - started)
+            for number, end in ends.items():
+                status, ended = end.result()
+                outcomes[number] = status == 0
+                self._log_end(todo[number][0], outcomes[number], ended - started)
+        finally:  # interrupted (Ctrl-C): the processes that still run are stopped too
+            for child in children.values():
+                if child.poll() is None:
+                    child.terminate()
+            waiting.shutdown()
+        self.launched += len(children)
         return outcomes
 
     def _skipped(self, number: int, stage: Stage, total: int, failed: set[str]) -> bool:
@@ -259,8 +275,8 @@ class _Run:
             self.log(f"{number}/{total} {stage.name} skipped: {'; '.join(unmet)}")
         return bool(unmet)
 
-    def _log_end(self, stage: Stage, ok: bool, started: float) -> None:
-        self.log(f"    {stage.name}: {'done' if ok else 'FAILED'} in {time.perf_counter() - started:.0f} s")
+    def _log_end(self, stage: Stage, ok: bool, seconds: float) -> None:
+        self.log(f"    {stage.name}: {'done' if ok else 'FAILED'} in {seconds:.0f} s")
 
     @staticmethod
     def _header(number: int, total: int, stage: Stage) -> str:
@@ -361,17 +377,6 @@ def start_stage_process(job_name: str, assets: Sequence[str], threads: int) -> s
     threads; its output goes where this process's does. The process is waited for by the caller."""
     environment = {**os.environ, "OMP_NUM_THREADS": str(threads), "CINESEQ_TORCH_THREADS": str(threads)}
     return subprocess.Popen([sys.executable, "-m", "cineseq_assets.stage_process", job_name, *assets], env=environment)
-
-
-def _wait_for_all(children: dict[int, subprocess.Popen]) -> dict[int, bool]:
-    """Whether each child succeeded; interrupted (Ctrl-C), this process stops the children that still run."""
-    try:
-        return {key: child.wait() == 0 for key, child in children.items()}
-    finally:
-        for child in children.values():
-            if child.poll() is None:
-                child.terminate()
-                child.wait()
 
 
 def contiguous_ranges(selected: list[str], order: list[str], max_size: int) -> list[tuple[str, str]]:

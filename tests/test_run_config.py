@@ -101,14 +101,16 @@ def test_student_training_config_builds_the_student_config():
 
 
 def test_frame_classifier_config_builds_the_experiment_and_each_models_config():
-    assert FrameClassifierConfig().experiment_config() == ExperimentConfig()
+    # The fine-tuned variant is left out unless asked for (frames/assets.py says why)
+    assert FrameClassifierConfig().experiment_config() == replace(ExperimentConfig(), finetune=None)
+    assert FrameClassifierConfig(finetune=True).experiment_config() == ExperimentConfig()
     for name in _overridable(FrameClassifierConfig):
         if name in ExperimentConfig.__dataclass_fields__:
             config, expected = _set(FrameClassifierConfig, name, ExperimentConfig())
             assert getattr(config.experiment_config(), name) == expected, name
             continue
         config, expected = _set(FrameClassifierConfig, name, ExperimentConfig().scratch)
-        built = config.experiment_config()
+        built = config.model_copy(update={"finetune": True}).experiment_config()
         assert all(getattr(getattr(built, model), name) == expected for model in ("scratch", "transfer", "finetune")), name
     assert FrameClassifierConfig(finetune=False).experiment_config().finetune is None
 

@@ -9,15 +9,18 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
+import cv2
 import dagster as dg
 import pandas as pd
+import torch
 
 from cineseq_assets import runner, staleness
 from cineseq_assets.definitions import build_definitions
 from cineseq_assets.jobs import STAGES, register_new_films
-from cineseq_assets.processes import available_cores
+from cineseq_assets.processes import available_cores, available_threads
 from cineseq_assets.runner import RunOptions, run_default_graph, side_by_side_groups
 from cineseq_assets.staleness import Staleness
 
@@ -171,37 +174,51 @@ def test_an_optional_part_that_fails_fails_the_command_not_the_stages_after_it(i
 WAIT_FOR_THE_OTHER = """
 import os, sys, time
 from pathlib import Path
-folder, me, other = Path(sys.argv[1]), sys.argv[2], sys.argv[3]
-(folder / me).write_text(os.environ["OMP_NUM_THREADS"] + " " + os.environ["CINESEQ_TORCH_THREADS"])
+folder = Path(sys.argv[1])
+(folder / "child").write_text(os.environ["OMP_NUM_THREADS"] + " " + os.environ["CINESEQ_TORCH_THREADS"])
 deadline = time.monotonic() + 60
-while not (folder / other).exists() and time.monotonic() < deadline:  # alone, it would wait in vain
+while not (folder / "parent").exists() and time.monotonic() < deadline:  # alone, it would wait in vain
     time.sleep(0.05)
-sys.exit(0 if (folder / other).exists() and me == "frame_classifier_job" else 1)
+sys.exit(0 if (folder / "parent").exists() else 1)
 """
 
 
+def _wait_for(path: Path) -> bool:
+    deadline = time.monotonic() + 60
+    while not path.exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return path.exists()
+
+
 def test_side_by_side_stages_run_at_once_each_on_its_share_of_the_threads(instance, tmp_path, monkeypatch):
-    """The student and the frame classifier run in two processes at once, one thread each on 2 cores; the
-    command waits for both and reports each one's outcome."""
+    """The student trains in this process while the frame classifier trains in a process of its own, one
+    thread each on 2 cores; the command waits for both, reports each, and gets its thread settings back."""
     groups = [group for group in side_by_side_groups(list(enumerate(STAGES, start=1))) if len(group) > 1]
     assert [[stage.name for _, stage in group] for group in groups] == [["trailer_emotion_student", "frame_classifier"]]
-    started = {}
+    share = max(1, available_cores() // 2)
+    children, here = [], {}
 
     def start(job_name, assets, threads):
-        started[job_name] = (list(assets), threads)
-        other = next(stage.job_name for _, stage in groups[0] if stage.job_name != job_name)
+        children.append((job_name, list(assets), threads))
         environment = {**os.environ, "OMP_NUM_THREADS": str(threads), "CINESEQ_TORCH_THREADS": str(threads)}
-        return subprocess.Popen([sys.executable, "-c", WAIT_FOR_THE_OTHER, str(tmp_path), job_name, other], env=environment)
+        return subprocess.Popen([sys.executable, "-c", WAIT_FOR_THE_OTHER, str(tmp_path)], env=environment)
+
+    def launch(run, job_name, assets, film_range=None):
+        here[job_name] = (available_threads(), torch.get_num_threads(), cv2.getNumThreads())
+        (tmp_path / "parent").write_text("running")
+        return not _wait_for(tmp_path / "child")  # the child runs meanwhile; this stage fails, say
 
     monkeypatch.setattr(runner, "start_stage_process", start)
+    monkeypatch.setattr(runner._Run, "_launch", launch)
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    before = torch.get_num_threads(), cv2.getNumThreads()
     lines: list[str] = []
     run = runner._Run(build_definitions(tmp_path / "storage"), instance, True, lines.append, None)
-    outcomes = run.group(groups[0], len(STAGES), [], set())
-    share = max(1, available_cores() // 2)
-    assert outcomes == [False, True]  # the student's child failed, the classifier's succeeded: each reported
-    assert started == {"trailer_emotion_student_job": (["trailer_emotion_student"], share),
-                       "frame_classifier_job": (["frame_classifier"], share)}
-    assert {(tmp_path / job).read_text() for job in started} == {f"{share} {share}"}
+    assert run.group(groups[0], len(STAGES), [], set()) == [False, True]
+    assert children == [("frame_classifier_job", ["frame_classifier"], share)]
+    assert (tmp_path / "child").read_text() == f"{share} {share}"
+    assert here == {"trailer_emotion_student_job": (share, share, share)}
+    assert (torch.get_num_threads(), cv2.getNumThreads()) == before and "OMP_NUM_THREADS" not in os.environ
     assert f"    trailer_emotion_student and frame_classifier side by side, {share} thread{'s' * (share > 1)} each" in lines
     assert any(line.startswith("    trailer_emotion_student: FAILED in") for line in lines), lines
     assert any(line.startswith("    frame_classifier: done in") for line in lines), lines
