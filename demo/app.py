@@ -524,7 +524,9 @@ class DemoServer:
         config = uvicorn.Config(app, log_level="warning", timeout_graceful_shutdown=self.STOP_SECONDS)
         self._server = uvicorn.Server(config)
         # The loop uvicorn.run would choose: uvloop where it is installed (uvicorn[standard]), else asyncio's.
-        # Measured with benchmarks/demo.py: uvloop took 0.X ms of the server's CPU off each API request.
+        # benchmarks/demo.py, 8 clients on 2 cores, the same run otherwise: the JSON API at p50 10 ms / p95 23 ms
+        # and 394 requests/s on uvloop, against 45 / 52 ms and 153 requests/s on asyncio's loop (server CPU 1.6
+        # against 2.4 ms a request).
         self._loop = (config.get_loop_factory() or asyncio.new_event_loop)()
         self._thread = threading.Thread(target=self._serve, name=f"cineseq-demo-{port}", daemon=True)
 
