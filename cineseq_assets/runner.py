@@ -2,7 +2,9 @@
 
 The stages and their order are the asset jobs of jobs.STAGES; this module launches them: the
 catalog first (its films registered as partitions), then each stage in turn, per-film stages over
-contiguous film partition ranges, one run after the other. An optional stage whose inputs are not
+contiguous film partition ranges, one run after the other. Neighbouring stages marked side_by_side
+(the two models trained on the shared images) run at once, each on its share of the threads: the
+first in this process, the others in processes of their own (stage_process.py). An optional stage whose inputs are not
 found (stage_inputs.py) or whose switch is off is left out, said in one "not run:" line each. The
 films of a run are spread over one Dask cluster for the whole command (dask_engine.py): an existing
 scheduler (``scheduler``), or a LocalCluster of ``workers`` processes owned by this process (they exit
