@@ -374,6 +374,12 @@ def launch_run(instance: dg.DagsterInstance, job_name: str, assets: Sequence[str
     return result.success
 
 
+def launch_side_by_side_run(job_name: str, assets: Sequence[str]) -> bool:
+    """``launch_run`` on the project instance, as the process of a side-by-side stage runs it (stage_process.py):
+    those stages are unpartitioned, so their work stays in the process (no Dask cluster)."""
+    return launch_run(dg.DagsterInstance.get(), job_name, assets, DaskResource(workers=0))
+
+
 def start_stage_process(job_name: str, assets: Sequence[str], threads: int) -> subprocess.Popen:
     """``launch_run`` of an unpartitioned stage in a new process (stage_process.py) limited to ``threads``
     threads; its output goes where this process's does. The process is waited for by the caller."""

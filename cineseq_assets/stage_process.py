@@ -19,19 +19,16 @@ import warnings
 
 def main(argv: list[str]) -> int:
     import cv2
-    import dagster as dg
 
     from .cli import set_torch_threads
     from .processes import available_threads
-    from .resources import DaskResource
-    from .runner import launch_run
+    from .runner import launch_side_by_side_run
 
     warnings.filterwarnings("ignore", message=".*is currently in beta.*")
     job_name, *assets = argv
     set_torch_threads()
     cv2.setNumThreads(available_threads())  # OpenCV's pool is process-wide and does not read OMP_NUM_THREADS
-    # The stages run side by side are unpartitioned: their work stays in this process (no Dask cluster).
-    return 0 if launch_run(dg.DagsterInstance.get(), job_name, assets, DaskResource(workers=0)) else 1
+    return 0 if launch_side_by_side_run(job_name, assets) else 1
 
 
 if __name__ == "__main__":
