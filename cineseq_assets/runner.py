@@ -218,8 +218,8 @@ class _Run:
         return stage_ok
 
     def group(self, group: list[tuple[int, Stage]], total: int, films: list[str], failed: set[str]) -> list[bool | None]:
-        """The stages of ``group`` (see side_by_side_groups): one alone, or several at once, each one's run in
-        a process of its own (stage_process.py) on its share of the threads, their log lines interleaved."""
+        """The stages of ``group`` (see side_by_side_groups): one alone, or several at once on their shares of
+        the threads (``_side_by_side``), their log lines interleaved; each one's outcome, None when skipped."""
         if len(group) == 1:
             return [self.numbered_stage(*group[0], total, films, failed)]
         outcomes: dict[int, bool | None] = {}
