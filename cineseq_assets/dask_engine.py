@@ -23,7 +23,6 @@ This module does not import Dagster: the asset side (partitions.py) turns its re
 from __future__ import annotations
 
 import importlib.util
-import os
 import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
@@ -32,7 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .errors import CineSeqError
-from .processes import available_cores
+from .processes import available_cores, environment_kept
 
 SCHEDULER_ENV = "CINESEQ_DASK_SCHEDULER"
 WORKERS_ENV = "CINESEQ_DASK_WORKERS"
@@ -105,15 +104,8 @@ def _own_environment_kept() -> Iterator[None]:
     workers keep Dask's settings; this process gets its own back once they have started."""
     import dask
 
-    saved = {key: os.environ.get(key) for key in dask.config.get("distributed.nanny.pre-spawn-environ", {})}
-    try:
+    with environment_kept(dask.config.get("distributed.nanny.pre-spawn-environ", {})):
         yield
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
 
 
 def dashboard_line(client) -> str:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 import socket
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 
 
@@ -89,19 +89,31 @@ def threads_limited(threads: int) -> Iterator[None]:
     import cv2  # imported here: heavy, and only the callers that limit threads need them
     import torch
 
-    saved = torch.get_num_threads(), cv2.getNumThreads(), os.environ.get("OMP_NUM_THREADS")
-    torch.set_num_threads(threads)
-    cv2.setNumThreads(threads)
-    os.environ["OMP_NUM_THREADS"] = str(threads)
+    saved = torch.get_num_threads(), cv2.getNumThreads()
+    with environment_kept(["OMP_NUM_THREADS"]):
+        torch.set_num_threads(threads)
+        cv2.setNumThreads(threads)
+        os.environ["OMP_NUM_THREADS"] = str(threads)
+        try:
+            yield
+        finally:
+            torch.set_num_threads(saved[0])
+            cv2.setNumThreads(saved[1])
+
+
+@contextmanager
+def environment_kept(keys: Iterable[str]) -> Iterator[None]:
+    """This process's environment variables ``keys`` as they were before the block, whatever it set
+    (a variable that was not set is removed again)."""
+    saved = {key: os.environ.get(key) for key in keys}
     try:
         yield
     finally:
-        torch.set_num_threads(saved[0])
-        cv2.setNumThreads(saved[1])
-        if saved[2] is None:
-            os.environ.pop("OMP_NUM_THREADS", None)
-        else:
-            os.environ["OMP_NUM_THREADS"] = saved[2]
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
 
 
 def onnx_cpu_session(model, threads: int | None = None, *, spin_wait: bool = False, quiet: bool = False):

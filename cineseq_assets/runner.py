@@ -223,16 +223,16 @@ class _Run:
         if len(group) == 1:
             return [self.numbered_stage(*group[0], total, films, failed)]
         outcomes: dict[int, bool | None] = {}
-        todo: dict[int, list[str]] = {}
+        todo: dict[int, tuple[Stage, list[str]]] = {}
         for number, stage in group:
             if self._skipped(number, stage, total, failed):
                 outcomes[number] = None
             elif assets := self._assets_to_materialize(stage, self._header(number, total, stage)):
-                todo[number] = assets
+                todo[number] = (stage, assets)
             else:
                 outcomes[number] = True
         if todo:
-            outcomes |= self._side_by_side({number: (stage, todo[number]) for number, stage in group if number in todo})
+            outcomes |= self._side_by_side(todo)
         return [outcomes[number] for number, _ in group]
 
     def _side_by_side(self, todo: dict[int, tuple[Stage, list[str]]]) -> dict[int, bool]:
