@@ -26,7 +26,7 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import ExitStack
+from contextlib import ExitStack, nullcontext
 from dataclasses import dataclass
 from functools import cache
 
@@ -251,7 +251,8 @@ class _Run:
                 for number, child in children.items()}
         outcomes = {}
         try:
-            with threads_limited(share):
+            # Alone (the others up to date), the stage keeps the command's own threads (CINESEQ_TORCH_THREADS).
+            with threads_limited(share) if others else nullcontext():
                 outcomes[first] = self._launch(stage.job_name, assets)
             self._log_end(stage, outcomes[first], time.perf_counter() - started)
             for number, end in ends.items():

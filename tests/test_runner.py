@@ -15,6 +15,7 @@ from pathlib import Path
 import cv2
 import dagster as dg
 import pandas as pd
+import pytest
 import torch
 
 from cineseq_assets import runner, staleness
@@ -232,3 +233,23 @@ def test_a_stage_process_runs_the_job_on_the_threads_it_is_given(monkeypatch):
     assert command == [sys.executable, "-m", "cineseq_assets.stage_process", "frame_classifier_job", "frame_classifier"]
     assert environment["OMP_NUM_THREADS"] == environment["CINESEQ_TORCH_THREADS"] == "1"
     assert environment["DAGSTER_HOME"] == os.environ["DAGSTER_HOME"]  # the same instance, storage and data
+
+
+def test_a_side_by_side_stage_alone_keeps_the_commands_threads(instance, tmp_path, monkeypatch):
+    """With the other stage of its group up to date, a stage runs here as any other: no second process, and
+    the threads the command set (CINESEQ_TORCH_THREADS) rather than a share."""
+    group = next(group for group in side_by_side_groups(list(enumerate(STAGES, start=1))) if len(group) > 1)
+    seen = {}
+    monkeypatch.setattr(runner, "start_stage_process", lambda *args: pytest.fail("no process for a stage alone"))
+    monkeypatch.setattr(runner._Run, "_launch", lambda run, job_name, assets, film_range=None:
+                        seen.setdefault(job_name, torch.get_num_threads()) is not None)
+    run = runner._Run(build_definitions(tmp_path / "storage"), instance, True, lambda line: None, None)
+    monkeypatch.setattr(run, "_assets_to_materialize",
+                        lambda stage, header: list(stage.assets) if stage.name == "frame_classifier" else [])
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        assert run.group(group, len(STAGES), [], set()) == [True, True]
+    finally:
+        torch.set_num_threads(before)
+    assert seen == {"frame_classifier_job": 1}
