@@ -26,6 +26,7 @@ from typing import Callable, Literal, NamedTuple
 import pooch
 
 from cineseq_assets.errors import CineSeqError
+from cineseq_assets.processes import onnx_cpu_session
 from cineseq_assets.storage import umask_file_mode
 
 SCRFD_LICENSE = ("Weights: InsightFace SCRFD, released upstream for NON-COMMERCIAL RESEARCH ONLY "
@@ -332,10 +333,8 @@ def _onnx_loads(path: Path) -> bool:
     """Whether onnxruntime can build a session from the file (the check for files without a known hash)."""
     key = _file_key(path)
     if key not in _loadable_cache:
-        import onnxruntime  # imported here: the registry itself needs no runtime
-
         try:
-            onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+            onnx_cpu_session(path, threads=1, quiet=True)
             _loadable_cache[key] = True
         except Exception:  # onnxruntime raises several unrelated types for a bad file
             _loadable_cache[key] = False

@@ -6,6 +6,7 @@
   forecaster through ``contracts``, video decoding reaches trailers and frames through ``media``.
 - Stages refer to each other's assets by key: no module imports another stage's ``assets``.
 - No import cycle between modules at import time.
+- One owner for each shared mechanism: only it makes the calls named in ``OWNERS``.
 """
 
 import ast
@@ -22,6 +23,10 @@ ALLOWED_STAGE_IMPORTS = {"boxoffice": set(), "decay": {"boxoffice"}, "trailers":
 # The Dagster wiring: the only modules that may import dagster.
 WIRING_NAMES = {"assets", "checks", "resources", "definitions", "jobs", "sensors", "partitions", "io_manager",
                 "runner", "dagster_storage", "dagster_postgres_storage", "run_config", "staleness"}
+# A call that only one module may make -> that module (a suffix of the call's dotted name matches).
+OWNERS = {"onnx.export": "cineseq_assets.onnx_graphs",  # every ONNX export is checked against PyTorch
+          "InferenceSession": "cineseq_assets.processes",  # sessions keep to the process's thread budget
+          "os.replace": "cineseq_assets.storage"}  # one way of replacing a file atomically
 
 
 def _modules() -> dict[str, Path]:
@@ -111,3 +116,23 @@ def test_no_import_cycles():
         if module not in state:
             visit(module, [module])
     assert not cycles, "import cycles:\n" + "\n".join(cycles)
+
+
+def _calls(path: Path) -> set[str]:
+    """Dotted names of what ``path`` calls (``torch.onnx.export``, ``ort.InferenceSession``, ...)."""
+    names = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Call):
+            parts, func = [], node.func
+            while isinstance(func, ast.Attribute):
+                parts.append(func.attr)
+                func = func.value
+            if isinstance(func, ast.Name):
+                names.add(".".join([func.id, *reversed(parts)]))
+    return names
+
+
+def test_each_shared_mechanism_has_one_owner():
+    strays = [f"{module} calls {name} (use {owner})" for module, path in MODULES.items() for name in _calls(path)
+              for call, owner in OWNERS.items() if module != owner and (name == call or name.endswith("." + call))]
+    assert not strays, "\n".join(strays)

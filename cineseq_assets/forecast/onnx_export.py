@@ -17,9 +17,7 @@ against PyTorch on a small synthetic batch before it replaces the file.
 from __future__ import annotations
 
 import hashlib
-import io
 import logging
-import warnings
 from pathlib import Path
 
 import numpy as np
@@ -27,6 +25,7 @@ import onnx
 import torch
 
 from ..errors import ModelError
+from ..onnx_graphs import export_checked
 from ..processes import onnx_cpu_session
 from ..storage import write_bytes_atomic
 from .store import TRAIN_HINT, load_model
@@ -108,50 +107,16 @@ def export_onnx(trained: TrainedModel, path: Path, dynamo: bool = False) -> Path
     the forecaster applies) and, for the attention model, ``attention`` [B, H, L]. The file is
     replaced only after onnxruntime reproduced PyTorch on a synthetic batch.
     """
-    path = Path(path)
-    network = _ExportedNetwork(trained.model).eval()
-    example = example_inputs(trained)
+    network = _ExportedNetwork(trained.model)
     names = output_names(trained.architecture)
-    data = _export_bytes(network, example, names, dynamo)
-    model = onnx.load_from_string(data)
-    onnx.helper.set_model_props(model, {FINGERPRINT_KEY: weights_fingerprint(trained.model),
-                                        "architecture": trained.architecture})
-    data = model.SerializeToString()
-    _check_against_torch(data, network, example, names)
-    return write_bytes_atomic(data, path)
-
-
-def _export_bytes(network: torch.nn.Module, example: dict, names: list[str], dynamo: bool) -> bytes:
-    args = tuple(torch.from_numpy(example[name]) for name in INPUT_NAMES)
-    with torch.no_grad():
-        if dynamo:
-            batch = torch.export.Dim("batch")
-            program = torch.onnx.export(network, args, input_names=list(INPUT_NAMES), output_names=names,
-                                        opset_version=DYNAMO_OPSET, dynamo=True, verbose=False,
-                                        dynamic_shapes={name: {0: batch} for name in INPUT_NAMES})
-            return program.model_proto.SerializeToString()
-        buffer = io.BytesIO()
-        with warnings.catch_warnings():
-            # The TorchScript exporter is deprecated in favour of dynamo=True, which is 10x slower here.
-            warnings.simplefilter("ignore", DeprecationWarning)
-            torch.onnx.export(network, args, buffer, input_names=list(INPUT_NAMES), output_names=names,
-                              opset_version=TORCHSCRIPT_OPSET, dynamo=False,
-                              dynamic_axes={name: {0: "batch"} for name in [*INPUT_NAMES, *names]})
-        return buffer.getvalue()
-
-
-def _check_against_torch(data: bytes, network: torch.nn.Module, example: dict, names: list[str]) -> None:
-    """Refuse an export whose graph does not reproduce PyTorch (batch of 1 and the full example)."""
-    session = onnx_cpu_session(data, threads=1, quiet=True)
-    for rows in (slice(0, 1), slice(None)):
-        inputs = {name: value[rows] for name, value in example.items()}
-        expected = network(*(torch.from_numpy(inputs[name]) for name in INPUT_NAMES))
-        got = session.run(names, inputs)
-        for name, want, have in zip(names, expected, got):
-            difference = float(np.max(np.abs(want.detach().numpy() - have)))
-            if not difference <= CHECK_TOLERANCE:
-                raise RuntimeError(f"the exported ONNX graph's {name} differs from PyTorch by {difference:.2e} "
-                                   f"(tolerance {CHECK_TOLERANCE}); the file was not written")
+    data = export_checked(network, example_inputs(trained), names, dynamo=dynamo,
+                          opset=DYNAMO_OPSET if dynamo else TORCHSCRIPT_OPSET,
+                          dynamic={name: {0: "batch"} for name in [*INPUT_NAMES, *names]},
+                          metadata={FINGERPRINT_KEY: weights_fingerprint(trained.model),
+                                    "architecture": trained.architecture},
+                          tolerance=CHECK_TOLERANCE, what="forecast network",
+                          check_rows=(slice(0, 1), slice(None)))  # a batch of 1 and the full example
+    return write_bytes_atomic(data, Path(path))
 
 
 class OnnxForecaster:

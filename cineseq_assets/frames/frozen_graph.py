@@ -10,19 +10,17 @@ normalizes them as ``FrameNet.normalize`` does, and returns the activations afte
 ``stops`` (MobileNetV2 block indices, ascending); with ``pooled`` the last one is globally average
 pooled to the 1280-d embedding. One pass thus gives what several split points read (feature_cache.py).
 
-It is exported from the torch modules themselves (``torch.onnx.export``), so it carries exactly
+It is exported from the torch modules themselves (``onnx_graphs.export_checked``), so it carries exactly
 their weights; an export that does not reproduce PyTorch within ``CHECK_TOLERANCE`` is refused.
 """
 
 from __future__ import annotations
 
-import io
-import warnings
-
 import numpy as np
 import torch
 from torch import nn
 
+from ..onnx_graphs import export_checked
 from ..processes import onnx_cpu_session
 
 OPSET = 17
@@ -57,30 +55,11 @@ def output_names(stops: tuple[int, ...]) -> list[str]:
 
 def export_graph(net, stops: tuple[int, ...], pooled: bool) -> bytes:
     """The serialized ONNX graph of ``FrozenPrefix(net, stops, pooled)``, checked against PyTorch."""
-    prefix = FrozenPrefix(net, stops, pooled).eval()
     names = output_names(stops)
-    example = torch.from_numpy(np.random.default_rng(0).integers(0, 256, (2, 64, 64, 3), dtype=np.uint8))
-    buffer = io.BytesIO()
-    with torch.no_grad(), warnings.catch_warnings():
-        # The TorchScript exporter is deprecated in favour of dynamo=True, which takes ~10x longer here.
-        warnings.simplefilter("ignore", DeprecationWarning)
-        torch.onnx.export(prefix, (example,), buffer, input_names=[INPUT], output_names=names, opset_version=OPSET,
-                          dynamo=False, dynamic_axes={INPUT: {0: "images", 1: "height", 2: "width"},
-                                                      **{name: {0: "images"} for name in names}})
-    data = buffer.getvalue()
-    _check_against_torch(data, prefix, example)
-    return data
-
-
-def _check_against_torch(data: bytes, prefix: FrozenPrefix, example: torch.Tensor) -> None:
-    with torch.no_grad():
-        expected = prefix(example)
-    got = session(data).run(None, {INPUT: example.numpy()})
-    for name, want, have in zip(output_names(prefix.stops), expected, got):
-        difference = float(np.max(np.abs(want.numpy() - have)))
-        if not difference <= CHECK_TOLERANCE:
-            raise RuntimeError(f"the exported frozen MobileNetV2 graph's {name} differs from PyTorch by "
-                               f"{difference:.2e} (tolerance {CHECK_TOLERANCE})")
+    example = np.random.default_rng(0).integers(0, 256, (2, 64, 64, 3), dtype=np.uint8)
+    return export_checked(FrozenPrefix(net, stops, pooled), {INPUT: example}, names, opset=OPSET,
+                          dynamic={INPUT: {0: "images", 1: "height", 2: "width"}, **{name: {0: "images"} for name in names}},
+                          tolerance=CHECK_TOLERANCE, what="frozen MobileNetV2 blocks")
 
 
 def session(data: bytes):

@@ -1,6 +1,5 @@
 """Trailer assets: the distilled emotion student, and the emotion embedding per film."""
 
-import os
 from dataclasses import replace
 from functools import partial
 from typing import ClassVar
@@ -15,6 +14,7 @@ from ..processes import available_threads
 from ..resources import ArtifactStore, DaskResource, TrailerSource
 from ..run_config import RunConfig
 from ..settings import shared_dir
+from ..storage import write_bytes_atomic
 from ..weights import write_weights
 from .embedding import EMBEDDING_SCHEMA_VERSION
 from .emotions import STUDENT, STUDENT_CANDIDATE, default_student_path, load_emotion_model, student_folder
@@ -98,7 +98,8 @@ def trailer_emotion_student(context: dg.AssetExecutionContext, config: StudentTr
         "passes_gate": float(report.passes_gate()),
     }
     write_weights(folder.file(STUDENT_CANDIDATE), student.state_arrays(), student.config_dict(), metrics)
-    os.replace(candidate, folder.file(STUDENT_CANDIDATE, ".onnx"))
+    write_bytes_atomic(candidate.read_bytes(), folder.file(STUDENT_CANDIDATE, ".onnx"))  # beside its weights
+    candidate.unlink()
     gate = None if config.deploy_below_gate else Gate("passes_gate", 1.0)
     deployed = folder.publish(STUDENT_CANDIDATE, as_name=STUDENT, chosen_by="the student gate (student/evaluate.py)",
                               metrics=metrics, gate=gate)

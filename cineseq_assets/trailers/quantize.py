@@ -27,7 +27,6 @@ import hashlib
 import itertools
 import json
 import logging
-import os
 import tempfile
 from pathlib import Path
 from typing import Iterable, Iterator
@@ -38,7 +37,7 @@ import numpy as np
 from cineseq_assets.errors import CineSeqError
 from cineseq_assets.model_files import cache_dir, file_sha256
 from cineseq_assets.settings import shared_dir
-from cineseq_assets.storage import umask_file_mode
+from cineseq_assets.storage import write_atomic
 
 from .scrfd import dynamic_scrfd_graph, network_inputs
 
@@ -103,18 +102,9 @@ def int8_scrfd(source: Path, media_dir: Path | None = None) -> Path:
         raise QuantizationError(
             f"cannot derive the int8 SCRFD model: its calibration clips {', '.join(missing)} are not in "
             f"{media}. Set CINESEQ_SHARED to the shared folder that holds media/, or use precision='fp32'.")
-    target.parent.mkdir(parents=True, exist_ok=True)
-    handle, staged = tempfile.mkstemp(dir=target.parent, prefix=".scrfd-int8-", suffix=".onnx")
-    os.close(handle)
-    try:
-        inputs = (blob for frame in calibration_frames(media)
-                  for blob in network_inputs(frame, RECIPE["scales"], RECIPE["letterbox"]))
-        quantize_scrfd(source, Path(staged), inputs)
-        os.chmod(staged, umask_file_mode())  # mkstemp creates 0600; the model is ordinary data
-        os.replace(staged, target)  # same folder: readers see no file or the whole file
-    finally:
-        Path(staged).unlink(missing_ok=True)
-    return target
+    inputs = (blob for frame in calibration_frames(media)
+              for blob in network_inputs(frame, RECIPE["scales"], RECIPE["letterbox"]))
+    return write_atomic(target, lambda staged: quantize_scrfd(source, Path(staged), inputs))
 
 
 def calibration_frames(media: Path) -> Iterator[np.ndarray]:

@@ -6,7 +6,6 @@ import copy
 import json
 from pathlib import Path
 
-import onnx
 import torch
 from torch import nn
 
@@ -34,14 +33,8 @@ def export_onnx(student: TrainedStudent, path: str | Path) -> Path:
     The file carries its :class:`EmotionContract` in its metadata, so ``load_emotion_model("student")``
     knows its input size, scaling, crop margin and labels without any side file.
     """
-    path = Path(path)
     size = student.config.input_size
     model = copy.deepcopy(student.model).eval().to(memory_format=torch.contiguous_format)
-    export_nchw_onnx(_WithSoftmax(model), path, (1, size, size))
-    model = onnx.load(str(path))
-    entries = {CONTRACT_METADATA_KEY: student_contract(size, student.labels).to_json(),
-               "cineseq_student_config": json.dumps(student.config_dict())}
-    for key, value in entries.items():
-        model.metadata_props.add(key=key, value=value)
-    onnx.save(model, str(path))
-    return path
+    metadata = {CONTRACT_METADATA_KEY: student_contract(size, student.labels).to_json(),
+                "cineseq_student_config": json.dumps(student.config_dict())}
+    return export_nchw_onnx(_WithSoftmax(model), path, (1, size, size), metadata, what="emotion student")
