@@ -18,13 +18,14 @@ import warnings
 
 
 def main(argv: list[str]) -> int:
+    # before the imports: importing the definitions warns that backfill_policy is in beta, once per asset
+    warnings.filterwarnings("ignore", message=".*is currently in beta.*")
     import cv2
 
     from .cli import set_torch_threads
     from .processes import available_threads
     from .runner import launch_side_by_side_run
 
-    warnings.filterwarnings("ignore", message=".*is currently in beta.*")
     job_name, *assets = argv
     set_torch_threads()
     cv2.setNumThreads(available_threads())  # OpenCV's pool is process-wide and does not read OMP_NUM_THREADS

@@ -235,6 +235,16 @@ def test_a_stage_process_runs_the_job_on_the_threads_it_is_given(monkeypatch):
     assert environment["DAGSTER_HOME"] == os.environ["DAGSTER_HOME"]  # the same instance, storage and data
 
 
+def test_a_stage_process_materializes_its_assets_and_prints_no_warning(isolated_project):
+    """The real child process: importing the definitions warned once per asset that backfill_policy is in
+    beta (six lines in a user's first run) until the process set its warning filter before its imports."""
+    done = subprocess.run([sys.executable, "-m", "cineseq_assets.stage_process", "film_catalog_job", "film_catalog"],
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert (isolated_project / "storage" / "film_catalog.parquet").is_file()
+    assert "Warning" not in done.stderr, [line for line in done.stderr.splitlines() if "Warning" in line]
+
+
 def test_a_side_by_side_stage_alone_keeps_the_commands_threads(instance, tmp_path, monkeypatch):
     """With the other stage of its group up to date, a stage runs here as any other: no second process, and
     the threads the command set (CINESEQ_TORCH_THREADS) rather than a share."""

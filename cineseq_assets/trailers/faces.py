@@ -228,7 +228,7 @@ class YunetDetector:
         """This thread's detector and the input size it was last set to."""
         state = self._per_thread
         if not hasattr(state, "detector"):
-            state.detector = cv2.FaceDetectorYN.create(str(self.model_path), "", (320, 320), *self._settings)
+            state.detector = _create_yunet(str(self.model_path), self._settings)
             state.input_size = None
         return state
 
@@ -259,6 +259,21 @@ class YunetDetector:
 
 
 # ------------------------------------------------------------------------------------------- helpers
+
+_OPENCV_LOG_LEVEL = threading.Lock()  # OpenCV's log level is process-wide: one thread changes it at a time
+
+
+def _create_yunet(model_path: str, settings: tuple[float, float, int]):
+    """cv2.FaceDetectorYN.create without OpenCV's warning that its new graph engine ignores the default
+    target (it always runs on the CPU, as meant here): a new user reads the line as a problem."""
+    with _OPENCV_LOG_LEVEL:
+        level = cv2.utils.logging.getLogLevel()
+        cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)
+        try:
+            return cv2.FaceDetectorYN.create(model_path, "", (320, 320), *settings)
+        finally:
+            cv2.utils.logging.setLogLevel(level)
+
 
 DETECTORS = {"scrfd": ScrfdDetector, "yunet": YunetDetector}
 

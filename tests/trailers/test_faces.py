@@ -292,3 +292,12 @@ def test_crop_face_of_a_real_face(scrfd, media):
     (face,) = scrfd.detect(image)
     crop = crop_face(image, face, margin=10)
     assert abs(crop.shape[1] - (face.width + 20)) <= 2 and abs(crop.shape[0] - (face.height + 20)) <= 2
+
+
+def test_yunet_starts_without_opencvs_engine_warning_and_keeps_its_log_level(model_dir, capfd):
+    """FaceDetectorYN.create logs a WARN line about targets that a new user took for a problem."""
+    level = cv2.utils.logging.getLogLevel()
+    capfd.readouterr()
+    YunetDetector(model_dir / get("yunet").filename)
+    assert "WARN" not in capfd.readouterr().err
+    assert cv2.utils.logging.getLogLevel() == level
