@@ -44,8 +44,6 @@ from cineseq_assets.forecast.serving import (  # noqa: E402
     FilmForecast,
     FilmService,
     diagnostic_images,
-    evaluation_table,
-    stored_evaluation,
     stored_models,
 )
 from cineseq_assets.storage import Storage  # noqa: E402
@@ -406,17 +404,18 @@ def _model_tab(app: gr.Blocks, service: FilmService) -> None:
     """Which model serves, the evaluation of every model and baseline, stored models, diagnostic plots."""
 
     def model_tab():
-        errors = stored_evaluation(service.storage_dir)
+        stored = service.stored_evaluation()
         chart = None
-        if errors is None:
+        if stored is None:
             table = pd.DataFrame()
             note = ("`forecast_evaluation` is not materialized yet: materialize it in the Dagster UI "
                     "or run `cineseq run`, which includes it (one seed of the by-film split by default).")
         else:
-            table = evaluation_table(errors).round(3)
+            table = stored.summary.round(3)
             note = "Test films, origins 2-8, horizons 1-4, dollars; mean over seeds (by-film split)."
-            split_kind = "by_film" if "by_film" in set(errors["split_kind"]) else str(errors["split_kind"].iloc[0])
-            chart = charts.evaluation_figure(errors, split_kind)
+            kinds = stored.errors["split_kind"]
+            split_kind = "by_film" if "by_film" in set(kinds) else str(kinds.iloc[0])
+            chart = charts.evaluation_figure(stored.errors, split_kind)
         images = [(str(path), caption) for path, caption in diagnostic_images(service.storage_dir)]
         evaluation_shown = gr.Dataframe(table, visible=not table.empty)
         return (_model_status(service), note, evaluation_shown, gr.Plot(chart, visible=chart is not None),

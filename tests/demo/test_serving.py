@@ -213,6 +213,20 @@ def test_model_page_tables(demo_storage):
     assert table.loc[0, "seeds"] == 2
 
 
+def test_the_evaluation_is_read_once_per_change_and_a_broken_file_keeps_the_last_good_copy(fresh_storage):
+    service = FilmService(fresh_storage())
+    assert service.stored_evaluation() is None and service.evaluation() is None
+    errors = pd.DataFrame({"split_kind": "by_film", "model": ["a", "a"], "seed": 0, "grouping": ["overall", "horizon"],
+                           "group": ["all", "1"], "wape": [0.2, 0.1], "mae": 1.0, "rmse": 2.0, "coverage_80": 0.8})
+    path = write_parquet_atomic(errors, asset_path("forecast_evaluation", root=service.storage_dir))
+    stored = service.stored_evaluation()
+    pd.testing.assert_frame_equal(stored.errors, errors)
+    assert stored.summary.loc[0, "wape_h1"] == pytest.approx(0.1) and service.evaluation() is stored.summary
+    assert service.stored_evaluation() is stored  # not read again: the file did not change
+    path.write_bytes(b"PAR1 half-written")
+    assert service.stored_evaluation() is stored
+
+
 def test_diagnostic_images_are_listed(tmp_path):
     (tmp_path / "decay_diagnostics").mkdir()
     (tmp_path / "decay_diagnostics" / "r2_histogram.png").write_bytes(b"png")

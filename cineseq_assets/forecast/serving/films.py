@@ -13,6 +13,7 @@ import tempfile
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -68,7 +69,7 @@ class FilmService:
         attention = model_folder(self.storage_dir).file(ATTENTION_ARCHITECTURE)
         self._attention = FileWatch(lambda: (attention,), lambda files: load_model(files[0])[0] if files[0].exists() else None)
         self._evaluation = FileWatch(lambda: (asset_path("forecast_evaluation", root=self.storage_dir),),
-                                     lambda _: _evaluation_summary(self.storage_dir))
+                                     lambda _: _read_evaluation(self.storage_dir))
 
     # ------------------------------------------------------------------------------- the catalog
 
@@ -108,8 +109,14 @@ class FilmService:
         return films.catalog.iloc[[row for row, keys in enumerate(films.search_keys) if text in keys[0] or text in keys[1]]]
 
     def evaluation(self) -> pd.DataFrame | None:
-        """The materialized forecast_evaluation summarized per model (``reports.evaluation_table``), read
-        again only when it changes; None when it was never materialized."""
+        """The materialized forecast_evaluation summarized per model (``reports.evaluation_table``); None
+        when it was never materialized."""
+        stored = self._evaluation.get()
+        return None if stored is None else stored.summary
+
+    def stored_evaluation(self) -> StoredEvaluation | None:
+        """The materialized forecast_evaluation and its summary, read again only when the file changes
+        (a broken new file leaves the last good copy); None when it was never materialized."""
         return self._evaluation.get()
 
     def reload_errors(self) -> dict[str, str]:
@@ -195,9 +202,15 @@ class FilmService:
                     warnings.extend(str(note).replace(str(path), path.name) for note in notes)
 
 
-def _evaluation_summary(storage_dir: Path) -> pd.DataFrame | None:
+class StoredEvaluation(NamedTuple):
+    # forecast_evaluation as materialized: errors per split, model, seed and grouping (overall, horizon, film...)
+    errors: pd.DataFrame
+    summary: pd.DataFrame  # reports.evaluation_table(errors): a row per model
+
+
+def _read_evaluation(storage_dir: Path) -> StoredEvaluation | None:
     errors = stored_evaluation(storage_dir)
-    return None if errors is None else evaluation_table(errors)
+    return None if errors is None else StoredEvaluation(errors, evaluation_table(errors))
 
 
 def _ids_by_name(catalog: pd.DataFrame, column: str) -> dict[str, list[str]]:
