@@ -9,10 +9,17 @@ connections per storage (runs, event log, schedules) and process, with overflow 
 dagster-webserver does for itself (``optimize_for_webserver``, which keeps one); cineseq opens one
 instance per process. Like the SQLite event log (dagster_storage.py) it relies on a private attribute (the engine);
 tests/test_postgres_instance.py checks the behaviour on a real server.
+
+Its event log also keeps the list of film partitions in memory, as the SQLite one does
+(``dagster_storage.PartitionListCache``): Dagster reads the whole list three times for each film whose
+partition gets metadata of its own, 2.8 ms each for the 2,885 films of the bundled chart on 127.0.0.1,
+about 24 s of a ``forecasts`` run over every film.
 """
 
-from dagster_postgres import DagsterPostgresStorage
+from dagster_postgres import DagsterPostgresStorage, PostgresEventLogStorage
 from dagster_postgres.utils import create_pg_engine, get_token_provider_from_config, pg_url_from_config
+
+from .dagster_storage import PartitionListCache
 
 # Connections each storage keeps open: two, see PooledPostgresStorage.from_config_value.
 KEPT_CONNECTIONS = 2
@@ -22,8 +29,18 @@ POOL_RECYCLE_SECONDS = 3600
 POOL_MAX_OVERFLOW = 4
 
 
+class CachedPartitionsPostgresEventLogStorage(PartitionListCache, PostgresEventLogStorage):
+    """dagster-postgres's event log, reading a partition list again only when it changed."""
+
+
 class PooledPostgresStorage(DagsterPostgresStorage):
-    """``DagsterPostgresStorage`` whose run, event-log and schedule storages each keep connections open."""
+    """``DagsterPostgresStorage`` whose run, event-log and schedule storages each keep connections open,
+    and whose event log keeps the partition lists."""
+
+    def __init__(self, postgres_url: str, should_autocreate_tables: bool = True, inst_data=None, token_provider=None):
+        super().__init__(postgres_url, should_autocreate_tables, inst_data, token_provider)
+        self._event_log_storage = CachedPartitionsPostgresEventLogStorage(
+            postgres_url, should_autocreate_tables, token_provider=token_provider)
 
     @classmethod
     def from_config_value(cls, inst_data, config_value):

@@ -13,6 +13,7 @@ for each film whose partition gets metadata of its own (``add_asset_metadata`` c
 the run's range), about 20 ms each for the 2,885 films of the bundled chart. The list is kept in
 memory and read again only when the count, last id or last key of that name has changed, which two
 indexed queries tell (another process, the UI or a sensor, may add or delete films at any time).
+``PartitionListCache`` does it, for the PostgreSQL event log too.
 """
 
 from collections.abc import Sequence
@@ -24,7 +25,38 @@ from dagster._core.storage.event_log.sqlite.consolidated_sqlite_event_log import
 from dagster._core.storage.sqlite import SQLITE_BUSY_TIMEOUT_SECONDS
 
 
-class PooledSqliteEventLogStorage(ConsolidatedSqliteEventLogStorage):
+class PartitionListCache:
+    """An event log's ``get_dynamic_partitions`` kept in memory until the name's partitions change
+    (mixed into the SQLite event log here and the PostgreSQL one in dagster_postgres_storage.py)."""
+
+    def get_dynamic_partitions(self, partitions_def_name: str) -> Sequence[str]:
+        cached = self._partition_lists.get(partitions_def_name)
+        version = self._partitions_version(partitions_def_name)
+        if cached is None or cached[0] != version:
+            # read after the version: a key added in between makes the next call read the list again
+            cached = (version, list(super().get_dynamic_partitions(partitions_def_name)))
+            self._partition_lists[partitions_def_name] = cached
+        return list(cached[1])  # a copy: callers may change theirs
+
+    @property
+    def _partition_lists(self) -> dict[str, tuple[tuple, list[str]]]:
+        if "_partition_lists_by_name" not in self.__dict__:
+            self.__dict__["_partition_lists_by_name"] = {}
+        return self.__dict__["_partition_lists_by_name"]
+
+    def _partitions_version(self, partitions_def_name: str) -> tuple:
+        """(count, last id, last key) of the name's partitions, in one statement. An addition takes an id
+        after the last one; SQLite gives a deleted last id to the next key added, which the last key tells apart."""
+        table = DynamicPartitionsTable
+        named = table.c.partitions_def_name == partitions_def_name
+        last_id = db.select(db.func.max(table.c.id)).where(named).scalar_subquery()
+        last_key = db.select(table.c.partition).where(table.c.id == last_id).scalar_subquery()
+        version = db.select(db.func.count(), db.func.max(table.c.id), last_key).select_from(table).where(named)
+        with self.index_connection() as conn:
+            return tuple(conn.execute(version).one())
+
+
+class PooledSqliteEventLogStorage(PartitionListCache, ConsolidatedSqliteEventLogStorage):
     """``ConsolidatedSqliteEventLogStorage`` with a pooled engine and ``synchronous=NORMAL``."""
 
     _engine = None
@@ -44,31 +76,6 @@ class PooledSqliteEventLogStorage(ConsolidatedSqliteEventLogStorage):
         with self._pooled_engine().connect() as conn:
             with conn.begin():
                 yield conn
-
-    def get_dynamic_partitions(self, partitions_def_name: str) -> Sequence[str]:
-        cached = self._partition_lists.get(partitions_def_name)
-        version = self._partitions_version(partitions_def_name)
-        if cached is None or cached[0] != version:
-            # read after the version: a key added in between makes the next call read the list again
-            cached = (version, list(super().get_dynamic_partitions(partitions_def_name)))
-            self._partition_lists[partitions_def_name] = cached
-        return list(cached[1])  # a copy: callers may change theirs
-
-    @property
-    def _partition_lists(self) -> dict[str, tuple[tuple, list[str]]]:
-        if "_partition_lists_by_name" not in self.__dict__:
-            self.__dict__["_partition_lists_by_name"] = {}
-        return self.__dict__["_partition_lists_by_name"]
-
-    def _partitions_version(self, partitions_def_name: str) -> tuple:
-        """(count, last id, last key) of the name's partitions. An addition takes the id after the last
-        one; SQLite gives a deleted last id to the next key added, which the last key tells apart."""
-        table = DynamicPartitionsTable
-        named = table.c.partitions_def_name == partitions_def_name
-        last = db.select(table.c.id, table.c.partition).where(named).order_by(table.c.id.desc()).limit(1)
-        with self.index_connection() as conn:
-            count = conn.execute(db.select(db.func.count()).select_from(table).where(named)).scalar_one()
-            return (count, *(conn.execute(last).one_or_none() or ()))
 
 
 def _tune_connection(dbapi_connection, _record) -> None:

@@ -143,6 +143,30 @@ def test_the_instance_keeps_its_connections_instead_of_one_per_statement(postgre
         assert instance.get_materialized_partitions(key) == {"first", *(f"film{number}" for number in range(20))}
 
 
+def test_the_film_list_is_read_again_only_after_another_process_changes_it(postgres_home, monkeypatch):
+    """Dagster reads the film partitions three times per film that gets metadata of its own; the event log
+    keeps the list (dagster_storage.PartitionListCache) and reads it again only when it changed."""
+    from dagster_postgres import PostgresEventLogStorage
+
+    reads = []
+    read = PostgresEventLogStorage.get_dynamic_partitions
+    monkeypatch.setattr(PostgresEventLogStorage, "get_dynamic_partitions",
+                        lambda storage, name: reads.append(name) or read(storage, name))
+    with dg.DagsterInstance.get() as reader, dg.DagsterInstance.get() as writer:
+        writer.add_dynamic_partitions("films", ["a", "b", "c"])
+        for _ in range(5):
+            assert reader.get_dynamic_partitions("films") == ["a", "b", "c"]
+        assert reads == ["films"]
+        writer.add_dynamic_partitions("films", ["d"])
+        writer.delete_dynamic_partition("films", "b")
+        assert reader.get_dynamic_partitions("films") == ["a", "c", "d"]
+        writer.delete_dynamic_partition("films", "d")
+        writer.add_dynamic_partitions("films", ["e"])
+        assert reader.get_dynamic_partitions("films") == ["a", "c", "e"]
+        assert reader.get_dynamic_partitions("films") == ["a", "c", "e"]
+        assert reads == ["films"] * 3
+
+
 def test_the_switch_writes_the_instance_it_names_and_leaves_a_users_own_file(isolated_project, monkeypatch):
     config = isolated_project / "dagster_home" / "dagster.yaml"
     config.unlink()
