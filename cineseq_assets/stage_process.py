@@ -20,16 +20,13 @@ import warnings
 def main(argv: list[str]) -> int:
     # before the imports: importing the definitions warns that backfill_policy is in beta, once per asset
     warnings.filterwarnings("ignore", message=".*is currently in beta.*")
-    import cv2
-
-    from .cli import set_torch_threads
-    from .processes import available_threads
+    from .processes import available_threads, threads_limited
     from .runner import launch_side_by_side_run
 
     job_name, *assets = argv
-    set_torch_threads()
-    cv2.setNumThreads(available_threads())  # OpenCV's pool is process-wide and does not read OMP_NUM_THREADS
-    return 0 if launch_side_by_side_run(job_name, assets) else 1
+    # torch's and OpenCV's pools do not read OMP_NUM_THREADS, the share the parent gave this process
+    with threads_limited(available_threads()):
+        return 0 if launch_side_by_side_run(job_name, assets) else 1
 
 
 if __name__ == "__main__":

@@ -235,6 +235,19 @@ def test_a_stage_process_runs_the_job_on_the_threads_it_is_given(monkeypatch):
     assert environment["DAGSTER_HOME"] == os.environ["DAGSTER_HOME"]  # the same instance, storage and data
 
 
+def test_a_stage_process_runs_its_stage_on_the_share_named_by_omp_num_threads(monkeypatch):
+    from cineseq_assets import stage_process
+
+    seen = []
+    monkeypatch.setattr(runner, "launch_side_by_side_run",
+                        lambda job_name, assets: seen.append((torch.get_num_threads(), cv2.getNumThreads())) or True)
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    before = torch.get_num_threads(), cv2.getNumThreads()
+    assert stage_process.main(["frame_classifier_job", "frame_classifier"]) == 0
+    assert seen == [(1, 1)]
+    assert (torch.get_num_threads(), cv2.getNumThreads()) == before
+
+
 def test_a_stage_process_materializes_its_assets_and_prints_no_warning(isolated_project):
     """The real child process: importing the definitions warned once per asset that backfill_policy is in
     beta (six lines in a user's first run) until the process set its warning filter before its imports."""
