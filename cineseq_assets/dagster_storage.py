@@ -11,8 +11,8 @@ development instance is the right trade (SQLite's documentation recommends it fo
 Dagster also reads the whole list of film partitions again and again while a run goes: three times
 for each film whose partition gets metadata of its own (``add_asset_metadata`` checks the film is in
 the run's range), about 20 ms each for the 2,885 films of the bundled chart. The list is kept in
-memory and read again only when the count, last id or last key of that name has changed, which two
-indexed queries tell (another process, the UI or a sensor, may add or delete films at any time).
+memory and read again only when the count, last id or last key of that name has changed, which one
+indexed statement tells (another process, the UI or a sensor, may add or delete films at any time).
 ``PartitionListCache`` does it, for the PostgreSQL event log too.
 """
 

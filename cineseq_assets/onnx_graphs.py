@@ -1,4 +1,4 @@
-"""Torch modules exported to ONNX and checked against PyTorch: the project's one call of ``torch.onnx.export``.
+"""Torch modules exported to ONNX and checked against PyTorch: the one module that calls ``torch.onnx.export``.
 
 Every ONNX graph the project writes goes through :func:`export_checked`: the forecaster's network,
 the frozen MobileNetV2 blocks of the frame classifier, the emotion teacher converted from Keras and
